@@ -1,0 +1,25 @@
+"""The game contract: registry, game master, outcomes, errors, instances. Standard library only."""
+
+from playpen.core.errors import (
+    GameError,
+    NotApplicable,
+    ParseError,
+    PlaypenError,
+    ResponseError,
+    RuleViolation,
+)
+from playpen.core.master import GameMaster, Outcome, Status
+from playpen.core.registry import GameSpec
+
+__all__ = [
+    "GameError",
+    "GameMaster",
+    "GameSpec",
+    "NotApplicable",
+    "Outcome",
+    "ParseError",
+    "PlaypenError",
+    "ResponseError",
+    "RuleViolation",
+    "Status",
+]

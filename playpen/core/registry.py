@@ -1,0 +1,51 @@
+"""Game specifications. The list of games lives in :mod:`playpen.games`; core only defines the shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping
+
+from playpen.core.master import GameMaster
+
+#: A scripted player: given the player's own messages, return its reply.
+Policy = Callable[[list[dict[str, str]]], str]
+#: Builds a scripted player for one episode: (role, skill, experiment, instance, seed) -> Policy.
+ScriptedFactory = Callable[[str, str, Mapping[str, Any], Mapping[str, Any], int], Policy]
+
+SPLITS = ("train", "validation", "test")
+SKILLS = ("competent", "bad")
+
+
+@dataclass(frozen=True)
+class GameSpec:
+    """Everything the framework needs to know about one game."""
+
+    name: str
+    master: type[GameMaster]
+    description: str
+    domain: Literal["in", "out"]
+    #: folder holding ``train.json`` / ``validation.json`` / ``test.json`` in clembench's instance format
+    instances_dir: Path
+    scripted: ScriptedFactory
+    #: ``generate(seed) -> {split: instances_dict}``; writes nothing itself
+    generate: Callable[[int], dict[str, dict]] | None = None
+    #: for ``verify``/``score`` on clembench records: fold choices clembench drew from an unseeded random
+    #: source (recorded in interactions.json) into the instance, so replay stays a pure function
+    replay_instance: Callable[[Mapping[str, Any], Mapping[str, Any]], dict] | None = None
+    #: extra facts (instance source, clembench version, ...)
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return self.master.roles
+
+    @property
+    def players(self) -> int:
+        return len(self.master.roles)
+
+    def instances_file(self, split: str) -> Path:
+        return self.instances_dir / f"{split}.json"
+
+    def new_episode(self, experiment: Mapping[str, Any], instance: Mapping[str, Any]) -> GameMaster:
+        return self.master(experiment, instance)

@@ -1,0 +1,1 @@
+"""Scores -> clemscore tables and reports; replay-based verification against clembench records."""

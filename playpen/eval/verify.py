@@ -1,0 +1,117 @@
+"""``playpen verify``: replay recorded clembench episodes through our games and compare the outcomes.
+
+For every episode folder holding ``instance.json``, ``interactions.json`` and ``scores.json`` the recorded
+replies of the model-backed players are fed, in order, into our game master built from the recorded
+experiment (``experiment.json`` one level up) and instance. Aborted / Success / Lose / Main Score are then
+compared with the recorded ``scores.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playpen.core import metrics
+from playpen.core.errors import PlaypenError
+from playpen.games import get_game, game_names
+
+COMPARED = (metrics.ABORTED, metrics.SUCCESS, metrics.LOSE, metrics.MAIN_SCORE)
+
+
+def read_json(path: Path) -> Any:
+    # clembench writes NaN as a bare token; Python's json reads it
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def recorded_responses(interactions: dict[str, Any]) -> list[str]:
+    """The replies of the model-backed players, in the order they were given."""
+    programmatic = {
+        name for name, player in interactions.get("players", {}).items()
+        if name == "GM" or player.get("model_name") in ("programmatic", "mock")
+    }
+    return [
+        event["action"]["content"]
+        for round_events in interactions["turns"]
+        for event in round_events
+        if event["action"]["type"] == "get message" and event["from"] not in programmatic and event["to"] == "GM"
+    ]
+
+
+@dataclass
+class EpisodeCheck:
+    path: Path
+    game: str
+    status: str  # "agree" | "disagree" | "skipped" | "error"
+    reason: str = ""
+    recorded: dict[str, Any] = field(default_factory=dict)
+    replayed: dict[str, Any] = field(default_factory=dict)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return abs(a - b) <= 1e-6 + 1e-4 * abs(a)
+    return a == b
+
+
+def verify_episode(episode_dir: Path) -> EpisodeCheck:
+    interactions = read_json(episode_dir / "interactions.json")
+    game = interactions.get("meta", {}).get("game_name") or episode_dir.parents[1].name
+    if game not in game_names():
+        return EpisodeCheck(episode_dir, game, "skipped", "not a clembench v2.0 text game")
+    try:
+        spec = get_game(game)
+    except PlaypenError as error:
+        return EpisodeCheck(episode_dir, game, "skipped", str(error))
+    experiment = read_json(episode_dir.parent / "experiment.json")
+    instance = read_json(episode_dir / "instance.json")
+    recorded = read_json(episode_dir / "scores.json")[metrics.EPISODE_SCORES_KEY]
+    if spec.replay_instance is not None:
+        instance = spec.replay_instance(instance, interactions)
+    master = spec.new_episode(experiment, instance)
+    responses = recorded_responses(interactions)
+    for response in responses:
+        if master.done:
+            break
+        master.step(response)
+    used = master.requests
+    if not master.done:
+        return EpisodeCheck(episode_dir, game, "disagree", f"episode still running after all {len(responses)} recorded replies",
+                            {k: recorded.get(k) for k in COMPARED})
+    replayed = master.scores()[metrics.EPISODE_SCORES_KEY]
+    rec = {k: recorded.get(k) for k in COMPARED}
+    rep = {k: replayed.get(k) for k in COMPARED}
+    diffs = [f"{k}: recorded {rec[k]!r}, ours {rep[k]!r}" for k in COMPARED if not _same(rec[k], rep[k])]
+    if used < len(responses):
+        diffs.append(f"ended after {used} of {len(responses)} recorded replies ({master.outcome.reason})")
+    if diffs:
+        return EpisodeCheck(episode_dir, game, "disagree", "; ".join(diffs) + f" [ours: {master.outcome.status.value}: {master.outcome.reason}]", rec, rep)
+    return EpisodeCheck(episode_dir, game, "agree", "", rec, rep)
+
+
+def find_episodes(root: Path) -> list[Path]:
+    return sorted(
+        p.parent for p in root.rglob("interactions.json")
+        if (p.parent / "instance.json").is_file() and (p.parent / "scores.json").is_file()
+        and (p.parent.parent / "experiment.json").is_file()
+    )
+
+
+def verify(root: str | Path, games: set[str] | None = None) -> list[EpisodeCheck]:
+    root = Path(root)
+    if not root.is_dir():
+        raise PlaypenError(f"results folder not found: {root}")
+    checks = []
+    for episode_dir in find_episodes(root):
+        game = episode_dir.parents[1].name
+        if games and game not in games:
+            continue
+        try:
+            checks.append(verify_episode(episode_dir))
+        except Exception as error:  # one broken record must not stop the others
+            checks.append(EpisodeCheck(episode_dir, game, "error", f"{type(error).__name__}: {error}"))
+    return checks

@@ -1,0 +1,84 @@
+"""The game registry: clembench game name -> GameSpec, imported lazily (a game package is imported only
+when it is asked for, so ``playpen list`` stays fast)."""
+
+from __future__ import annotations
+
+import importlib
+
+from playpen.core.errors import PlaypenError
+from playpen.core.registry import GameSpec
+
+# Every game package exposes ``GAMES: dict[str, GameSpec]`` (variants share one package).
+_PACKAGES: dict[str, str] = {
+    "taboo": "taboo",
+    "wordle": "wordle",
+    "wordle_withclue": "wordle",
+    "wordle_withcritic": "wordle",
+    "referencegame": "referencegame",
+    "imagegame": "imagegame",
+    "privateshared": "privateshared",
+    "codenames": "codenames",
+    "guesswhat": "guesswhat",
+    "matchit_ascii": "matchit_ascii",
+    "textmapworld": "textmapworld",
+    "textmapworld_graphreasoning": "textmapworld",
+    "textmapworld_specificroom": "textmapworld",
+    "adventuregame": "adventuregame",
+}
+
+#: The paper's training games; all other clembench v2.0 text games are held out.
+IN_DOMAIN = ("taboo", "wordle", "wordle_withclue", "wordle_withcritic", "referencegame", "imagegame", "privateshared")
+
+
+def _load(package: str) -> dict[str, GameSpec] | None:
+    try:
+        module = importlib.import_module(f"playpen.games.{package}")
+    except ModuleNotFoundError as error:
+        if error.name == f"playpen.games.{package}":
+            return None  # not implemented yet
+        raise
+    return module.GAMES
+
+
+def game_names() -> list[str]:
+    """All clembench v2.0 text games, implemented or not."""
+    return list(_PACKAGES)
+
+
+def available_games() -> dict[str, GameSpec]:
+    """The implemented games, in clembench order."""
+    found: dict[str, GameSpec] = {}
+    for name, package in _PACKAGES.items():
+        games = _load(package)
+        if games and name in games:
+            found[name] = games[name]
+    return found
+
+
+def get_game(name: str) -> GameSpec:
+    if name not in _PACKAGES:
+        known = ", ".join(_PACKAGES)
+        raise PlaypenError(f"unknown game '{name}' (known games: {known}; see `playpen list games`)")
+    games = _load(_PACKAGES[name])
+    if not games or name not in games:
+        raise PlaypenError(f"game '{name}' is not implemented in this version of playpen")
+    return games[name]
+
+
+def resolve_games(selectors: list[str]) -> list[GameSpec]:
+    """``all``, ``in``/``out`` (by domain) or game names -> specs, without duplicates, in clembench order."""
+    available = available_games()
+    chosen: list[str] = []
+    for selector in selectors:
+        for part in selector.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if part == "all":
+                names = list(available)
+            elif part in ("in", "out"):
+                names = [n for n, spec in available.items() if spec.domain == part]
+            else:
+                names = [get_game(part).name]
+            chosen += [n for n in names if n not in chosen]
+    return [available[n] for n in chosen]

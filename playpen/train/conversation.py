@@ -1,0 +1,57 @@
+"""A multi-turn conversation -> token ids with a mask that covers exactly the learner's own tokens.
+
+The chat template is rendered for every prefix of the conversation; the text between consecutive renderings
+is one segment (a user turn with the next assistant header, or an assistant reply with its end-of-turn
+token). Segments are tokenised one by one, so each token belongs to exactly one message; assistant segments
+get mask 1, everything else (system prompt, game master and partner turns, headers) mask 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Messages = list[dict[str, str]]
+
+
+@dataclass
+class TokenisedConversation:
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    #: 1 for the learner's tokens in ``completion_ids``, 0 for game master / partner tokens
+    mask: list[int]
+
+
+def _render(tokenizer: Any, messages: Messages, add_generation_prompt: bool) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def _encode(tokenizer: Any, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+
+
+def tokenise_conversation(tokenizer: Any, messages: Messages, max_completion_tokens: int | None = None) -> TokenisedConversation:
+    """``messages`` must start with a user turn and end with an assistant turn (the learner's view)."""
+    if not messages or messages[0]["role"] == "assistant":
+        raise ValueError("the conversation must start with the game master's message")
+    while messages and messages[-1]["role"] != "assistant":
+        messages = messages[:-1]
+    first_assistant = next(i for i, m in enumerate(messages) if m["role"] == "assistant")
+    prompt_text = _render(tokenizer, messages[:first_assistant], True)
+    prompt_ids = _encode(tokenizer, prompt_text)
+    completion: list[int] = []
+    mask: list[int] = []
+    rendered = prompt_text
+    for index in range(first_assistant, len(messages)):
+        is_assistant = messages[index]["role"] == "assistant"
+        next_is_assistant = index + 1 < len(messages) and messages[index + 1]["role"] == "assistant"
+        text = _render(tokenizer, messages[: index + 1], add_generation_prompt=not is_assistant and next_is_assistant)
+        if not text.startswith(rendered):
+            raise ValueError("the chat template is not prefix-preserving; multi-turn masking needs one that is")
+        segment = _encode(tokenizer, text[len(rendered):])
+        completion += segment
+        mask += [1 if is_assistant else 0] * len(segment)
+        rendered = text
+    if max_completion_tokens is not None:
+        completion, mask = completion[:max_completion_tokens], mask[:max_completion_tokens]
+    return TokenisedConversation(prompt_ids, completion, mask)

@@ -1,0 +1,130 @@
+"""SFT and DPO baselines on TRL (the paper's §3.1–3.2 recipes, scaled to any model).
+
+Both run the same way on a laptop CPU and under ``accelerate launch`` on many GPUs (see
+``configs/accelerate/``): nothing here is CPU-specific; the device comes from accelerate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playpen.core.errors import PlaypenError
+from playpen.train.common import (
+    CommonTrainConfig,
+    device_kind,
+    last_checkpoint,
+    load_trainable,
+    register_result,
+    save_config,
+    write_log_and_curve,
+)
+
+
+@dataclass
+class SFTSettings(CommonTrainConfig):
+    """Defaults follow the paper's SFT (LoRA, lr 2e-4, batch 4, max length 1024)."""
+
+
+@dataclass
+class DPOSettings(CommonTrainConfig):
+    """Defaults follow the paper's DPO (beta 0.1, lr 5e-6, batch 2 × 3 accumulation)."""
+
+    learning_rate: float = 5e-6
+    batch_size: int = 2
+    grad_accumulation: int = 3
+    beta: float = 0.1
+    seed: int = 42
+
+
+def _load_splits(data: Path) -> tuple[Any, Any | None]:
+    from datasets import load_dataset
+
+    if not data.is_file():
+        raise PlaypenError(f"dataset not found: {data} (build one with `playpen data sft|dpo`)")
+    kind = "parquet" if data.suffix == ".parquet" else "json"
+    dataset = load_dataset(kind, data_files=str(data), split="train")
+    if len(dataset) == 0:
+        raise PlaypenError(f"{data} has no rows")
+    if "split" in dataset.column_names and "validation" in set(dataset["split"]):
+        return dataset.filter(lambda r: r["split"] != "validation"), dataset.filter(lambda r: r["split"] == "validation")
+    return dataset, None
+
+
+def _trainer_args(config: CommonTrainConfig, output_dir: Path, has_eval: bool) -> dict[str, Any]:
+    cuda = device_kind() == "cuda"
+    return dict(
+        output_dir=str(output_dir),
+        learning_rate=config.learning_rate,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accumulation,
+        logging_steps=1,
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=config.save_steps if has_eval else None,
+        seed=config.seed,
+        report_to="none",
+        bf16=cuda,
+        use_cpu=not cuda,
+        lr_scheduler_type="linear",
+        warmup_steps=0,
+        dataloader_pin_memory=cuda,
+    )
+
+
+def _finish(trainer: Any, tokenizer: Any, output_dir: Path, config: CommonTrainConfig, title: str, base: Path | None) -> tuple[Path, str]:
+    final = output_dir / "final"
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    write_log_and_curve(trainer.state.log_history, output_dir, title)
+    alias = register_result(config.alias or output_dir.name, final, base)
+    return final, alias
+
+
+def train_sft(model_name: str, data: Path, output_dir: Path, config: SFTSettings, *, resume: bool = False) -> tuple[Path, str]:
+    """Supervised fine-tuning on ``messages`` rows; the loss covers the assistant turns only."""
+    from trl import SFTConfig, SFTTrainer
+
+    train, evaluation = _load_splits(data)
+    if "messages" not in train.column_names:
+        raise PlaypenError(f"{data}: SFT data needs a 'messages' column (build it with `playpen data sft`)")
+    keep = ["messages"]
+    train = train.remove_columns([c for c in train.column_names if c not in keep])
+    if evaluation is not None:
+        evaluation = evaluation.remove_columns([c for c in evaluation.column_names if c not in keep])
+    model, tokenizer, base = load_trainable(model_name, lora_r=config.lora_r, lora_alpha=config.lora_alpha)
+    save_config(config, output_dir)
+    args = SFTConfig(**_trainer_args(config, output_dir, evaluation is not None), max_length=config.max_length,
+                     assistant_only_loss=True, packing=False)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=train, eval_dataset=evaluation,
+                         processing_class=tokenizer)
+    trainer.train(resume_from_checkpoint=last_checkpoint(output_dir) if resume else None)
+    return _finish(trainer, tokenizer, output_dir, config, f"SFT {model_name}", base)
+
+
+def train_dpo(model_name: str, data: Path, output_dir: Path, config: DPOSettings, *, resume: bool = False) -> tuple[Path, str]:
+    """Direct preference optimisation on ``prompt``/``chosen``/``rejected`` rows (base or SFT checkpoint)."""
+    from trl import DPOConfig, DPOTrainer
+
+    train, evaluation = _load_splits(data)
+    missing = {"prompt", "chosen", "rejected"} - set(train.column_names)
+    if missing:
+        raise PlaypenError(f"{data}: DPO data needs columns prompt/chosen/rejected (missing {', '.join(sorted(missing))})")
+    keep = ["prompt", "chosen", "rejected"]
+    train = train.remove_columns([c for c in train.column_names if c not in keep])
+    if evaluation is not None:
+        evaluation = evaluation.remove_columns([c for c in evaluation.column_names if c not in keep])
+    model, tokenizer, base = load_trainable(model_name, lora_r=config.lora_r, lora_alpha=config.lora_alpha,
+                                            merge_adapter_into=output_dir / "merged-base")
+    save_config(config, output_dir)
+    args = DPOConfig(**_trainer_args(config, output_dir, evaluation is not None), beta=config.beta,
+                     max_length=config.max_length)
+    trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=train, eval_dataset=evaluation,
+                         processing_class=tokenizer)
+    trainer.train(resume_from_checkpoint=last_checkpoint(output_dir) if resume else None)
+    return _finish(trainer, tokenizer, output_dir, config, f"DPO {model_name}", base)

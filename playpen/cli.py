@@ -60,10 +60,10 @@ def list_(what: Annotated[str, typer.Argument(help="games | models")] = "games")
     elif what == "models":
         from playpen.models.registry import list_models
 
-        table = Table("alias", "backend", "details", title="model aliases")
+        table = Table("alias", "backend", "status", "source", "description", title="model aliases")
         for entry in list_models():
-            details = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("alias", "backend", "source"))
-            table.add_row(entry["alias"], entry.get("backend", ""), details)
+            table.add_row(entry["name"], entry.get("backend", ""), entry.get("status", ""), entry.get("source", ""),
+                          entry.get("description", ""))
         console.print(table)
     else:
         raise PlaypenError(f"cannot list '{what}' (choose 'games' or 'models')")
@@ -404,6 +404,30 @@ def train_grpo_command(
         lora_r=lora_r, reward=reward, abort_penalty=abort_penalty, max_new_tokens=max_new_tokens,
         eval_steps=eval_steps, eval_games=eval_games.split(",") if eval_games else None, seed=seed, alias=alias))
     _print_trained(*train_grpo(learner, output, settings, resume=resume))
+
+
+bench_app = typer.Typer(help="Benchmarks (figures printed; the last line is JSON).", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("rollout")
+def bench_rollout_command(
+    latency_ms: Annotated[float, typer.Option(help="Server delay per request.")] = 50,
+    concurrency: Annotated[int, typer.Option(help="Episodes in flight.")] = 64,
+    episodes: Annotated[int, typer.Option()] = 256,
+    game: Annotated[str, typer.Option("--game", "-g")] = "taboo",
+) -> None:
+    """Play episodes against a local OpenAI-compatible server with a fixed delay; compare with ideal."""
+    import json
+
+    from playpen.rollout.bench import bench_rollout
+
+    figures = bench_rollout(game, latency_ms=latency_ms, concurrency=concurrency, episodes=episodes)
+    console = _console()
+    console.print(f"{figures['episodes']} {game} episodes at {latency_ms:g} ms/request, concurrency {concurrency}: "
+                  f"{figures['episodes_per_s']} episodes/s (ideal {figures['ideal_episodes_per_s']}, "
+                  f"efficiency {figures['efficiency']:.1%}); {figures['speedup_vs_sequential']}x sequential")
+    print(json.dumps(figures))
 
 
 @app.command("prepare-model")

@@ -1,9 +1,14 @@
 """The rollout engine: plays many episodes at once.
 
-Every open episode waits for one player. Each *tick* groups the waiting (episode, role) pairs by the model
-that plays that role and answers each group with one call: ``generate`` in chunks of ``batch_size`` for
-local models (lockstep batching), ``agenerate`` with all waiting requests for servers (the backend bounds
-the number in flight). Replies are stepped into their game masters; finished episodes go to ``on_end``.
+Two schedules, chosen from the models:
+
+* *lockstep* (any local, batched model involved): every open episode waits for one player; each tick groups
+  the waiting (episode, role) pairs by the model that plays that role and answers each group with one call
+  (``generate`` in chunks of ``batch_size``; a server model in the mix gets its group through ``agenerate``);
+* *asynchronous* (only servers and programmatic players): every episode runs as its own coroutine and awaits
+  its replies, so up to ``batch_size`` episodes are in flight and a slow reply holds up only its own episode.
+
+Replies are stepped into their game masters; finished episodes go to ``on_end``.
 
 Failures stay local to their episode: a backend error marks the episode *errored* (never scored), a
 conversation that no longer fits the model's context aborts it with that reason, and an exception inside a
@@ -65,9 +70,12 @@ def _request(episode: _Open) -> GenerationRequest:
     )
 
 
-def _answer(model: Model, requests: list[GenerationRequest], batch_size: int) -> list[GenerationResult]:
+def _answer(model: Model, requests: list[GenerationRequest], batch_size: int,
+            loop: asyncio.AbstractEventLoop | None = None) -> list[GenerationResult]:
     if model.concurrent:
-        return asyncio.run(model.agenerate(requests))
+        if loop is None:
+            return asyncio.run(model.agenerate(requests))
+        return loop.run_until_complete(model.agenerate(requests))
     results: list[GenerationResult] = []
     for start in range(0, len(requests), batch_size):
         chunk = requests[start:start + batch_size]
@@ -91,10 +99,9 @@ def run_episodes(
     ``max_open`` bounds how many episodes are open at once (default: ``batch_size``, so that batches stay
     full and episodes finish roughly in the order given, which keeps resume and progress meaningful).
     """
-    pending = list(jobs)
-    pending.reverse()  # pop() from the end takes them in the given order
+    jobs = list(jobs)
+    models = {id(m): m for job in jobs for m in job.players.values()}.values()
     limit = max(1, max_open or batch_size)
-    open_episodes: list[_Open] = []
     finished: list[EpisodeResult] = []
 
     def finish(result: EpisodeResult) -> None:
@@ -102,22 +109,46 @@ def run_episodes(
         if on_end is not None:
             on_end(result)
 
+    loop = asyncio.new_event_loop()
+    try:
+        if any(m.concurrent for m in models) and not any(m.batched for m in models):
+            loop.run_until_complete(_run_async(jobs, limit, finish))
+        else:
+            _run_lockstep(jobs, limit, batch_size, finish, loop)
+    finally:
+        for model in models:
+            closer = getattr(model, "aclose", None)
+            if model.concurrent and closer is not None:
+                loop.run_until_complete(closer())
+        loop.close()
+    return finished
+
+
+def _start(job: EpisodeJob) -> _Open | EpisodeResult:
+    try:
+        return _Open(job, job.spec.new_episode(job.row.experiment, job.row.instance))
+    except Exception as error:  # a broken instance fails only its own episode
+        return EpisodeResult(job, None, f"could not start the episode: {type(error).__name__}: {error}")
+
+
+def _run_lockstep(jobs: list[EpisodeJob], limit: int, batch_size: int,
+                  finish: Callable[[EpisodeResult], None], loop: asyncio.AbstractEventLoop) -> None:
+    pending = list(reversed(jobs))  # pop() from the end takes them in the given order
+    open_episodes: list[_Open] = []
     while pending or open_episodes:
         while pending and len(open_episodes) < limit:
-            job = pending.pop()
-            try:
-                master = job.spec.new_episode(job.row.experiment, job.row.instance)
-            except Exception as error:
-                finish(EpisodeResult(job, None, f"could not start the episode: {type(error).__name__}: {error}"))
-                continue
-            open_episodes.append(_Open(job, master))
+            started = _start(pending.pop())
+            if isinstance(started, EpisodeResult):
+                finish(started)
+            else:
+                open_episodes.append(started)
         groups: dict[int, tuple[Model, list[_Open]]] = {}
         for episode in open_episodes:
             model = episode.job.players[episode.master.current_role]
             groups.setdefault(id(model), (model, []))[1].append(episode)
         still_open: list[_Open] = []
         for model, episodes in groups.values():
-            answers = _answer(model, [_request(e) for e in episodes], batch_size)
+            answers = _answer(model, [_request(e) for e in episodes], batch_size, loop)
             for episode, answer in zip(episodes, answers):
                 outcome = _apply(episode, answer)
                 if outcome is None:
@@ -125,7 +156,30 @@ def run_episodes(
                 else:
                     finish(outcome)
         open_episodes = still_open
-    return finished
+
+
+async def _run_async(jobs: list[EpisodeJob], limit: int, finish: Callable[[EpisodeResult], None]) -> None:
+    slots = asyncio.Semaphore(limit)
+
+    async def play(job: EpisodeJob) -> None:
+        async with slots:
+            started = _start(job)
+            if isinstance(started, EpisodeResult):
+                finish(started)
+                return
+            while True:
+                model = job.players[started.master.current_role]
+                request = [_request(started)]
+                try:
+                    answer = (await model.agenerate(request) if model.concurrent else model.generate(request))[0]
+                except Exception as error:  # a backend must not raise; if one does, only this episode fails
+                    answer = GenerationResult(error=f"{type(error).__name__}: {error}", error_kind="backend")
+                outcome = _apply(started, answer)
+                if outcome is not None:
+                    finish(outcome)
+                    return
+
+    await asyncio.gather(*(play(job) for job in jobs))
 
 
 def _apply(episode: _Open, answer: GenerationResult) -> EpisodeResult | None:

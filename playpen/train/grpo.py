@@ -125,6 +125,8 @@ class EpisodeRollout:
     def learner_model(self, trainer: Any) -> Model:
         from playpen.models.huggingface import HuggingFaceModel
 
+        if getattr(trainer, "use_vllm", False):
+            return VLLMLearner(trainer, self.tokenizer)
         model = trainer.accelerator.unwrap_model(trainer.model)
         return HuggingFaceModel(model=model, tokenizer=self.tokenizer, name="learner",
                                 settings=GenerationSettings(self.settings.temperature, self.settings.max_new_tokens))
@@ -194,6 +196,30 @@ class EpisodeRollout:
             same = [e for k, e in zip(keys, episodes) if k == key and not e.aborted_by_partner]
             replaced.append(rng.choice(same or valid))
         return replaced
+
+
+class VLLMLearner(Model):
+    """The learner generating through TRL's vLLM engine (colocated or server; weights synced by TRL)."""
+
+    batched = True
+
+    def __init__(self, trainer: Any, tokenizer: Any):
+        super().__init__()
+        self.name = "learner"
+        self.trainer = trainer
+        self.tokenizer = tokenizer
+
+    @property
+    def model(self) -> Any:  # for the train/eval mode switch around rollouts
+        return self.trainer.accelerator.unwrap_model(self.trainer.model)
+
+    def generate(self, requests):
+        from playpen.models.base import GenerationResult
+
+        prompts = [self.tokenizer.apply_chat_template(r.messages, tokenize=True, add_generation_prompt=True)
+                   for r in requests]
+        _, completions, _, _ = self.trainer.vllm_generation.generate(prompts=prompts, images=None, num_generations=1)
+        return [GenerationResult(text=self.tokenizer.decode(ids, skip_special_tokens=True).strip()) for ids in completions]
 
 
 def _rollout_stats(episodes: list[PlayedEpisode]) -> dict[str, float]:

@@ -63,7 +63,10 @@ class GameMaster(ABC):
     name: ClassVar[str] = ""
     #: Model-backed roles in player order ("Player 1", "Player 2", ...), clembench role names.
     roles: ClassVar[tuple[str, ...]] = ()
-    #: Hard bound on the number of requests in one episode; reaching it calls ``on_step_limit``.
+    #: clembench's ``game_role`` label where it differs from the role key (e.g. two roles both recorded as
+    #: ``MatchItPlayer``); used in the records only.
+    role_labels: ClassVar[dict[str, str]] = {}
+    #: Hard bound on the number of requests in one episode; reaching it calls ``on_request_limit``.
     max_requests: ClassVar[int] = 400
 
     def __init__(self, experiment: Mapping[str, Any], instance: Mapping[str, Any]):
@@ -162,8 +165,9 @@ class GameMaster(ABC):
             self.on_request_limit()
 
     def copy(self) -> "GameMaster":
-        """An independent copy of the whole game state (for branching)."""
-        return copy.deepcopy(self)
+        """An independent copy of the game state (for branching). The experiment and instance are shared, not
+        copied: games treat them as read-only (an official wordle experiment carries a 13k-word list)."""
+        return copy.deepcopy(self, {id(self.experiment): self.experiment, id(self.instance): self.instance})
 
     def scores(self) -> dict[str, Any]:
         """clembench's ``turn scores`` / ``episode scores`` for a finished episode."""
@@ -177,7 +181,7 @@ class GameMaster(ABC):
             metrics.REQUEST_COUNT: requests,
             metrics.PARSED_REQUEST_COUNT: parsed,
             metrics.VIOLATED_REQUEST_COUNT: violated,
-            metrics.REQUEST_SUCCESS_RATIO: round(parsed / requests, 4) if requests else 0.0,
+            metrics.REQUEST_SUCCESS_RATIO: parsed / requests if requests else 0.0,
             metrics.ABORTED: int(aborted),
             metrics.LOSE: int(self.outcome.status is Status.LOSE),
             metrics.SUCCESS: int(self.outcome.status is Status.SUCCESS),
@@ -196,12 +200,13 @@ class GameMaster(ABC):
 
     @property
     def responses(self) -> list[str]:
-        """Every reply received so far, in order (what replay needs to rebuild the episode)."""
+        """Every reply of the model-backed players so far, in order (what replay needs to rebuild the episode)."""
+        players = {self.player_name(role) for role in self.roles}
         return [
             e["action"]["content"]
             for events in self.rounds
             for e in events
-            if e["action"]["type"] == "get message" and e["from"] != GM
+            if e["action"]["type"] == "get message" and e["from"] in players
         ]
 
     # ------------------------------------------------------------------ helpers for games
@@ -241,6 +246,10 @@ class GameMaster(ABC):
         if label is not None:
             action["label"] = label
         self.rounds[-1].append({"from": sender, "to": receiver, "action": action})
+
+    def count_violation(self) -> None:
+        """Count the current request as violated (for games where clembench counts a rule violation so)."""
+        self.violated_request_counts[-1] += 1
 
     def log_round_score(self, name: str, value: Any) -> None:
         self.round_scores[-1][name] = value

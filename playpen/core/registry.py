@@ -30,8 +30,9 @@ class GameSpec:
     scripted: ScriptedFactory
     #: ``generate(seed) -> {split: instances_dict}``; writes nothing itself
     generate: Callable[[int], dict[str, dict]] | None = None
-    #: for ``verify``/``score`` on clembench records: fold choices clembench drew from an unseeded random
-    #: source (recorded in interactions.json) into the instance, so replay stays a pure function
+    #: for ``verify``/``score`` on clembench records: fold what the record says beyond the replies into the
+    #: instance — choices clembench drew from an unseeded random source, or rules that depend on the clembench
+    #: version that recorded it — so replay stays a pure function of (instance, replies)
     replay_instance: Callable[[Mapping[str, Any], Mapping[str, Any]], dict] | None = None
     #: extra facts (instance source, clembench version, ...)
     info: Mapping[str, Any] = field(default_factory=dict)

@@ -59,7 +59,8 @@ def read_json(path: Path) -> Any:
 def players_record(master: GameMaster, role_models: Mapping[str, str]) -> dict[str, dict[str, str]]:
     players = {GM: {"game_role": "Game Master", "model_name": "programmatic"}}
     for role in master.roles:
-        players[master.player_name(role)] = {"game_role": role, "model_name": role_models.get(role, "unknown")}
+        players[master.player_name(role)] = {"game_role": master.role_labels.get(role, role),
+                                             "model_name": role_models.get(role, "unknown")}
     # programmatic partners that the game logs under a player name of their own
     for events in master.rounds:
         for event in events:

@@ -102,3 +102,20 @@ def test_self_play_uses_the_same_model_for_the_partner(instance_file):
     env = make(SPEC, role="Echoer", partners={"Sayer": model}, instances=instance_file)
     env.reset(seed=0)
     assert env.partners[("echo", "Sayer")] is model and model.batch_sizes == [1]
+
+
+def test_gymnasium_registration_and_episode():
+    gymnasium = pytest.importorskip("gymnasium")
+    from playpen.envs.gym import register_gymnasium
+    from playpen.games import available_games
+    from playpen.models.scripted import ScriptedModel
+
+    ids = register_gymnasium()
+    assert "playpen/wordle-v0" in ids and len(ids) == len(available_games())
+    env = gymnasium.make("playpen/wordle_withcritic-v0", role="ReflectingWordGuesser",
+                         partners={"WordCritic": ScriptedModel("competent")}, split="validation")
+    observation, info = env.reset(seed=0)
+    assert isinstance(observation, str) and info["messages"][-1]["content"] == observation
+    _, reward, terminated, truncated, info = env.step("explanation: a guess\nguess: crane")
+    assert info["requests"] >= 2 and not truncated
+    assert "crane" in env.unwrapped.render()

@@ -37,7 +37,7 @@ def _load(package: str) -> dict[str, GameSpec] | None:
         if error.name == f"playpen.games.{package}":
             return None  # not implemented yet
         raise
-    return module.GAMES
+    return getattr(module, "GAMES", None)  # a folder without a finished package is not a game yet
 
 
 def game_names() -> list[str]:

@@ -49,7 +49,11 @@ def list_(what: Annotated[str, typer.Argument(help="games | models")] = "games")
         from playpen.games import available_games, game_names
 
         available = available_games()
-        table = Table("game", "domain", "roles", "description", title="clembench v2.0 text games")
+        table = Table(title="clembench v2.0 text games")
+        table.add_column("game", no_wrap=True)
+        table.add_column("domain", no_wrap=True)
+        table.add_column("roles")
+        table.add_column("description")
         for name in game_names():
             spec = available.get(name)
             if spec is None:
@@ -132,6 +136,8 @@ def run(
         console.print(f"  [red]errored[/red] {line}")
     if summary.errored:
         console.print("errored episodes are not scored; run the same command again to retry them")
+        if not summary.played:
+            raise PlaypenError(f"every episode failed; the first error: {summary.errored[0]}")
 
 
 @app.command()

@@ -1,0 +1,119 @@
+"""The `playpen` command end to end, as a user runs it (subprocesses)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PLAYPEN = str(Path(sys.executable).with_name("playpen"))
+
+
+def playpen(*args, check=True, **kwargs):
+    result = subprocess.run([PLAYPEN, *map(str, args)], capture_output=True, text=True, timeout=600, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"playpen {' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def test_help_is_fast_and_does_not_import_torch():
+    start = time.perf_counter()
+    playpen("--help")
+    assert time.perf_counter() - start < 5  # generous for a loaded CI machine; the benchmark measures it
+    code = "import sys, playpen.cli; print('torch' in sys.modules or 'transformers' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_list_games_shows_all_fourteen_with_domains():
+    out = playpen("list", "games").stdout
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│")}
+    from playpen.games import IN_DOMAIN, game_names
+
+    assert {name: rows.get(name) for name in game_names()} == {
+        name: "in" if name in IN_DOMAIN else "out" for name in game_names()}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "-g", "chess", "-m", "scripted"], "unknown game 'chess'"),
+    (["run", "-g", "wordle", "-m", "gpt-17"], "gpt-17"),
+    (["run", "-g", "wordle", "-m", "scripted", "-i", "/nonexistent.json"], "instance file not found"),
+    (["run", "-g", "wordle", "-m", "scripted", "--split", "dev"], "unknown split 'dev'"),
+    (["eval", "-r", "/nonexistent"], "results folder not found"),
+    (["list", "things"], "cannot list 'things'"),
+])
+def test_bad_input_gets_one_clear_line(tmp_path, args, message):
+    result = playpen(*args, "-r" if args[0] == "run" else "", tmp_path, check=False) if args[0] == "run" else \
+        playpen(*args, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_server_fails_clearly(tmp_path):
+    entry = json.dumps({"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model_id": "m", "max_retries": 0})
+    result = playpen("run", "-g", "wordle", "-m", entry, "--split", "validation", "-n", "1", "-r", tmp_path, check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "every episode failed" in result.stderr and "127.0.0.1:9" in result.stderr
+
+
+def test_run_score_eval_transcribe(tmp_path):
+    results = tmp_path / "results"
+    out = playpen("run", "-g", "wordle,wordle_withclue", "-m", "scripted", "--split", "validation", "-r", results).stdout
+    assert "played 12 episodes" in out
+    scores = sorted(results.rglob("scores.json"))
+    assert len(scores) == 12 and all(p.parts[-5] == "scripted" for p in scores)
+    before = {p: json.loads(p.read_text())["episode scores"]["Main Score"] for p in scores}
+    assert playpen("run", "-g", "wordle,wordle_withclue", "-m", "scripted", "--split", "validation",
+                   "-r", results).stdout.count("skipped 12 finished") == 1
+    playpen("score", "-r", results)
+    assert {p: json.loads(p.read_text())["episode scores"]["Main Score"] for p in scores} == before
+    out = playpen("eval", "-r", results).stdout
+    assert "clemscore" in out and (results / "results.csv").is_file() and (results / "results.html").is_file()
+    header = (results / "results.csv").read_text().splitlines()[0]
+    assert '"wordle, % Played"' in header and '"-, clemscore"' in header
+    for transcript in results.rglob("transcript.html"):
+        transcript.unlink()
+    assert "wrote 12 transcripts" in playpen("transcribe", "-r", results).stdout
+
+
+def test_two_models_fill_the_roles_in_order(tmp_path):
+    playpen("run", "-g", "wordle_withcritic", "-m", "scripted", "-m", "scripted-bad", "--split", "validation",
+            "-n", "1", "-r", tmp_path)
+    interactions = json.loads(next(tmp_path.rglob("interactions.json")).read_text())
+    assert next(tmp_path.iterdir()).name == "scripted--scripted-bad"
+    assert interactions["players"]["Player 1"]["model_name"] == "scripted"
+    assert interactions["players"]["Player 2"]["model_name"] == "scripted-bad"
+
+
+def _episode_scores(results: Path) -> dict[str, float]:
+    return {str(p.relative_to(results).parent): json.loads(p.read_text())["episode scores"]["Main Score"]
+            for p in results.rglob("scores.json")}
+
+
+def test_resume_after_sigkill_gives_the_same_results(tmp_path):
+    from playpen.models.testserver import TestServer
+
+    with TestServer(latency=0.03, record=False) as server:
+        entry = json.dumps({"backend": "openai", "base_url": server.base_url, "model_id": server.model_id,
+                            "model_name": "served", "send_request_context": True})
+        args = ["run", "-g", "wordle", "-m", entry, "--split", "test", "-b", "1"]
+        reference = tmp_path / "reference"
+        playpen(*args, "-r", reference)
+        killed = tmp_path / "killed"
+        process = subprocess.Popen([PLAYPEN, *args, "-r", str(killed)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 120
+        while len(list(killed.rglob("scores.json"))) < 5 and time.time() < deadline:
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        interrupted = len(list(killed.rglob("scores.json")))
+        assert 5 <= interrupted < 30
+        out = playpen(*args, "-r", killed).stdout
+        assert f"skipped {interrupted} finished" in out or f"resuming: {interrupted}" in out
+    assert _episode_scores(killed) == _episode_scores(reference)
+    assert len(_episode_scores(reference)) == 30

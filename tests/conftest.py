@@ -28,3 +28,23 @@ def clembench_runs(fixtures_dir) -> list[Path]:
 @pytest.fixture(scope="session")
 def clembench_instances(fixtures_dir) -> Path:
     return fixtures_dir / "clembench-instances"
+
+
+@pytest.fixture(scope="session")
+def embedded_model_dir():
+    """The converted embedded model (converted once, then cached in $PLAYPEN_CACHE or ~/.cache/playpen)."""
+    from playpen.models.embedded import prepare_embedded_model
+
+    return prepare_embedded_model()
+
+
+@pytest.fixture
+def isolated_registry(tmp_path, monkeypatch):
+    """No user or working-directory registry files except the ones a test writes."""
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("PLAYPEN_HOME", str(home))
+    monkeypatch.chdir(work)
+    return home, work

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -26,6 +27,9 @@ CHATML_TRAINING_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+
+
+GENERATION_MARKER = re.compile(r"{%-?\s*generation\s*-?%}")
 
 
 def checkpoint_path(name: str) -> tuple[Path, Path | None]:
@@ -74,7 +78,8 @@ def load_trainable(name: str, *, lora_r: int | None = None, lora_alpha: int | No
     tokenizer = AutoTokenizer.from_pretrained(path if (path / "tokenizer_config.json").is_file() else base)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if "<|im_start|>" in (tokenizer.chat_template or "") and "generation" not in tokenizer.chat_template:
+    template = tokenizer.chat_template or ""
+    if "<|im_start|>" in template and not GENERATION_MARKER.search(template):
         tokenizer.chat_template = CHATML_TRAINING_TEMPLATE
     if base is not None:
         from peft import PeftModel

@@ -1,0 +1,392 @@
+"""Local Hugging Face transformers backend.
+
+Loads a checkpoint folder (``config.json`` + weights + tokenizer), a LoRA adapter folder
+(``adapter_config.json``: the base model is loaded, then the adapter with peft) or the embedded default model.
+Weights are only ever read from local folders (``local_files_only=True``): nothing is downloaded.
+
+``generate`` answers a batch with ONE ``model.generate`` call: conversations are merged (consecutive
+same-role messages), rendered with the tokenizer's chat template (``add_generation_prompt=True``),
+left-padded, decoded greedily when the temperature is 0 and sampled otherwise. A conversation that does not
+fit (prompt tokens + ``max_tokens`` > context size) gets ``error_kind="context"``; the others are answered.
+
+torch, transformers and peft are imported inside the methods, never at module import.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from playpen.core.errors import PlaypenError
+from playpen.models.base import GenerationRequest, GenerationResult, GenerationSettings, Model
+from playpen.models.messages import merge_messages
+
+log = logging.getLogger("playpen.models")
+
+FALLBACK_CONTEXT = 2048
+
+
+def available_cpus() -> int:
+    """CPUs this process may use (affinity mask and cgroup quota), at least 1."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - macOS/Windows
+        count = os.cpu_count() or 1
+    try:  # cgroup v2 CPU quota, e.g. "200000 100000" = 2 CPUs
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, count)
+
+
+def default_threads() -> int:
+    """CPU threads for generation: one core is left to the engine, the game masters and the OS.
+
+    On a busy machine an oversubscribed OpenMP pool is several times slower than fewer threads (measured on 2
+    cores: 2 threads 4 tok/s, 1 thread 28 tok/s while other processes ran); override with ``threads`` in the
+    registry entry or ``$PLAYPEN_THREADS``.
+    """
+    return max(1, available_cpus() - 1)
+
+
+def is_adapter_dir(path: str | Path) -> bool:
+    return (Path(path) / "adapter_config.json").is_file()
+
+
+def is_checkpoint_dir(path: str | Path) -> bool:
+    path = Path(path)
+    return (path / "config.json").is_file() or is_adapter_dir(path)
+
+
+def _resolve_base(adapter: Path, base: str | Path | None) -> Path:
+    """The local folder of the base model a LoRA adapter was trained on."""
+    from playpen.models.embedded import EMBEDDED_NAME, prepare_embedded_model
+
+    if base is None:
+        config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
+        base = config.get("base_model_name_or_path")
+    if not base:
+        raise PlaypenError(f'LoRA adapter {adapter} does not name its base model; set "base" in its registry entry')
+    candidate = Path(str(base)).expanduser()
+    if not candidate.is_absolute() and not candidate.is_dir():
+        candidate = (adapter / candidate) if (adapter / candidate).is_dir() else candidate
+    if candidate.is_dir():
+        return candidate
+    if str(base) == EMBEDDED_NAME or candidate.name == EMBEDDED_NAME:
+        return prepare_embedded_model()  # trained on the embedded model whose cache was cleared
+    raise PlaypenError(
+        f"the base model '{base}' of LoRA adapter {adapter} is not a local folder (playpen never downloads "
+        'weights); download it yourself and set "base" to its folder in the model\'s registry entry'
+    )
+
+
+def _torch_dtype(torch: Any, dtype: Any, device: str) -> Any:
+    if dtype is None or dtype == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32  # bf16 matmuls are slow on most CPUs
+    if isinstance(dtype, str):
+        value = getattr(torch, dtype.replace("torch.", ""), None)
+        if value is None or not isinstance(value, torch.dtype):
+            raise PlaypenError(f"unknown dtype '{dtype}' (use float32, bfloat16, float16 or auto)")
+        return value
+    return dtype
+
+
+class HuggingFaceModel(Model):
+    """A causal LM run in-process with transformers. ``model`` and ``tokenizer`` are public for reuse
+    (e.g. by the training recipes)."""
+
+    batched = True
+    concurrent = False
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        settings: GenerationSettings | None = None,
+        name: str | None = None,
+        base: str | Path | None = None,
+        dtype: Any = None,
+        device: str | None = None,
+        context_size: int | None = None,
+        threads: int | None = None,
+        chat_template: str | None = None,
+        max_batch_size: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        model: Any = None,
+        tokenizer: Any = None,
+    ):
+        super().__init__(settings)
+        import torch
+
+        self.max_batch_size = max_batch_size
+        self.top_p = top_p
+        self.adapter: Path | None = None
+        self.path: Path | None = None
+        reused = model is not None or tokenizer is not None
+        if reused:
+            # objects that are already loaded (e.g. the policy being trained): used as they are, not modified
+            # (left padding is done here, not through the tokenizer's padding_side)
+            if model is None or tokenizer is None:
+                raise ValueError("pass both model and tokenizer, or neither")
+            self.model, self.tokenizer = model, tokenizer
+            self.device = str(next(model.parameters()).device)
+            self.name = name or str(getattr(model.config, "_name_or_path", "") or "model")
+        else:
+            self.model, self.tokenizer = self._load(path, base, dtype, device)
+            self.name = name or (self.adapter or self.path or Path("model")).name
+            self.tokenizer.padding_side = "left"
+            if self.tokenizer.pad_token is None:
+                self.tokenizer.pad_token = self.tokenizer.eos_token
+        if chat_template:
+            self.tokenizer.chat_template = chat_template
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise PlaypenError(
+                f'the tokenizer of {self.path or self.name} has no chat template; set "chat_template" in the '
+                "model's registry entry (a Jinja template string)"
+            )
+        wanted = threads or int(os.environ.get("PLAYPEN_THREADS") or 0)
+        if not wanted and not reused and self.device == "cpu":
+            wanted = default_threads()
+        if wanted and wanted != torch.get_num_threads():
+            torch.set_num_threads(wanted)
+        self.context_size = context_size or self._context_size()
+        self._stop_ids = self._end_of_turn_ids()
+        pad = self.tokenizer.pad_token_id
+        self._pad_id = pad if isinstance(pad, int) else (self._stop_ids[0] if self._stop_ids else 0)
+        if seed is not None:
+            torch.manual_seed(seed)
+
+    # ------------------------------------------------------------------ loading
+    def _load(
+        self, path: str | Path | None, base: str | Path | None, dtype: Any, device: str | None
+    ) -> tuple[Any, Any]:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from playpen.models.embedded import EMBEDDED_NAME, prepare_embedded_model
+
+        if path is None or str(path) == EMBEDDED_NAME:
+            path = prepare_embedded_model()
+        path = Path(path).expanduser()
+        if not path.is_dir():
+            raise PlaypenError(f"model folder not found: {path}")
+        if is_adapter_dir(path):
+            self.adapter = path
+            self.path = _resolve_base(path, base)
+        elif (path / "config.json").is_file():
+            self.path = path
+        else:
+            raise PlaypenError(
+                f"{path} is neither a transformers checkpoint (config.json) nor a LoRA adapter (adapter_config.json)"
+            )
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch_dtype = _torch_dtype(torch, dtype, self.device)
+        tokenizer_dir = (
+            self.adapter if self.adapter and (self.adapter / "tokenizer_config.json").is_file() else self.path
+        )
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(str(self.path), dtype=torch_dtype, local_files_only=True)
+        except OSError as error:
+            raise PlaypenError(f"cannot load the model in {self.path}: {error}") from error
+        if self.adapter is not None:
+            try:
+                from peft import PeftModel
+            except ImportError as error:
+                raise PlaypenError(f"loading the LoRA adapter {self.adapter} needs peft: `pip install peft`") from error
+            model = PeftModel.from_pretrained(model, str(self.adapter), is_trainable=False)
+        model.to(self.device)
+        model.eval()
+        self._fix_end_of_turn(tokenizer, model)
+        return model, tokenizer
+
+    @staticmethod
+    def _fix_end_of_turn(tokenizer: Any, model: Any) -> None:
+        """ChatML models must stop at ``<|im_end|>`` (transformers 5.17 reads a wrong eos from GGUF files)."""
+        vocab = tokenizer.get_vocab()
+        if "<|im_end|>" in vocab and tokenizer.eos_token == "<|im_start|>":
+            tokenizer.eos_token = "<|im_end|>"
+            if tokenizer.pad_token in (None, "<|im_start|>"):
+                tokenizer.pad_token = "<|im_end|>"
+
+    def _context_size(self) -> int:
+        config = getattr(self.model, "config", None)
+        for source in (config, getattr(config, "text_config", None)):
+            for key in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+                value = getattr(source, key, None)
+                if isinstance(value, int) and value > 0:
+                    return value
+        length = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(length, int) and 0 < length < 1_000_000:
+            return length
+        return FALLBACK_CONTEXT
+
+    def _end_of_turn_ids(self) -> list[int]:
+        ids: list[int] = []
+        candidates = [self.tokenizer.eos_token_id]
+        generation_config = getattr(self.model, "generation_config", None)
+        eos = getattr(generation_config, "eos_token_id", None)
+        candidates += eos if isinstance(eos, list) else [eos]
+        for token_id in candidates:
+            if isinstance(token_id, int) and token_id not in ids:
+                ids.append(token_id)
+        return ids
+
+    # ------------------------------------------------------------------ generation
+    def render(self, messages: list[dict[str, str]]) -> str:
+        """The prompt string the model sees for a conversation (merged, chat template, generation prompt)."""
+        return self.tokenizer.apply_chat_template(merge_messages(messages), tokenize=False, add_generation_prompt=True)
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        results: list[GenerationResult | None] = [None] * len(requests)
+        max_new = int(self.settings.max_tokens)
+        pending: list[tuple[int, str, list[int]]] = []
+        for index, request in enumerate(requests):
+            try:
+                prompt = self.render(request.messages)
+                ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            except Exception as error:  # a template that rejects the conversation, ...
+                results[index] = GenerationResult(
+                    error=f"cannot build the prompt: {type(error).__name__}: {error}", error_kind="backend"
+                )
+                continue
+            record = self._prompt_record(prompt)
+            if len(ids) + max_new > self.context_size:
+                results[index] = GenerationResult(
+                    prompt=record,
+                    error_kind="context",
+                    error=(
+                        f"context exceeded: {len(ids)} prompt tokens + max_tokens {max_new} > context size "
+                        f"{self.context_size} of {self.name}"
+                    ),
+                    usage={"prompt_tokens": len(ids)},
+                )
+                continue
+            pending.append((index, prompt, ids))
+        size = self.max_batch_size or len(pending) or 1
+        for start in range(0, len(pending), size):
+            chunk = pending[start : start + size]
+            for (index, _, _), result in zip(chunk, self._generate_rows(chunk, max_new)):
+                results[index] = result
+        return [
+            r if r is not None else GenerationResult(error="internal error: no result", error_kind="backend")
+            for r in results
+        ]
+
+    def _prompt_record(self, prompt: str) -> dict[str, Any]:
+        return {
+            "inputs": prompt,
+            "max_new_tokens": int(self.settings.max_tokens),
+            "temperature": float(self.settings.temperature),
+        }
+
+    def _generate_rows(self, rows: list[tuple[int, str, list[int]]], max_new: int) -> list[GenerationResult]:
+        import torch
+
+        if not rows:
+            return []
+        try:
+            return self._generate_batch(rows, max_new)
+        except torch.cuda.OutOfMemoryError as error:
+            if len(rows) == 1:
+                return [
+                    GenerationResult(
+                        prompt=self._prompt_record(rows[0][1]),
+                        error_kind="backend",
+                        error=f"out of GPU memory for one conversation: {error}",
+                    )
+                ]
+            torch.cuda.empty_cache()
+            half = len(rows) // 2
+            log.warning("out of memory with a batch of %d; retrying as %d + %d", len(rows), half, len(rows) - half)
+            return self._generate_rows(rows[:half], max_new) + self._generate_rows(rows[half:], max_new)
+        except Exception as error:  # keep the engine running: every row of this batch errors
+            message = f"generation failed: {type(error).__name__}: {error}"
+            return [
+                GenerationResult(prompt=self._prompt_record(p), error=message, error_kind="backend") for _, p, _ in rows
+            ]
+
+    def _generate_batch(self, rows: list[tuple[int, str, list[int]]], max_new: int) -> list[GenerationResult]:
+        import torch
+
+        width = max(len(ids) for _, _, ids in rows)  # left padding: every prompt ends where generation starts
+        input_ids = [[self._pad_id] * (width - len(ids)) + ids for _, _, ids in rows]
+        attention = [[0] * (width - len(ids)) + [1] * len(ids) for _, _, ids in rows]
+        batch = {
+            "input_ids": torch.tensor(input_ids, dtype=torch.long, device=self.device),
+            "attention_mask": torch.tensor(attention, dtype=torch.long, device=self.device),
+        }
+        temperature = float(self.settings.temperature)
+        options: dict[str, Any] = {
+            "max_new_tokens": max_new,
+            "pad_token_id": self._pad_id,
+            "eos_token_id": self._stop_ids or None,
+        }
+        if temperature > 0:
+            options.update(do_sample=True, temperature=temperature)
+            if self.top_p is not None:
+                options["top_p"] = self.top_p
+        else:
+            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                output = self.model.generate(**batch, **options)
+        finally:
+            if was_training:
+                self.model.train()
+        new_tokens = output[:, batch["input_ids"].shape[1] :].tolist()
+        stops = set(self._stop_ids)
+        results = []
+        for (_, prompt, ids), tokens in zip(rows, new_tokens):
+            length = next((i for i, t in enumerate(tokens) if t in stops), None)
+            finish = "length" if length is None else "stop"
+            tokens = tokens if length is None else tokens[:length]
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+            results.append(
+                GenerationResult(
+                    text=text,
+                    prompt=self._prompt_record(prompt),
+                    raw={"response": text, "finish_reason": finish},
+                    usage={"prompt_tokens": len(ids), "completion_tokens": len(tokens) + (0 if length is None else 1)},
+                )
+            )
+        return results
+
+    # ------------------------------------------------------------------ misc
+    def info(self) -> dict[str, Any]:
+        info = super().info()
+        info.update(
+            {
+                "backend": "huggingface",
+                "path": str(self.path) if self.path else None,
+                "context_size": self.context_size,
+                "device": self.device,
+                "dtype": str(getattr(self.model, "dtype", "")).replace("torch.", ""),
+            }
+        )
+        if self.adapter:
+            info["adapter"] = str(self.adapter)
+        return info
+
+    def close(self) -> None:
+        import gc
+
+        self.model = None
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:  # pragma: no cover
+            pass

@@ -1,0 +1,366 @@
+"""A small OpenAI-compatible server for tests and benchmarks (stdlib only: ``http.server``, one thread per
+connection).
+
+Serves ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 (a free port by default), with
+
+* a pluggable answer function ``answer(messages, body) -> str``: :func:`echo_answer` (the last user message),
+  or :class:`ScriptedAnswer` (default) which plays the game's scripted player when the request carries
+  playpen's request context (``send_request_context`` in the backend) and echoes otherwise;
+* configurable latency (``latency`` seconds per request, plus up to ``jitter`` seconds);
+* fault injection: ``faults=["500", "garbage", ...]`` makes the n-th chat request fail with the n-th fault
+  (``"500"``, ``"503"``, ``"429"``, ``"garbage"`` (200 with invalid JSON), ``"incomplete"`` (200, JSON without
+  choices), ``"slow"`` (sleeps ``slow_seconds`` first), ``"drop"`` (closes the connection without answering),
+  ``None`` = no fault);
+* a context check: with ``context_size`` set, (whitespace-separated words of all messages + max_tokens) above it
+  gives vLLM's HTTP 400 "maximum context length" error;
+* an optional ``api_key`` (``Authorization: Bearer <key>`` required, else 401).
+
+Every chat request (body and headers) is kept in ``server.requests`` (``record=False`` keeps only ``count``);
+``server.max_in_flight`` is the highest number of requests handled at the same time.
+
+    with TestServer(answer=echo_answer, faults=["500"]) as server:
+        model = OpenAICompatibleModel(server.base_url, server.model_id)
+
+Command line: ``python -m playpen.models.testserver --port 8000 [--answer echo] [--latency 0.1]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Sequence
+
+from playpen.models.messages import last_user_message
+
+Answer = Callable[[list[dict[str, str]], dict[str, Any]], str]
+FAULTS = ("500", "502", "503", "429", "garbage", "incomplete", "slow", "drop")
+
+
+def echo_answer(messages: list[dict[str, str]], body: dict[str, Any]) -> str:
+    """The content of the last user message."""
+    return last_user_message(messages)
+
+
+class ScriptedAnswer:
+    """The game's scripted player (needs the ``playpen`` request context); echoes without it."""
+
+    def __init__(self, skill: str = "competent", seed: int = 0, fallback: Answer = echo_answer):
+        from playpen.models.scripted import ScriptedModel
+
+        self.model = ScriptedModel(skill=skill, seed=seed)
+        self.fallback = fallback
+        self._lock = threading.Lock()
+
+    def __call__(self, messages: list[dict[str, str]], body: dict[str, Any]) -> str:
+        context = body.get("playpen")
+        if not isinstance(context, dict) or not context.get("game"):
+            return self.fallback(messages, body)
+        from playpen.models.base import GenerationRequest
+
+        request = GenerationRequest(
+            messages=messages,
+            game=context["game"],
+            role=context.get("role", ""),
+            episode=context.get("episode", ""),
+            experiment=context.get("experiment") or {},
+            instance=context.get("instance") or {},
+        )
+        with self._lock:  # policies may keep per-episode state
+            result = self.model.generate([request])[0]
+        if result.error:
+            raise RuntimeError(result.error)
+        return result.text
+
+
+class TestServer:
+    """An OpenAI-compatible server in a background thread. Use as a context manager or start()/stop()."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        answer: Answer | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        model_id: str = "playpen-test",
+        latency: float = 0.0,
+        jitter: float = 0.0,
+        faults: Sequence[str | None] = (),
+        slow_seconds: float = 5.0,
+        context_size: int | None = None,
+        api_key: str | None = None,
+        seed: int = 0,
+        record: bool = True,
+    ):
+        for fault in faults:
+            if fault is not None and fault not in FAULTS:
+                raise ValueError(f"unknown fault {fault!r} (use one of {', '.join(FAULTS)})")
+        self.answer: Answer = answer if answer is not None else ScriptedAnswer()
+        self.host, self.port = host, port
+        self.model_id = model_id
+        self.latency, self.jitter = latency, jitter
+        self.faults = list(faults)
+        self.slow_seconds = slow_seconds
+        self.context_size = context_size
+        self.api_key = api_key
+        #: keep every request's body and headers in ``requests`` (turn off for long benchmarks)
+        self.record = record
+        self.requests: list[dict[str, Any]] = []
+        self.count = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> "TestServer":
+        server = ThreadingHTTPServer((self.host, self.port), _handler(self))
+        server.daemon_threads = True
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"playpen-testserver-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def serve_forever(self) -> None:
+        if self._server is None:
+            self.start()
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> "TestServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ behaviour
+    def _next_fault(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, str | None]:
+        with self._lock:
+            index = self.count
+            self.count += 1
+            if self.record:
+                self.requests.append({"body": body, "headers": headers})
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            fault = self.faults[index] if index < len(self.faults) else None
+            delay = self.latency + (self._random.random() * self.jitter if self.jitter else 0.0)
+        if delay:
+            time.sleep(delay)
+        return index, fault
+
+    def _done(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def completion(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """(status, JSON) for a chat request without faults."""
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            return 400, _error("'messages' must be a list of {role, content} objects", "BadRequestError")
+        max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 256)
+        prompt_tokens = sum(len(str(m.get("content") or "").split()) for m in messages)
+        if self.context_size is not None and prompt_tokens + max_tokens > self.context_size:
+            return 400, _error(
+                f"This model's maximum context length is {self.context_size} tokens. However, you requested "
+                f"{prompt_tokens + max_tokens} tokens ({prompt_tokens} in the messages, {max_tokens} in the "
+                "completion). Please reduce the length of the messages or completion.",
+                "BadRequestError",
+            )
+        try:
+            text = self.answer(messages, body)
+        except Exception as error:
+            return 500, _error(f"answer function failed: {type(error).__name__}: {error}", "InternalServerError")
+        words = text.split(" ")
+        finish = "stop"
+        if len(words) > max_tokens:
+            text, finish = " ".join(words[:max_tokens]), "length"
+        completion_tokens = len(text.split())
+        return 200, {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model") or self.model_id,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+
+def _error(message: str, kind: str, code: int = 400) -> dict[str, Any]:
+    return {
+        "object": "error",
+        "message": message,
+        "type": kind,
+        "code": code,
+        "error": {"message": message, "type": kind, "code": code},
+    }
+
+
+def _handler(server: TestServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "playpen-testserver"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def _send(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (extra or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _authorised(self) -> bool:
+            if server.api_key is None or self.headers.get("Authorization") == f"Bearer {server.api_key}":
+                return True
+            self._send(401, _error("invalid or missing API key", "AuthenticationError", 401))
+            return False
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/") not in ("/v1/models", "/models"):
+                self._send(404, _error(f"no route {self.path}", "NotFoundError", 404))
+                return
+            if self._authorised():
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [{"id": server.model_id, "object": "model", "created": 0, "owned_by": "playpen"}],
+                    },
+                )
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+                self._send(404, _error(f"no route {self.path}", "NotFoundError", 404))
+                return
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                self._send(400, _error("request body is not JSON", "BadRequestError"))
+                return
+            index, fault = server._next_fault(body, dict(self.headers.items()))
+            try:
+                if not self._authorised():
+                    return
+                if fault == "drop":
+                    self.close_connection = True
+                    return
+                if fault == "slow":
+                    time.sleep(server.slow_seconds)
+                elif fault in ("500", "502", "503"):
+                    self._send(int(fault), _error("injected server error", "InternalServerError", int(fault)))
+                    return
+                elif fault == "429":
+                    self._send(429, _error("injected rate limit", "RateLimitError", 429), {"Retry-After": "0"})
+                    return
+                elif fault == "garbage":
+                    self._send(200, b"{this is not JSON")
+                    return
+                elif fault == "incomplete":
+                    self._send(200, {"id": "x", "object": "chat.completion", "choices": []})
+                    return
+                status, payload = server.completion(body)
+                self._send(status, payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timeout)
+            finally:
+                server._done()
+
+    return Handler
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m playpen.models.testserver",
+        description="A small OpenAI-compatible server for tests and benchmarks.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0 = a free port")
+    parser.add_argument("--model-id", default="playpen-test")
+    parser.add_argument(
+        "--answer",
+        choices=("scripted", "scripted-bad", "echo"),
+        default="scripted",
+        help="scripted: the game's scripted player (needs send_request_context), echo otherwise",
+    )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--jitter", type=float, default=0.0, help="up to this many extra seconds, at random")
+    parser.add_argument("--context-size", type=int, default=None)
+    parser.add_argument("--api-key-env", default=None, help="require the key in this environment variable")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        choices=FAULTS,
+        help="fail the n-th request this way (repeatable, in order)",
+    )
+    args = parser.parse_args(argv)
+    answer: Answer = (
+        echo_answer
+        if args.answer == "echo"
+        else ScriptedAnswer(skill="bad" if args.answer == "scripted-bad" else "competent")
+    )
+    api_key = None
+    if args.api_key_env:
+        import os
+
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            parser.error(f"${args.api_key_env} is not set")
+    server = TestServer(
+        answer,
+        host=args.host,
+        port=args.port,
+        model_id=args.model_id,
+        latency=args.latency,
+        jitter=args.jitter,
+        faults=args.fault,
+        context_size=args.context_size,
+        api_key=api_key,
+        record=False,
+    )
+    server.start()
+    print(f"serving {server.model_id} at {server.base_url} (Ctrl-C to stop)", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

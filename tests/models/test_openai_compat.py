@@ -1,0 +1,206 @@
+"""The OpenAI-compatible backend against our real local test server (no mocks)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+from playpen.core.errors import PlaypenError
+from playpen.models.base import GenerationRequest, GenerationSettings
+from playpen.models.openai_compat import OpenAICompatibleModel
+from playpen.models.testserver import echo_answer
+
+
+def ask(text: str, **kw) -> GenerationRequest:
+    return GenerationRequest(messages=[{"role": "user", "content": text}], **kw)
+
+
+def client(server, **options) -> OpenAICompatibleModel:
+    options.setdefault("backoff", 0.01)
+    options.setdefault("timeout", 5.0)
+    return OpenAICompatibleModel(server.base_url, server.model_id, **options)
+
+
+def test_answers_and_records_the_request(serve):
+    server = serve(answer=echo_answer)
+    model = client(server, settings=GenerationSettings(temperature=0.7, max_tokens=50), name="echo")
+    messages = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "one"},
+        {"role": "user", "content": "two"},
+    ]
+    [result] = model.generate([GenerationRequest(messages=messages)])
+    assert result.error is None and result.error_kind is None
+    assert result.text == "one\n\ntwo"  # consecutive user messages were merged
+    body = server.requests[0]["body"]
+    assert body["model"] == server.model_id and body["temperature"] == 0.7 and body["max_tokens"] == 50
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    assert "playpen" not in body  # no request context unless asked for
+    assert result.prompt == body
+    assert result.raw["choices"][0]["message"]["content"] == "one\n\ntwo"
+    assert result.usage["prompt_tokens"] == 4  # words, as the test server counts
+    assert model.info()["base_url"] == server.base_url
+    model.close()
+
+
+def test_batch_keeps_order_sync_and_async(serve):
+    server = serve(answer=echo_answer, latency=0.02, jitter=0.05)
+    model = client(server)
+    requests = [ask(f"message {i}") for i in range(12)]
+    assert [r.text for r in model.generate(requests)] == [f"message {i}" for i in range(12)]
+    assert [r.text for r in asyncio.run(model.agenerate(requests))] == [f"message {i}" for i in range(12)]
+    assert model.generate([]) == [] and asyncio.run(model.agenerate([])) == []
+    model.close()
+
+
+def test_async_requests_run_concurrently_within_the_limit(serve):
+    server = serve(answer=echo_answer, latency=0.3)
+    model = client(server, max_concurrency=4)
+    started = time.perf_counter()
+    results = asyncio.run(model.agenerate([ask(str(i)) for i in range(12)]))
+    elapsed = time.perf_counter() - started
+    assert all(r.error is None for r in results)
+    assert server.max_in_flight == 4
+    assert 0.85 < elapsed < 2.5  # 3 waves of 0.3 s, not 12 x 0.3 s
+    assert model.concurrent and not model.batched
+
+
+def test_sync_generate_is_concurrent_too(serve):
+    server = serve(answer=echo_answer, latency=0.3)
+    model = client(server, max_concurrency=8)
+    started = time.perf_counter()
+    results = model.generate([ask(str(i)) for i in range(8)])
+    assert all(r.error is None for r in results)
+    assert time.perf_counter() - started < 1.5
+    model.close()
+
+
+def test_async_works_across_event_loops(serve):
+    server = serve(answer=echo_answer)
+    model = client(server)
+    for i in range(3):  # a fresh loop each time: the client of a closed loop must not be reused
+        assert asyncio.run(model.agenerate([ask(f"loop {i}")]))[0].text == f"loop {i}"
+
+
+def test_retries_recover_from_injected_faults(serve):
+    faults = ["500", "garbage", "drop", "429", "incomplete", "503"]
+    server = serve(answer=echo_answer, faults=faults)
+    model = client(server, max_retries=len(faults))
+    [result] = model.generate([ask("finally")])
+    assert result.error is None and result.text == "finally"
+    assert server.count == len(faults) + 1
+
+
+def test_async_retries_recover(serve):
+    server = serve(answer=echo_answer, faults=["500", "garbage", "drop"])
+    model = client(server, max_retries=3)
+    [result] = asyncio.run(model.agenerate([ask("async")]))
+    assert result.error is None and result.text == "async"
+    assert server.count == 4
+
+
+def test_timeout_is_retried(serve):
+    server = serve(answer=echo_answer, faults=["slow"], slow_seconds=3.0)
+    model = client(server, timeout=0.3, max_retries=1)
+    started = time.perf_counter()
+    [result] = model.generate([ask("late")])
+    assert result.error is None and result.text == "late"
+    assert time.perf_counter() - started < 2.0
+
+
+def test_error_result_after_retries(serve):
+    server = serve(answer=echo_answer, faults=["500"] * 3)
+    model = client(server, max_retries=2)
+    [result] = model.generate([ask("doomed")])
+    assert result.error_kind == "backend"
+    assert "failed after 3 attempts" in result.error and "HTTP 500" in result.error
+    assert server.base_url in result.error  # says what to check
+    assert server.count == 3
+
+
+def test_timeouts_exhausted_give_an_error(serve):
+    server = serve(answer=echo_answer, faults=["slow", "slow"], slow_seconds=3.0)
+    [result] = asyncio.run(client(server, timeout=0.2, max_retries=1).agenerate([ask("x")]))
+    assert result.error_kind == "backend" and "timeout" in result.error
+
+
+def test_unreachable_server(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    model = OpenAICompatibleModel(f"http://127.0.0.1:{port}/v1", "m", max_retries=1, backoff=0.01)
+    [result] = model.generate([ask("anyone?")])
+    assert result.error_kind == "backend" and "cannot connect" in result.error
+    [result] = asyncio.run(model.agenerate([ask("anyone?")]))
+    assert result.error_kind == "backend" and "cannot connect" in result.error
+
+
+def test_api_key_from_environment(serve, monkeypatch):
+    server = serve(answer=echo_answer, api_key="sekret")
+    monkeypatch.setenv("PLAYPEN_TEST_KEY", "sekret")
+    model = client(server, api_key_env="PLAYPEN_TEST_KEY")
+    assert model.generate([ask("hi")])[0].text == "hi"
+    assert server.requests[-1]["headers"]["Authorization"] == "Bearer sekret"
+    assert "sekret" not in repr(model.generate([ask("hi")])[0].prompt)  # the key is not recorded
+
+    monkeypatch.delenv("PLAYPEN_TEST_KEY")
+    before = server.count
+    [result] = client(server, api_key_env="PLAYPEN_TEST_KEY").generate([ask("hi")])
+    assert result.error_kind == "backend" and "401" in result.error and "PLAYPEN_TEST_KEY" in result.error
+    assert server.count == before + 1  # 401 is not retried
+
+
+def test_context_errors(serve):
+    server = serve(answer=echo_answer, context_size=40)
+    model = client(server, settings=GenerationSettings(max_tokens=10))
+    short, long = ask("short question"), ask("word " * 100)
+    results = model.generate([short, long, short])
+    assert [r.error_kind for r in results] == [None, "context", None]
+    assert "maximum context length" in results[1].error
+    assert server.count == 3  # a context error is not retried
+    results = asyncio.run(model.agenerate([long, short]))
+    assert [r.error_kind for r in results] == ["context", None]
+
+
+def test_not_found_is_not_retried(serve):
+    server = serve(answer=echo_answer)
+    model = OpenAICompatibleModel(server.base_url.replace("/v1", "/nope"), "m", backoff=0.01)
+    [result] = model.generate([ask("x")])
+    assert result.error_kind == "backend" and "404" in result.error and "base_url" in result.error
+    assert server.count == 0
+
+
+def test_model_id_from_the_server(serve):
+    server = serve(answer=echo_answer, model_id="served-model")
+    model = OpenAICompatibleModel(server.base_url, None, backoff=0.01)
+    assert model.generate([ask("x")])[0].text == "x"
+    assert model.model_id == "served-model"
+    assert server.requests[0]["body"]["model"] == "served-model"
+
+
+def test_extra_body_and_tokens_field(serve):
+    server = serve(answer=echo_answer)
+    model = client(server, extra_body={"top_p": 0.5}, max_tokens_field="max_completion_tokens")
+    model.generate([ask("x")])
+    body = server.requests[0]["body"]
+    assert body["top_p"] == 0.5 and "max_completion_tokens" in body and "max_tokens" not in body
+
+
+def test_missing_ca_bundle_is_a_user_error(tmp_path):
+    with pytest.raises(PlaypenError, match="CA bundle"):
+        OpenAICompatibleModel("https://example.invalid/v1", "m", ca_bundle=tmp_path / "missing.pem")
+
+
+def test_scripted_answers_through_the_server(serve, fake_game):
+    server = serve()  # default answer: the game's scripted player
+    model = client(server, send_request_context=True)
+    request = ask(
+        "your turn", game="fakegame", role="Asker", episode="fakegame/0_x/episode_0", instance={"target": "apple"}
+    )
+    assert model.generate([request])[0].text == "competent Asker apple 1"
+    assert server.requests[0]["body"]["playpen"]["episode"] == "fakegame/0_x/episode_0"
+    # without the context the default answer echoes
+    assert client(server).generate([ask("echo me")])[0].text == "echo me"

@@ -1,0 +1,33 @@
+"""Taboo: a WordDescriber describes a target word without using it or three related words; a WordGuesser
+has three tries to name it."""
+
+from pathlib import Path
+
+from playpen.core.registry import GameSpec
+from playpen.games.taboo.master import TabooMaster
+from playpen.games.taboo.players import scripted
+
+
+def generate(seed: int = 0) -> dict[str, dict]:
+    # imported here so that ``python -m playpen.games.taboo.generate`` does not import its module twice
+    from playpen.games.taboo.generate import generate as generate_splits
+
+    return generate_splits(seed)
+
+
+GAMES = {
+    "taboo": GameSpec(
+        name="taboo",
+        master=TabooMaster,
+        description="Describe a word without its taboo words; the partner guesses it in three tries.",
+        domain="in",
+        instances_dir=Path(__file__).parent / "in",
+        scripted=scripted,
+        generate=generate,
+        info={
+            "clembench": "2.0 (taboo: high_en, medium_en, low_en; 20 instances each)",
+            "instances": "our curated target list (data/targets.json), frequency bands by wordfreq Zipf",
+            "resources": "NLTK's English stopword list (data/stopwords_en.txt); Porter2 stemmer as NLTK 3.8.1",
+        },
+    ),
+}

@@ -220,6 +220,26 @@ def verify(
     print(f"agreement: {agree}/{compared} episodes")
 
 
+@app.command()
+def generate(
+    game: Annotated[list[str], typer.Option("--game", "-g", help="Game name(s), 'all', 'in' or 'out'.")],
+    seed: Annotated[Optional[int], typer.Option(help="Default: the seed of the committed instance files.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder (default: the game's in/ folder).")] = None,
+) -> None:
+    """(Re)generate a game's train/validation/test instance files with its seeded generator."""
+    from playpen.core.instances import write_splits
+    from playpen.games import resolve_games
+
+    console = _console()
+    for spec in resolve_games(game):
+        if spec.generate is None:
+            raise PlaypenError(f"{spec.name} has no instance generator")
+        folder = (output / spec.name) if output else spec.instances_dir
+        chosen = spec.seed if seed is None else seed
+        for path in write_splits(folder, spec.generate(chosen)):
+            console.print(f"{spec.name}: wrote {path} (seed {chosen})")
+
+
 @app.command("check")
 def check(game: GamesOption = None, episodes: int = 30, seed: int = 0) -> None:
     """Fuzz games with random and hostile replies (the environment checker)."""

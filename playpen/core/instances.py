@@ -79,3 +79,13 @@ def iter_rows(game: str, data: dict[str, Any], experiments: set[str] | None = No
 def write_instances(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_splits(folder: Path, splits: dict[str, dict[str, Any]]) -> list[Path]:
+    """Write ``{split: instances}`` as ``<folder>/<split>.json``; returns the paths."""
+    paths = []
+    for split, data in splits.items():
+        path = Path(folder) / f"{split}.json"
+        write_instances(path, validate_instances(data, str(path)))
+        paths.append(path)
+    return paths

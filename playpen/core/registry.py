@@ -28,8 +28,10 @@ class GameSpec:
     #: folder holding ``train.json`` / ``validation.json`` / ``test.json`` in clembench's instance format
     instances_dir: Path
     scripted: ScriptedFactory
-    #: ``generate(seed) -> {split: instances_dict}``; writes nothing itself
+    #: ``generate(seed) -> {split: instances_dict}``; writes nothing itself (``playpen generate`` writes)
     generate: Callable[[int], dict[str, dict]] | None = None
+    #: the seed the committed instance files were generated with
+    seed: int = 0
     #: for ``verify``/``score`` on clembench records: fold what the record says beyond the replies into the
     #: instance — choices clembench drew from an unseeded random source, or rules that depend on the clembench
     #: version that recorded it — so replay stays a pure function of (instance, replies)

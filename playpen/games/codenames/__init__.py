@@ -26,6 +26,7 @@ GAMES: dict[str, GameSpec] = {
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
         generate=generate,
+        seed=123,
         replay_instance=replay_instance,
         info={
             "clembench_version": "2.0",

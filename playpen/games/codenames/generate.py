@@ -12,12 +12,9 @@ same noun lemma never share a pool, so no board word is a form of another.
 from __future__ import annotations
 
 import random
-import sys
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from playpen.core.instances import write_instances
 from playpen.games.codenames.board import ASSASSIN, INNOCENT, OPPONENT, TEAM
 from playpen.games.codenames.lemmas import lemma
 from playpen.games.codenames.lexicon import lexicon
@@ -181,16 +178,3 @@ def generate(seed: int = DEFAULT_SEED) -> dict[str, dict[str, Any]]:
             )
         splits[split] = {"experiments": experiments}
     return splits
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    seed = int(args[0]) if args else DEFAULT_SEED
-    folder = Path(__file__).parent / "in"
-    for split, data in generate(seed).items():
-        write_instances(folder / f"{split}.json", data)
-        print(f"{folder / f'{split}.json'}: {sum(len(e['game_instances']) for e in data['experiments'])} instances")
-
-
-if __name__ == "__main__":
-    main()

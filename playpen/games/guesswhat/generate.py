@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
-from playpen.core.instances import write_instances
 from playpen.games.guesswhat.master import DEFAULTS
 
 WORDS_FILE = Path(__file__).parent / "words.json"
@@ -92,16 +90,3 @@ def generate(seed: int = 0) -> dict[str, dict]:
                                   "candidate_list": list(board), "candidate_categories": board})
             splits[split]["experiments"].append({"name": name, **DEFAULTS, "game_instances": instances})
     return splits
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    seed = int(args[0]) if args else 0
-    folder = Path(__file__).parent / "in"
-    for split, data in generate(seed).items():
-        write_instances(folder / f"{split}.json", data)
-        print(f"wrote {folder / f'{split}.json'}")
-
-
-if __name__ == "__main__":
-    main()

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import random
 import string
-from pathlib import Path
 
-from playpen.core.instances import write_instances
 from playpen.games.grids import EMPTY, SHAPES, Grid, canonical, from_pattern, relabel, render_grid, symmetries
 from playpen.games.imagegame.master import DONE_PATTERN, GRID_PATTERN, INSTRUCTION_PATTERN
 
@@ -27,7 +25,6 @@ SIZES = {
 }
 #: random grids: this many draws of a cell (with replacement, so a few may coincide), as clembench does
 RANDOM_DRAWS = (5, 10)
-IN_DIR = Path(__file__).parent / "in"
 
 
 def _instance(game_id: int, grid: Grid) -> dict:
@@ -100,12 +97,3 @@ def generate(seed: int = 0) -> dict[str, dict]:
             ]
         }
     return {split: splits[split] for split in ("train", "validation", "test")}
-
-
-def main(seed: int = 0) -> None:
-    for split, data in generate(seed).items():
-        write_instances(IN_DIR / f"{split}.json", data)
-
-
-if __name__ == "__main__":
-    main()

@@ -15,10 +15,8 @@ Run ``python -m playpen.games.matchit_ascii.generate`` to rewrite ``in/{train,va
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Callable
 
-from playpen.core.instances import write_instances
 from playpen.games.grids import (
     SHAPES, Grid, canonical, differing_cells, flip_horizontal, flip_vertical, from_pattern, invert_cells,
     render_grid, rotate, symmetries,
@@ -35,7 +33,6 @@ MIN_DIFFERENT_CELLS = 3
 TRANSFORMS: tuple[Callable[[Grid], Grid], ...] = (
     flip_horizontal, flip_vertical, rotate, lambda grid: rotate(rotate(rotate(grid))),
 )
-IN_DIR = Path(__file__).parent / "in"
 
 
 def _families(rng: random.Random) -> dict[str, list[Grid]]:
@@ -122,12 +119,3 @@ def generate(seed: int = 0) -> dict[str, dict]:
             experiments.append(_experiment(name, pairs))
         splits[split] = {"experiments": experiments}
     return {split: splits[split] for split in ("train", "validation", "test")}
-
-
-def main(seed: int = 0) -> None:
-    for split, data in generate(seed).items():
-        write_instances(IN_DIR / f"{split}.json", data)
-
-
-if __name__ == "__main__":
-    main()

@@ -9,11 +9,8 @@ Run ``python -m playpen.games.privateshared.generate [seed]`` to rewrite ``in/{t
 from __future__ import annotations
 
 import random
-import sys
-from pathlib import Path
 from typing import Any
 
-from playpen.core.instances import write_instances
 from playpen.games.privateshared import prompts
 
 #: instances per experiment; test matches clembench v2.0
@@ -125,16 +122,3 @@ def generate(seed: int = 0) -> dict[str, dict]:
             experiments.append({"name": experiment, "game_instances": instances})
         splits[split] = {"experiments": experiments}
     return splits
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    seed = int(args[0]) if args else 0
-    folder = Path(__file__).parent / "in"
-    for split, data in generate(seed).items():
-        write_instances(folder / f"{split}.json", data)
-        print(f"wrote {folder / f'{split}.json'}")
-
-
-if __name__ == "__main__":
-    main()

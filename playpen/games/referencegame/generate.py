@@ -11,10 +11,8 @@ with the target shown to the follower first, second and third. No grid appears i
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
-from playpen.core.instances import write_instances
 from playpen.games.referencegame import grids
 from playpen.games.referencegame.master import FOLLOWER_PATTERN, GIVER_PATTERN
 
@@ -23,7 +21,6 @@ POSITION_NAMES = (["first", "1"], ["second", "2"], ["third", "3"])
 POOL_SIZES = {"test": 6, "validation": 3, "train": 30}
 TARGETS = {"test": 6, "validation": 1, "train": 30}
 RANDOM_GRIDS = sum(POOL_SIZES.values())
-INSTANCES_DIR = Path(__file__).parent / "in"
 
 
 def families(rng: random.Random) -> dict[str, list[str]]:
@@ -85,12 +82,3 @@ def generate(seed: int = 0) -> dict[str, dict[str, Any]]:
                 instances += triplet_instances(len(instances), target, grids.nearest(target, pool))
             splits[split]["experiments"].append({"name": name, "game_instances": instances})
     return splits
-
-
-def main() -> None:
-    for split, data in generate().items():
-        write_instances(INSTANCES_DIR / f"{split}.json", data)
-
-
-if __name__ == "__main__":
-    main()

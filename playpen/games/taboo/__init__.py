@@ -9,7 +9,7 @@ from playpen.games.taboo.players import scripted
 
 
 def generate(seed: int = 0) -> dict[str, dict]:
-    # imported here so that ``python -m playpen.games.taboo.generate`` does not import its module twice
+    # imported here so that importing the game does not load the generator module
     from playpen.games.taboo.generate import generate as generate_splits
 
     return generate_splits(seed)

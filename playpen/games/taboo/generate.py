@@ -9,10 +9,8 @@ at most one split, so the splits are disjoint.
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
-from playpen.core.instances import write_instances
 from playpen.games.taboo.master import DEFAULT_MAX_TURNS
 from playpen.games.taboo.stemmer import stem
 from playpen.games.taboo.targets import TargetEntry, load_targets
@@ -20,7 +18,6 @@ from playpen.games.taboo.targets import TargetEntry, load_targets
 EXPERIMENTS = (("high_en", "high"), ("medium_en", "medium"), ("low_en", "low"))
 #: instances per experiment and split; test has clembench v2.0's size
 SPLIT_SIZES = {"test": 20, "validation": 4, "train": 100}
-INSTANCES_DIR = Path(__file__).parent / "in"
 
 
 def instance(game_id: int, entry: TargetEntry) -> dict[str, Any]:
@@ -51,12 +48,3 @@ def generate(seed: int = 0) -> dict[str, dict[str, Any]]:
                 "game_instances": [instance(game_id, entry) for game_id, entry in enumerate(chosen)],
             })
     return splits
-
-
-def main() -> None:
-    for split, data in generate().items():
-        write_instances(INSTANCES_DIR / f"{split}.json", data)
-
-
-if __name__ == "__main__":
-    main()

@@ -39,6 +39,7 @@ GAMES: dict[str, GameSpec] = {
         instances_dir=_IN / "textmapworld",
         scripted=factory(EXPLORE),
         generate=generator("textmapworld"),
+        seed=2025,
         info=_INFO,
     ),
     "textmapworld_graphreasoning": GameSpec(
@@ -49,6 +50,7 @@ GAMES: dict[str, GameSpec] = {
         instances_dir=_IN / "textmapworld_graphreasoning",
         scripted=factory(GRAPH),
         generate=generator("textmapworld_graphreasoning"),
+        seed=2025,
         info=_INFO,
     ),
     "textmapworld_specificroom": GameSpec(
@@ -59,6 +61,7 @@ GAMES: dict[str, GameSpec] = {
         instances_dir=_IN / "textmapworld_specificroom",
         scripted=factory(TARGET),
         generate=generator("textmapworld_specificroom"),
+        seed=2025,
         info=_INFO,
     ),
 }

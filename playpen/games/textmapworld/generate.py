@@ -16,17 +16,14 @@ Run ``python -m playpen.games.textmapworld.generate`` to rewrite ``in/<game>/{tr
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
-from playpen.core.instances import write_instances
 
 from playpen.games.textmapworld.maps import STEP
 from playpen.games.textmapworld.master import MOVE_PATTERN, RESPONSE_PATTERN, STOP_PATTERN
 
 GRID = 4
 SEED = 2025
-INSTANCES_DIR = Path(__file__).parent / "in"
 
 ROOM_TYPES = (
     "Kitchen", "Pantry", "Dining room", "Living room", "Bedroom", "Guest room", "Nursery", "Bathroom",
@@ -191,13 +188,3 @@ def generate_game(game: str, seed: int = SEED) -> dict[str, dict[str, Any]]:
             experiments.append({"name": name, "game_instances": instances})
         splits[split] = {"experiments": experiments}
     return splits
-
-
-def main() -> None:
-    for game in EXPERIMENTS:
-        for split, data in generate_game(game).items():
-            write_instances(INSTANCES_DIR / game / f"{split}.json", data)
-
-
-if __name__ == "__main__":
-    main()

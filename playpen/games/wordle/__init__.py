@@ -37,6 +37,7 @@ GAMES: dict[str, GameSpec] = {
         instances_dir=INSTANCES_DIR / "wordle",
         scripted=scripted,
         generate=_generator("wordle"),
+        seed=28,
         info=_INFO,
     ),
     "wordle_withclue": GameSpec(
@@ -47,6 +48,7 @@ GAMES: dict[str, GameSpec] = {
         instances_dir=INSTANCES_DIR / "wordle_withclue",
         scripted=scripted,
         generate=_generator("wordle_withclue"),
+        seed=28,
         info=_INFO,
     ),
     "wordle_withcritic": GameSpec(
@@ -57,6 +59,7 @@ GAMES: dict[str, GameSpec] = {
         instances_dir=INSTANCES_DIR / "wordle_withcritic",
         scripted=scripted,
         generate=_generator("wordle_withcritic"),
+        seed=28,
         info=_INFO,
     ),
 }

@@ -14,12 +14,10 @@ disjoint targets from it. The allowed guesses are not embedded in the experiment
 
 from __future__ import annotations
 
-import argparse
 import random
 import re
 from pathlib import Path
 
-from playpen.core.instances import write_instances
 from playpen.games.wordle.rules import NOT_VALID_WORD_FOR_GAME
 from playpen.games.wordle.words import ALLOWED_WORDS_FILE, target_words
 
@@ -151,19 +149,6 @@ def write_allowed_words(path: Path | None = None) -> Path:
     return path
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--rebuild-word-list", action="store_true", help="rebuild resources/allowed_words.txt first")
-    args = parser.parse_args(argv)
-    if args.rebuild_word_list:
-        print(f"wrote {write_allowed_words()}")
-    for game in VARIANTS:
-        for split, data in generate(args.seed, game).items():
-            path = INSTANCES_DIR / game / f"{split}.json"
-            write_instances(path, data)
-            print(f"wrote {path} ({sum(len(e['game_instances']) for e in data['experiments'])} instances)")
-
-
 if __name__ == "__main__":
-    main()
+    # rebuilds the allowed-guess list from wordfreq / english-words; instance files: `playpen generate -g wordle`
+    print(f"wrote {write_allowed_words()}")

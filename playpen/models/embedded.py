@@ -107,6 +107,7 @@ def _convert(gguf: Path, target: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
     tokenizer.eos_token = END_OF_TURN
     tokenizer.pad_token = END_OF_TURN
+    tokenizer.clean_up_tokenization_spaces = False  # a WordPiece clean-up; transformers warns about it for BPE
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32, local_files_only=True)
     # save_pretrained refuses a model "quantized with gguf": rebuild it without the quantization config
     config = model.config

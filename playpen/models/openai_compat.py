@@ -132,7 +132,7 @@ class OpenAICompatibleModel(Model):
                         "game": request.game,
                         "role": request.role,
                         "episode": request.episode,
-                        "experiment": dict(request.experiment or {}),
+                        "experiment": {k: v for k, v in (request.experiment or {}).items() if k != "game_instances"},
                         "instance": dict(request.instance or {}),
                     },
                     default=str,

@@ -63,18 +63,17 @@ def test_async_requests_run_concurrently_within_the_limit(serve):
     results = asyncio.run(model.agenerate([ask(str(i)) for i in range(12)]))
     elapsed = time.perf_counter() - started
     assert all(r.error is None for r in results)
-    assert server.max_in_flight == 4
-    assert 0.85 < elapsed < 2.5  # 3 waves of 0.3 s, not 12 x 0.3 s
+    assert server.max_in_flight == 4  # concurrent, within the limit
+    assert elapsed > 0.85  # at least 3 waves of 0.3 s
     assert model.concurrent and not model.batched
 
 
 def test_sync_generate_is_concurrent_too(serve):
     server = serve(answer=echo_answer, latency=0.3)
     model = client(server, max_concurrency=8)
-    started = time.perf_counter()
     results = model.generate([ask(str(i)) for i in range(8)])
     assert all(r.error is None for r in results)
-    assert time.perf_counter() - started < 1.5
+    assert server.max_in_flight >= 4  # sequential requests would never overlap
     model.close()
 
 
@@ -108,7 +107,7 @@ def test_timeout_is_retried(serve):
     started = time.perf_counter()
     [result] = model.generate([ask("late")])
     assert result.error is None and result.text == "late"
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 2.8  # did not wait for the 3 s answer
 
 
 def test_error_result_after_retries(serve):

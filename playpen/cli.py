@@ -81,6 +81,7 @@ def run(
     split: Annotated[str, typer.Option(help="Instance split: train, validation or test.")] = "test",
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Only these experiments.")] = None,
     per_experiment: Annotated[Optional[int], typer.Option("--per-experiment", "-n", help="Only the first N instances of each experiment.")] = None,
+    per_game: Annotated[Optional[int], typer.Option("--per-game", "-N", help="At most N episodes per game, spread over its experiments.")] = None,
     temperature: Annotated[float, typer.Option("--temperature", "-T")] = 0.0,
     max_tokens: Annotated[int, typer.Option("--max-tokens", "-L")] = 300,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Episodes answered in one model call (servers: requests in flight).")] = 16,
@@ -125,7 +126,7 @@ def run(
         summary = run_benchmark(
             specs, models, results,
             lambda spec: select_rows(spec, split=split, instances_file=instances, experiments=experiments,
-                                     per_experiment=per_experiment),
+                                     per_experiment=per_experiment, per_game=per_game),
             batch_size=batch_size, on_progress=advanced, on_start=started,
         )
     for model_ in loaded.values():

@@ -117,3 +117,9 @@ def test_resume_after_sigkill_gives_the_same_results(tmp_path):
         assert f"skipped {interrupted} finished" in out or f"resuming: {interrupted}" in out
     assert _episode_scores(killed) == _episode_scores(reference)
     assert len(_episode_scores(reference)) == 30
+
+
+def test_per_game_limit_spreads_over_experiments(tmp_path):
+    playpen("run", "-g", "taboo", "-m", "scripted", "--split", "validation", "-N", "4", "-r", tmp_path)
+    experiments = sorted(p.parents[1].name for p in tmp_path.rglob("scores.json"))
+    assert experiments == ["0_high_en", "0_high_en", "1_medium_en", "2_low_en"]

@@ -28,6 +28,7 @@ def select_rows(
     instances_file: str | Path | None = None,
     experiments: set[str] | None = None,
     per_experiment: int | None = None,
+    per_game: int | None = None,
 ) -> list[InstanceRow]:
     if instances_file is not None:
         data = load_instances(instances_file)
@@ -40,6 +41,10 @@ def select_rows(
         raise PlaypenError(f"{spec.name}: no experiment named {', '.join(sorted(experiments))} in the instance file")
     if per_experiment is not None:
         rows = [r for r in rows if r.instance_index < per_experiment]
+    if per_game is not None:
+        # spread over the experiments: first instance of every experiment, then the second, ...
+        rows = sorted(rows, key=lambda r: (r.instance_index, r.experiment_index))[:per_game]
+        rows.sort(key=lambda r: (r.experiment_index, r.instance_index))
     return rows
 
 

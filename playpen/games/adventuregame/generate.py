@@ -16,10 +16,8 @@ Run ``python -m playpen.games.adventuregame.generate`` to rewrite ``in/{train,va
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
-from playpen.core.instances import write_instances
 from playpen.games.adventuregame import planner
 from playpen.games.adventuregame.definitions import definitions
 from playpen.games.adventuregame.world import Adventure, World
@@ -173,14 +171,3 @@ def generate(seed: int = 0, sizes: dict[str, int] | None = None) -> dict[str, di
             experiments.append({"name": name, "game_instances": instances})
         result[split] = {"experiments": experiments}
     return result
-
-
-def main() -> None:
-    folder = Path(__file__).parent / "in"
-    for split, data in generate(0).items():
-        write_instances(folder / f"{split}.json", data)
-        print(f"{split}: {sum(len(e['game_instances']) for e in data['experiments'])} instances")
-
-
-if __name__ == "__main__":
-    main()

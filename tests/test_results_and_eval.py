@@ -93,3 +93,12 @@ def test_played_metric_logged_by_a_game_is_refused(tmp_path):
                       {"episode scores": {"Played": 1, "Aborted": 0}})
     with pytest.raises(PlaypenError, match="Played"):
         load_score_rows(tmp_path)
+
+
+def test_all_aborted_games_give_nan_quality_and_clemscore(tmp_path):
+    atomic_write_json(tmp_path / "m" / "g" / "0_e" / "episode_0" / "scores.json",
+                      {"episode scores": {"Aborted": 1, "Main Score": math.nan}})
+    [table] = evaluate(tmp_path)
+    played, quality, clemscore = table.average()
+    assert played == 0.0 and math.isnan(quality) and math.isnan(clemscore)
+    assert (tmp_path / "results.csv").read_text().splitlines()[1] == "m,,0.0,,0.0,,"

@@ -37,7 +37,7 @@ class ScoreRow:
 
 def round2(value: float) -> float:
     # numpy/pandas rounding (scale, round half to even, unscale), so tables match clembench's digit for digit
-    return round(value * 100) / 100
+    return value if math.isnan(value) else round(value * 100) / 100
 
 
 def _number(value: Any) -> float:

@@ -123,3 +123,16 @@ def test_per_game_limit_spreads_over_experiments(tmp_path):
     playpen("run", "-g", "taboo", "-m", "scripted", "--split", "validation", "-N", "4", "-r", tmp_path)
     experiments = sorted(p.parents[1].name for p in tmp_path.rglob("scores.json"))
     assert experiments == ["0_high_en", "0_high_en", "1_medium_en", "2_low_en"]
+
+
+@pytest.mark.model
+def test_embedded_model_plays_through_the_cli(embedded_model_dir, tmp_path):
+    playpen("run", "-g", "referencegame,taboo", "-m", "smollm2-135m", "--split", "validation", "-N", "2",
+            "-L", "16", "-b", "4", "-r", tmp_path)
+    scores = list(tmp_path.rglob("scores.json"))
+    assert len(scores) == 4 and all(p.parts[-5] == "smollm2-135m" for p in scores)
+    interactions = json.loads(next(tmp_path.rglob("interactions.json")).read_text())
+    assert interactions["players"]["Player 1"]["model_name"] == "smollm2-135m"
+    replies = [e for r in interactions["turns"] for e in r if e["action"]["type"] == "get message"]
+    assert replies and all(isinstance(e["action"]["content"], str) for e in replies)
+    assert "clemscore" in playpen("eval", "-r", tmp_path).stdout

@@ -126,8 +126,7 @@ class TestServer:
         return f"http://{self.host}:{self.port}/v1"
 
     def start(self) -> "TestServer":
-        server = ThreadingHTTPServer((self.host, self.port), _handler(self))
-        server.daemon_threads = True
+        server = _Server((self.host, self.port), _handler(self))
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(
@@ -218,6 +217,13 @@ class TestServer:
         }
 
 
+class _Server(ThreadingHTTPServer):
+    # the default listen backlog (5) drops connections when many clients connect at once; a dropped SYN
+    # costs a one-second retransmission, which would dominate every concurrency measurement
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 def _error(message: str, kind: str, code: int = 400) -> dict[str, Any]:
     return {
         "object": "error",
@@ -232,6 +238,8 @@ def _handler(server: TestServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "playpen-testserver"
+        # headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms per reply
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass

@@ -116,10 +116,6 @@ def run_episodes(
         else:
             _run_lockstep(jobs, limit, batch_size, finish, loop)
     finally:
-        for model in models:
-            closer = getattr(model, "aclose", None)
-            if model.concurrent and closer is not None:
-                loop.run_until_complete(closer())
         loop.close()
     return finished
 

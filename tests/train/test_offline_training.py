@@ -1,5 +1,6 @@
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,15 @@ def test_sft_steps_save_a_loadable_adapter_and_register_it(embedded_model_dir, t
     model = load_model("echo-sft", GenerationSettings(0.0, 8))
     [result] = model.generate([GenerationRequest([U("Say the number 3 as ECHO: <n>.")])])
     assert result.error is None and result.text
+    # the registered alias plays a game through the command line
+    import subprocess
+    import sys
+
+    playpen = str(Path(sys.executable).with_name("playpen"))
+    run = subprocess.run([playpen, "run", "-g", "referencegame", "-m", "echo-sft", "--split", "validation", "-N", "1",
+                          "-L", "8", "-r", str(tmp_path / "results")], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert len(list((tmp_path / "results" / "echo-sft").rglob("scores.json"))) == 1
     # resume continues from the saved checkpoint (its log included) instead of starting again
     settings.max_steps = 3
     train_sft("smollm2-135m", tmp_path / "sft.jsonl", output, settings, resume=True)

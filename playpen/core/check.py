@@ -10,7 +10,7 @@ import json
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from playpen.core import metrics
 from playpen.core.instances import InstanceRow, iter_rows, load_instances
@@ -125,6 +125,24 @@ def play(spec: GameSpec, row: InstanceRow, responses: Iterable[str]) -> GameMast
             break
         master.step(response)
     return master
+
+
+def finish_scripted(spec: GameSpec, master: GameMaster, row: InstanceRow,
+                    skills: str | Mapping[str, str] = "competent", seed: int = 0) -> GameMaster:
+    """Let the game's scripted players play ``master`` to its end (from wherever it stands)."""
+    policies = {
+        role: spec.scripted(role, skills if isinstance(skills, str) else skills[role], row.experiment, row.instance, seed)
+        for role in spec.roles
+    }
+    while not master.done:
+        master.step(policies[master.current_role](master.messages_for()))
+    return master
+
+
+def play_scripted(spec: GameSpec, row: InstanceRow, skills: str | Mapping[str, str] = "competent",
+                  seed: int = 0) -> GameMaster:
+    """One whole episode between scripted players (``skills``: one for all roles, or per role)."""
+    return finish_scripted(spec, spec.new_episode(row.experiment, row.instance), row, skills, seed)
 
 
 def check_episode(spec: GameSpec, row: InstanceRow, rng: random.Random, hostile_rate: float) -> GameMaster:

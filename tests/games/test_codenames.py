@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from playpen.core import metrics
+from playpen.core import check
 from playpen.core.check import check_game, check_scores
 from playpen.core.instances import iter_rows, load_instances
 from playpen.core.master import Status
@@ -428,13 +429,7 @@ def test_copy_branches_an_episode():
 
 # ---------------------------------------------------------------------------------------------- scripted players
 def play_scripted(row, skills, seed):
-    game = SPEC.new_episode(row.experiment, row.instance)
-    policies = {
-        role: SPEC.scripted(role, skill, row.experiment, row.instance, seed) for role, skill in zip(SPEC.roles, skills)
-    }
-    while not game.done:
-        game.step(policies[game.current_role](game.messages_for()))
-    return game
+    return check.play_scripted(SPEC, row, dict(zip(SPEC.roles, skills)), seed)
 
 
 def validation_rows():

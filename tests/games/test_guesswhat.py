@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from playpen.core import metrics
-from playpen.core.check import check_game, check_scores
+from playpen.core.check import check_game, check_scores, play_scripted
 from playpen.core.instances import iter_rows, load_instances
 from playpen.core.master import Status
 from playpen.eval.verify import verify
@@ -243,10 +243,7 @@ def test_scripted_players():
 def test_competent_guesser_needs_three_questions():
     rows = list(iter_rows("guesswhat", load_instances(SPEC.instances_file("validation"))))
     for row in rows:
-        game = SPEC.new_episode(row.experiment, row.instance)
-        players = {role: SPEC.scripted(role, "competent", row.experiment, row.instance, 0) for role in SPEC.roles}
-        while not game.done:
-            game.step(players[game.current_role](game.messages_for()))
+        game = play_scripted(SPEC, row)
         assert len(game.rounds) == 4 and episode(game)[metrics.MAIN_SCORE] == 100
 
 

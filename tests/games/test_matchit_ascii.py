@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playpen.core.check import check_game, check_scores
+from playpen.core.check import check_game, check_scores, finish_scripted, play_scripted
 from playpen.core.instances import iter_rows, load_instances
 from playpen.core.master import Status
 from playpen.eval.verify import verify
@@ -169,10 +169,7 @@ def test_player_helpers():
 def _play_scripted(rows, skill):
     outcomes = collections.Counter()
     for seed, row in enumerate(rows):
-        master = SPEC.new_episode(row.experiment, row.instance)
-        policies = {role: SPEC.scripted(role, skill, row.experiment, row.instance, seed) for role in SPEC.roles}
-        while not master.done:
-            master.step(policies[master.current_role](master.messages_for()))
+        master = play_scripted(SPEC, row, skill, seed)
         check_scores(master)
         outcomes[master.outcome.status] += 1
     return outcomes
@@ -212,9 +209,7 @@ def test_any_replies_end_in_a_defined_outcome(replies):
         if master.done:
             break
         master.step(reply)
-    policies = {role: SPEC.scripted(role, "competent", row.experiment, row.instance, 0) for role in SPEC.roles}
-    while not master.done:
-        master.step(policies[master.current_role](master.messages_for()))
+    finish_scripted(SPEC, master, row)
     check_scores(master)
     assert master.requests <= 16
     replayed = SPEC.new_episode(row.experiment, row.instance)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playpen.core.check import check_game, check_scores
+from playpen.core.check import check_game, check_scores, play_scripted
 from playpen.core.instances import iter_rows, load_instances
 from playpen.core.master import Status
 from playpen.core.metrics import EPISODE_SCORES_KEY, TURN_SCORES_KEY
@@ -207,12 +207,7 @@ def test_any_replies_keep_the_episode_defined(replies):
 
 # ------------------------------------------------------------------------------------------ scripted players
 def _play_scripted(row, giver: str, follower: str, seed: int):
-    master = SPEC.new_episode(row.experiment, row.instance)
-    skills = {GIVER: giver, FOLLOWER: follower}
-    policies = {role: SPEC.scripted(role, skills[role], row.experiment, row.instance, seed) for role in SPEC.roles}
-    while not master.done:
-        master.step(policies[master.current_role](master.messages_for()))
-    return master
+    return play_scripted(SPEC, row, {GIVER: giver, FOLLOWER: follower}, seed)
 
 
 def _rows(split: str):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playpen.core.check import check_game, check_scores
+from playpen.core.check import check_game, check_scores, play_scripted
 from playpen.core.instances import iter_rows, load_instances
 from playpen.core.master import Status
 from playpen.core.metrics import EPISODE_SCORES_KEY, TURN_SCORES_KEY
@@ -226,12 +226,7 @@ def test_copy_branches_independently():
 
 # ------------------------------------------------------------------------------------------ scripted players
 def _play_scripted(row, describer: str, guesser: str, seed: int):
-    master = SPEC.new_episode(row.experiment, row.instance)
-    skills = {DESCRIBER: describer, GUESSER: guesser}
-    policies = {role: SPEC.scripted(role, skills[role], row.experiment, row.instance, seed) for role in SPEC.roles}
-    while not master.done:
-        master.step(policies[master.current_role](master.messages_for()))
-    return master
+    return play_scripted(SPEC, row, {DESCRIBER: describer, GUESSER: guesser}, seed)
 
 
 def _validation_rows():

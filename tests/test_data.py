@@ -36,10 +36,13 @@ def test_sft_rows_episode_and_turn_level(tmp_path):
     rows = sft_rows(perspectives)
     assert len(rows) == 6 and {r["role"] for r in rows} == {"Sayer", "Echoer"}
     assert set(rows[0]) == {"messages", "game", "experiment", "game_id", "role", "model", "outcome", "main_score", "split"}
-    turns = sft_rows(perspectives, turn_level=True)
+    turns = sft_rows(perspectives, turn_level=True, dedup=False)
     assert len(turns) == 6 * 3  # three assistant turns per player
     for row in turns:
         assert row["messages"][-1]["role"] == "assistant"
+    # identical prefixes (the Echoers' first turns start alike once the numbers repeat) are kept only once
+    unique = {json.dumps(row["messages"]) for row in turns}
+    assert len(sft_rows(perspectives, turn_level=True)) == len(unique)
     assert sft_rows(perspectives, outcomes=("lose",)) == []
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import zlib
 from pathlib import Path
 
 from playpen.core.errors import ParseError, RuleViolation
@@ -108,7 +109,7 @@ class ToyModel:
                     key = (request.episode, request.role)
                     if key not in self.policies:
                         self.policies[key] = scripted(request.role, self.skill, request.experiment,
-                                                      request.instance, hash(request.episode) % 1000)
+                                                      request.instance, zlib.crc32(request.episode.encode()))
                     results.append(GenerationResult(text=self.policies[key](request.messages)))
                 return results
 

@@ -40,11 +40,12 @@ def test_faulty_server_loses_no_episode():
     spec = get_game("taboo")
     rows = select_rows(spec, split="validation")
     reference = {}
+    # 21 faults in all: with 30 retries no request can run out, whichever requests the faults hit
     faults = ["500", "garbage", "drop", "503", "incomplete", "429", None, "500"] * 3
     for fault_list in ([], faults):
         with TestServer(faults=fault_list, record=False) as server:
             model = OpenAICompatibleModel(server.base_url, server.model_id, send_request_context=True,
-                                          max_retries=4, backoff=0.01, timeout=5, max_concurrency=8)
+                                          max_retries=30, backoff=0.01, timeout=5, max_concurrency=8)
             results = play(spec, rows, model)
             model.close()
         assert not any(r.errored for r in results.values()) and len(results) == len(rows)

@@ -21,9 +21,8 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/playpen prepare-model
-	$(BIN)/playpen run -g all -m smollm2-135m --split validation -n 1 -b 16 -r $(DEMO)/results
-	$(BIN)/playpen eval -r $(DEMO)/results
-	@echo "report: $(DEMO)/results/results.html"
+	HF_HUB_OFFLINE=1 $(BIN)/playpen demo -o $(DEMO)
+	@echo "report: $(DEMO)/report.html"
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

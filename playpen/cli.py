@@ -466,6 +466,19 @@ def prepare_model() -> None:
     _console().print(f"embedded model ready at {path}")
 
 
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (report.html, the training run).")] = Path("demo"),
+    steps: Annotated[int, typer.Option(help="GRPO steps (8 episodes each).")] = 10,
+    seed: Annotated[int, typer.Option()] = 0,
+    ood: Annotated[str, typer.Option(help="Comma-separated out-of-domain games evaluated before and after.")] = "guesswhat,textmapworld",
+) -> None:
+    """Evaluate the embedded model, train it with GRPO on the reference game, evaluate again: report.html."""
+    from playpen.demo import run_demo
+
+    run_demo(output, steps=steps, seed=seed, ood_games=[g for g in ood.split(",") if g.strip()])
+
+
 def main() -> None:
     try:
         app()

@@ -2,21 +2,23 @@
 
 Trained games are played in the training setup (the learner's role against the partner); the other games
 are played in self-play, the clembench convention. Figures are computed with the same code as
-``playpen eval`` (% played, quality score, clemscore; in-domain and out-of-domain separately).
+``playpen eval`` (% played, quality score, clemscore; in-domain and out-of-domain separately). Every
+evaluation writes its episodes (clembench layout, with HTML transcripts) to ``<output>/eval/step-N/``.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+import statistics
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from playpen.core import metrics
 from playpen.core.registry import GameSpec
-from playpen.eval.clemscore import ModelTable, ScoreRow, build_tables
-from playpen.eval.report import summaries
+from playpen.eval.clemscore import ModelTable, ScoreRow, build_tables, round2
+from playpen.eval.report import Summary, domain_of, summaries
 from playpen.models.base import GenerationSettings, Model
 from playpen.rollout.benchmark import select_rows
 from playpen.rollout.engine import EpisodeJob, run_episodes
@@ -31,18 +33,24 @@ def evaluate_policy(
     roles: dict[str, str],
     partner: Model | None,
     split: str = "validation",
-    per_experiment: int | None = 1,
+    per_experiment: int | None | Mapping[str, int | None] = 1,
     batch_size: int = 32,
     results_dir: Path | None = None,
 ) -> ModelTable:
-    """Play the games and return the clembench table of ``model`` (one row of results.csv)."""
+    """Play the games and return the clembench table of ``model`` (one row of results.csv).
+
+    A game in ``roles`` is played in its training setup (``model`` in that role, ``partner`` in the others,
+    or ``model`` everywhere when ``partner`` is None); any other game in self-play. All episodes are played in
+    one batch. ``per_experiment`` (instances per experiment, None: all) may be given per game. With
+    ``results_dir``, every episode is recorded there (run folder named after ``model``)."""
     from playpen.results.store import ResultsStore
 
     jobs = []
     for spec in specs:
         role = roles.get(spec.name)
         players = {r: (partner if role and r != role and partner is not None else model) for r in spec.roles}
-        for row in select_rows(spec, split=split, per_experiment=per_experiment):
+        count = per_experiment.get(spec.name) if isinstance(per_experiment, Mapping) else per_experiment
+        for row in select_rows(spec, split=split, per_experiment=count):
             jobs.append(EpisodeJob(spec, row, players))
     store = ResultsStore(results_dir, model.name) if results_dir is not None else None
     rows: list[ScoreRow] = []
@@ -61,10 +69,34 @@ def evaluate_policy(
     return tables[0] if tables else ModelTable(model.name)
 
 
+def game_clemscore(played: float, quality: float) -> float:
+    """One game's clemscore (% played / 100 × quality); 0 when no episode was played (quality undefined)."""
+    return 0.0 if math.isnan(quality) else round2(played / 100 * quality)
+
+
+def scope_summaries(table: ModelTable) -> list[Summary]:
+    """The clemscore summaries (all / in / out) of one table, as ``playpen eval`` computes them, except that a
+    scope in which no episode was played (quality undefined) gets clemscore 0 instead of failing."""
+    out = []
+    for scope in ("all", "in", "out"):
+        games = [g for g in table.games if scope == "all" or domain_of(g) == scope]
+        if not games:
+            continue
+        if all(math.isnan(table.games[g].quality) for g in games):
+            played = round2(statistics.fmean(table.games[g].played for g in games))
+            out.append(Summary(table.model, scope, played, math.nan, 0.0, len(games)))
+            continue
+        sub = ModelTable(table.model, {g: table.games[g] for g in games})
+        out.extend(s for s in summaries([sub]) if s.scope == scope)
+    return out
+
+
 def table_rows(step: int, table: ModelTable) -> list[dict[str, Any]]:
+    """Rows of ``eval_metrics.csv``: one per game (scope ``game``), then one per domain scope."""
     rows = [{"step": step, "scope": "game", "game": game, "played": fig.played, "quality": fig.quality,
-             "clemscore": "", "episodes": fig.episodes} for game, fig in sorted(table.games.items())]
-    for summary in summaries([table]):
+             "clemscore": game_clemscore(fig.played, fig.quality), "episodes": fig.episodes}
+            for game, fig in sorted(table.games.items())]
+    for summary in scope_summaries(table):
         rows.append({"step": step, "scope": summary.scope, "game": "", "played": summary.played,
                      "quality": summary.quality, "clemscore": summary.clemscore, "episodes": summary.games})
     return rows
@@ -79,6 +111,16 @@ def append_eval_rows(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
+def read_eval_rows(path: Path) -> list[dict[str, Any]]:
+    """``eval_metrics.csv`` with numbers parsed (``step`` int; figures float, NaN when empty)."""
+    out = []
+    for row in _read_csv(path):
+        out.append({**row, "step": int(float(row["step"])), "played": _float(row["played"]),
+                    "quality": _float(row["quality"]), "clemscore": _float(row["clemscore"]),
+                    "episodes": int(_float(row["episodes"])) if row.get("episodes") else 0})
+    return out
+
+
 def _callback_base():
     from transformers import TrainerCallback
 
@@ -86,24 +128,31 @@ def _callback_base():
 
 
 class EvalCallback(_callback_base()):
-    """Evaluates the policy before training, every ``eval_steps`` steps and at the end (greedy decoding)."""
+    """Evaluates the policy before training, every ``eval_steps`` steps and at the end (greedy decoding).
 
-    def __init__(self, settings: Any, specs: Sequence[GameSpec], tokenizer: Any, partner: Model | None, output_dir: Path):
+    Appends to ``eval_metrics.csv`` and records the episodes under ``eval/step-N/``. On resume, steps already
+    in the CSV are not evaluated again (and the resumed start is not a "before" evaluation)."""
+
+    def __init__(self, settings: Any, specs: Sequence[GameSpec], roles: dict[str, str], tokenizer: Any,
+                 partner: Model | None, output_dir: Path, *, resume: bool = False,
+                 printer: Callable[[str], None] | None = print):
         from playpen.games import resolve_games
 
         self.settings = settings
         self.trained = list(specs)
         extra = resolve_games(settings.eval_games) if settings.eval_games else []
         self.specs = self.trained + [s for s in extra if s.name not in {t.name for t in self.trained}]
-        self.roles = {spec.name: settings.roles.get(spec.name) or spec.roles[-1] for spec in self.trained}
+        self.roles = dict(roles)
         self.tokenizer = tokenizer
         self.partner = partner
-        self.path = output_dir / "eval_metrics.csv"
-        self.done_steps: set[int] = set()
+        self.output_dir = Path(output_dir)
+        self.path = self.output_dir / "eval_metrics.csv"
+        self.printer = printer
+        self.done_steps: set[int] = {r["step"] for r in read_eval_rows(self.path)} if resume else set()
 
-    def _evaluate(self, step: int, model: Any) -> None:
+    def evaluate(self, step: int, model: Any) -> ModelTable | None:
         if step in self.done_steps:
-            return
+            return None
         self.done_steps.add(step)
         from playpen.models.huggingface import HuggingFaceModel
 
@@ -112,23 +161,36 @@ class EvalCallback(_callback_base()):
         was_training = model.training
         model.eval()
         try:
+            trained = {spec.name for spec in self.trained}
+            counts = {spec.name: self.settings.eval_per_experiment if spec.name in trained
+                      else getattr(self.settings, "eval_extra_per_experiment", self.settings.eval_per_experiment)
+                      for spec in self.specs}
             table = evaluate_policy(policy, self.specs, roles=self.roles, partner=self.partner,
-                                    split=self.settings.eval_split, per_experiment=self.settings.eval_per_experiment)
+                                    split=self.settings.eval_split, per_experiment=counts,
+                                    batch_size=self.settings.eval_batch_size,
+                                    results_dir=self.output_dir / "eval" / f"step-{step}")
         finally:
             if was_training:
                 model.train()
-        append_eval_rows(self.path, table_rows(step, table))
+        rows = table_rows(step, table)
+        append_eval_rows(self.path, rows)
+        if self.printer is not None:
+            parts = [f"{r['game'] or r['scope']}: played {r['played']:.0f}% clemscore {r['clemscore']:.2f}"
+                     for r in rows if r["scope"] in ("game", "in", "out")]
+            self.printer(f"eval @ step {step}: " + "; ".join(parts))
+        return table
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        self._evaluate(state.global_step, model)
+        if state.global_step == 0:
+            self.evaluate(0, model)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         every = self.settings.eval_steps
-        if every and state.global_step % every == 0:
-            self._evaluate(state.global_step, model)
+        if every and state.global_step % every == 0 and state.global_step < state.max_steps:
+            self.evaluate(state.global_step, model)
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
-        self._evaluate(state.global_step, model)
+        self.evaluate(state.global_step, model)
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -146,7 +208,9 @@ def _float(value: str | None) -> float:
 
 
 def plot_learning_curves(output_dir: Path) -> Path | None:
-    """``learning_curves.png``: rollout reward / loss / KL per step, and evaluation figures per domain."""
+    """``learning_curves.png``: rollout reward and outcome rates, loss and KL per step, and the validation
+    figures (clemscore per domain, % played of each trained game) at every evaluation."""
+    output_dir = Path(output_dir)
     training = _read_csv(output_dir / "training_log.csv")
     evaluation = _read_csv(output_dir / "eval_metrics.csv")
     if not training and not evaluation:
@@ -158,22 +222,28 @@ def plot_learning_curves(output_dir: Path) -> Path | None:
 
     figure, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4))
     steps = [_float(r["step"]) for r in training]
-    for key, axis in (("reward", left), ("rollout_success", left), ("loss", middle), ("kl", middle)):
-        values = [_float(r.get(key)) for r in training]
-        if any(not math.isnan(v) for v in values):
-            axis.plot(steps, values, label=key)
-    left.set_title("rollouts")
+    panels = ((left, ("reward", "rollout/played", "rollout/success")), (middle, ("loss", "kl")))
+    for axis, keys in panels:
+        for key in keys:
+            values = [_float(r.get(key)) for r in training]
+            if any(not math.isnan(v) for v in values):
+                axis.plot(steps, values, marker="o" if len(steps) <= 30 else None, markersize=3, label=key)
+    left.set_title("training rollouts (sampled)")
     middle.set_title("optimisation")
     for scope, style in (("all", "-o"), ("in", "--s"), ("out", ":^")):
         points = [(_float(r["step"]), _float(r["clemscore"])) for r in evaluation if r["scope"] == scope]
         if points:
             right.plot(*zip(*points), style, label=f"clemscore ({scope})")
+    games = sorted({r["game"] for r in evaluation if r["scope"] == "game"})
+    for game in games if len(games) <= 6 else []:
+        points = [(_float(r["step"]), _float(r["played"])) for r in evaluation if r["scope"] == "game" and r["game"] == game]
+        right.plot(*zip(*points), linestyle="-", alpha=0.5, marker=".", label=f"% played {game}")
     right.set_title("validation (greedy)")
     for axis in (left, middle, right):
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)
         if axis.lines:
-            axis.legend(fontsize=8)
+            axis.legend(fontsize=7)
     figure.tight_layout()
     path = output_dir / "learning_curves.png"
     figure.savefig(path, dpi=100)

@@ -2,74 +2,123 @@
 
 Built on TRL's ``GRPOTrainer`` with a ``rollout_func`` (so vLLM generation and accelerate / DeepSpeed
 training come with TRL). Each dataset row names one training instance; TRL repeats it ``group_size`` times, and
-the rollout function plays those episodes to the end through the rollout engine (lockstep batching, partners
-played by their own model), then returns the learner's whole multi-turn conversation as one completion with an
-``env_mask`` that hides the game master's and partner's tokens from the loss. The episode reward is forwarded
-to the reward function; TRL normalises it per group (advantage 0 when a group has no spread).
+the rollout function plays all episodes of a step to the end in ONE batch through the rollout engine (lockstep
+batching, partners played by their own model), then returns the learner's whole multi-turn conversation as one
+completion with an ``env_mask`` that hides the game master's and partner's tokens from the loss. The episode
+reward is forwarded to the reward function; TRL normalises it per group
+(``GRPOTrainer._generate_and_score_completions``: ``(r - mean) / (std + 1e-4)`` with the unbiased std, so a group
+without spread gets advantage 0) and applies the KL penalty to the reference model (``beta``; with LoRA the
+reference is the base model with the adapter switched off).
 
-Episodes that the *partner* aborted are played again (``partner_retries``) and, if that keeps happening,
-replaced by a valid episode of the same group, so the learner is never blamed for its partner's mistakes.
+Episodes that the *partner* spoiled (it aborted, the episode errored, or the learner never got a turn) are
+played again (``partner_retries``) and, if that keeps happening, replaced by a valid episode of the same group
+(a group with no valid episode takes a copy of another group), so the learner is never blamed for its
+partner's mistakes (the paper's recipe).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import random
-from dataclasses import dataclass, field
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from playpen.core.errors import PlaypenError
 from playpen.core.instances import InstanceRow
-from playpen.core.master import Status
+from playpen.core.master import GameMaster, Status
 from playpen.core.registry import GameSpec
 from playpen.envs.rewards import get_reward
 from playpen.envs.text_env import InstanceSampler
 from playpen.models.base import GenerationSettings, Model
+from playpen.models.messages import merge_messages
 from playpen.rollout.engine import EpisodeJob, EpisodeResult, run_episodes
 from playpen.train.common import device_kind, last_checkpoint, load_trainable, register_result, save_config
 from playpen.train.conversation import tokenise_conversation
 
 ROW_PREFIX = "playpen-instance:"
 
+#: The paper's learner roles in its two-player training games (P25 ``play()``: the learner is the guesser /
+#: follower; in wordle_withcritic it is the guesser, player 1). Other games: the first role.
+PAPER_ROLES = {
+    "taboo": "WordGuesser",
+    "referencegame": "Instruction Follower",
+    "imagegame": "Instruction Follower",
+    "wordle_withcritic": "ReflectingWordGuesser",
+}
+
+#: files of a run that are appended to while training (cleared when a run starts afresh, kept on resume)
+RUN_FILES = ("eval_metrics.csv", "rollouts.jsonl", "training_log.csv")
+
 
 @dataclass
 class GRPOSettings:
     games: list[str] = field(default_factory=lambda: ["referencegame"])
-    #: learner role per game (default: the paper's — guesser / follower / the only role)
+    #: learner role per game (default: the paper's — see ``PAPER_ROLES``)
     roles: dict[str, str] = field(default_factory=dict)
+    #: relative sampling weight per game (default 1 each)
     weights: dict[str, float] = field(default_factory=dict)
     #: partner alias ("scripted", "scripted-bad", any model alias) or "self" (the learner plays every role)
     partner: str = "scripted"
     split: str = "train"
     group_size: int = 8
-    #: episodes per optimisation step (= instances per step × group_size)
+    #: episodes per optimisation step (= instances per step × group_size), all played in one batch
     batch_size: int = 16
+    #: episodes per forward/backward pass (None: the whole batch); smaller saves memory, not time
+    micro_batch_size: int | None = None
     max_steps: int = 100
     learning_rate: float = 1e-5
+    #: KL weight to the reference model (0: no reference model, no KL)
     beta: float = 0.04
     temperature: float = 1.0
+    #: tokens per learner reply while training
     max_new_tokens: int = 100
+    #: tokens of the whole multi-turn conversation after the first prompt (learner + game master + partner)
     max_completion_length: int = 1024
     lora_r: int | None = 16
     lora_alpha: int | None = None
-    reward: str = "paper"
+    #: an episode reward name (``playpen.envs.rewards``: paper, main_score, quality, success) or a callable
+    reward: Any = "paper"
+    #: reward of an episode the learner aborted is ``-abort_penalty``
     abort_penalty: float = 0.0
     partner_retries: int = 1
+    #: TRL's loss aggregation ("dapo": over all learner tokens of the batch; "grpo": per sequence, the paper's)
+    loss_type: str = "dapo"
+    #: None: on with a GPU, off on the CPU (where memory is no issue and recomputation costs time)
+    gradient_checkpointing: bool | None = None
+    #: evaluate before and after training (and every ``eval_steps``)
+    evaluate: bool = True
     #: evaluate every N steps (0: only before and after training)
     eval_steps: int = 0
+    #: extra games evaluated in self-play (e.g. the out-of-domain ones)
     eval_games: list[str] = field(default_factory=list)
     eval_split: str = "validation"
+    #: instances per experiment in evaluations of the trained games (None: all)
     eval_per_experiment: int | None = 1
+    #: instances per experiment in evaluations of the extra ``eval_games`` (None: all)
+    eval_extra_per_experiment: int | None = 1
     eval_max_new_tokens: int = 100
+    eval_batch_size: int = 32
     save_steps: int = 50
     seed: int = 0
     alias: str | None = None
+    #: TRL's vLLM engine for the learner's generation (GPU; "colocate" or "server", see docs/training.md)
+    use_vllm: bool = False
+    vllm_mode: str = "colocate"
+    vllm_server_base_url: str | None = None
+    vllm_gpu_memory_utilization: float = 0.3
 
 
-def default_role(spec: GameSpec) -> str:
-    return spec.roles[-1]
+def learner_role(spec: GameSpec, roles: dict[str, str] | None = None) -> str:
+    """The learner's role in ``spec``: the configured one, else the paper's, else the first role."""
+    role = (roles or {}).get(spec.name) or PAPER_ROLES.get(spec.name) or spec.roles[0]
+    if role not in spec.roles:
+        raise PlaypenError(f"{spec.name} has no role '{role}' (roles: {', '.join(spec.roles)})")
+    return role
 
 
 def _specs(names: list[str]) -> list[GameSpec]:
@@ -78,136 +127,212 @@ def _specs(names: list[str]) -> list[GameSpec]:
     return resolve_games(names)
 
 
-def training_rows(sampler: InstanceSampler, *, repeats: int, seed: int) -> list[dict[str, Any]]:
-    """Dataset rows naming instances; a game's weight scales how often its instances appear."""
+def training_rows(sampler: InstanceSampler, *, count: int, seed: int) -> list[dict[str, Any]]:
+    """``count`` dataset rows, each naming one training instance: the game drawn by its weight, then the
+    instance uniformly (``InstanceSampler.sample``). TRL repeats every row ``group_size`` times."""
     rng = random.Random(seed)
     rows = []
-    for game, game_rows in sampler.rows.items():
-        copies = max(1, round(sampler.weights[game] * repeats))
-        for _ in range(copies):
-            for row in game_rows:
-                rows.append({"prompt": [{"role": "user", "content": ROW_PREFIX + json.dumps([game, row.key])}]})
-    rng.shuffle(rows)
+    for _ in range(count):
+        row = sampler.sample(rng)
+        rows.append({"prompt": [{"role": "user", "content": ROW_PREFIX + json.dumps([row.game, row.key])}]})
     return rows
+
+
+def row_key(prompt: list[dict[str, str]]) -> tuple[str, str]:
+    """(game, instance key) named by a dataset row's prompt."""
+    game, key = json.loads(prompt[-1]["content"][len(ROW_PREFIX):])
+    return game, key
 
 
 @dataclass
 class PlayedEpisode:
     result: EpisodeResult
-    reward: float
+    #: None when the episode carries no signal (an unscorable batch, see ``_replace_partner_failures``)
+    reward: float | None
     learner_role: str
+    #: the episode played in this slot was spoiled by the partner and this one (of the same group) replaces it
+    replaced: bool = False
 
     @property
-    def aborted_by_partner(self) -> bool:
+    def master(self) -> GameMaster | None:
+        return self.result.master
+
+    @property
+    def partner_failure(self) -> bool:
+        """Spoiled without the learner's fault: errored, aborted by another player, or the learner never spoke."""
         master = self.result.master
-        if self.result.errored or master is None:
+        if self.result.errored or master is None or not master.done:
+            return True
+        if not any(m["role"] == "assistant" for m in master.history_of[self.learner_role]):
             return True
         if master.outcome.status is not Status.ABORTED:
             return False
-        last = next((e for events in reversed(master.rounds) for e in reversed(events)
-                     if e["action"]["type"] == "get message"), None)
-        return last is not None and last["from"] != master.player_name(self.learner_role)
+        return _aborting_player(master) != master.player_name(self.learner_role)
+
+    def learner_replies(self) -> list[str]:
+        master = self.result.master
+        if master is None:
+            return []
+        return [m["content"] for m in master.history_of[self.learner_role] if m["role"] == "assistant"]
+
+
+def _aborting_player(master: GameMaster) -> str | None:
+    """The player whose reply (or whose too long conversation) ended an aborted episode."""
+    events = [e for round_ in master.rounds for e in round_]
+    if events and events[-1]["action"]["type"] == "error" and "context exceeded" in str(events[-1]["action"]["content"]):
+        role = getattr(master, "_current", None)  # whose turn it was when the conversation overflowed
+        return master.player_name(role) if role in master.roles else None
+    last = next((e for e in reversed(events) if e["action"]["type"] == "get message"), None)
+    return None if last is None else last["from"]
+
+
+@contextmanager
+def _eval_mode(model: Model) -> Iterator[None]:
+    """Dropout off while the learner plays (a no-op for backends without a torch module)."""
+    module = getattr(model, "model", None)
+    training = bool(getattr(module, "training", False))
+    if training:
+        module.eval()
+    try:
+        yield
+    finally:
+        if training:
+            module.train()
 
 
 class EpisodeRollout:
     """The ``rollout_func`` given to TRL: plays the named instances, returns tokens, masks and rewards."""
 
     def __init__(self, settings: GRPOSettings, specs: list[GameSpec], rows: dict[str, InstanceRow],
-                 partner: Model | None, tokenizer: Any):
+                 partner: Model | None, tokenizer: Any, log_path: Path | None = None):
         self.settings = settings
         self.specs = {spec.name: spec for spec in specs}
+        self.roles = {spec.name: learner_role(spec, settings.roles) for spec in specs}
         self.rows = rows
         self.partner = partner
         self.tokenizer = tokenizer
         self.reward_fn = get_reward(settings.reward, abort_penalty=settings.abort_penalty)
-        self.history: list[dict[str, float]] = []
+        self.log_path = log_path
+        self.calls = 0
 
     def learner_model(self, trainer: Any) -> Model:
         from playpen.models.huggingface import HuggingFaceModel
 
         if getattr(trainer, "use_vllm", False):
-            return VLLMLearner(trainer, self.tokenizer)
+            return VLLMLearner(trainer, self.tokenizer, self.settings.max_new_tokens)
         model = trainer.accelerator.unwrap_model(trainer.model)
         return HuggingFaceModel(model=model, tokenizer=self.tokenizer, name="learner",
                                 settings=GenerationSettings(self.settings.temperature, self.settings.max_new_tokens))
 
     def play(self, keys: list[tuple[str, str]], learner: Model) -> list[PlayedEpisode]:
+        """Play one episode per key, all in one batch (the learner answers all waiting episodes at once)."""
         jobs = []
         for game, key in keys:
             spec = self.specs[game]
-            role = self.settings.roles.get(game) or default_role(spec)
+            role = self.roles[game]
             players = {r: (learner if r == role or self.partner is None else self.partner) for r in spec.roles}
             jobs.append(EpisodeJob(spec, self.rows[key], players))
-        results = run_episodes(jobs, batch_size=len(jobs))
+        results = run_episodes(jobs, batch_size=max(1, len(jobs)))
         by_job = {id(r.job): r for r in results}
         played = []
         for job in jobs:
             result = by_job[id(job)]
-            role = self.settings.roles.get(job.spec.name) or default_role(job.spec)
-            reward = self.reward_fn(result.master) if result.master is not None and result.master.done else 0.0
-            played.append(PlayedEpisode(result, reward, role))
+            master = result.master
+            scored = master is not None and master.done and not result.errored
+            played.append(PlayedEpisode(result, self.reward_fn(master) if scored else 0.0, self.roles[job.spec.name]))
         return played
 
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
-        keys = [tuple(json.loads(p[-1]["content"][len(ROW_PREFIX):])) for p in prompts]
+        keys = [row_key(p) for p in prompts]
         learner = self.learner_model(trainer)
-        was_training = learner.model.training
-        learner.model.eval()
-        try:
+        with _eval_mode(learner):
             episodes = self.play(keys, learner)
             for _ in range(self.settings.partner_retries):
-                redo = [i for i, e in enumerate(episodes) if e.aborted_by_partner]
+                redo = [i for i, e in enumerate(episodes) if e.partner_failure]
                 if not redo:
                     break
                 for index, episode in zip(redo, self.play([keys[i] for i in redo], learner)):
                     episodes[index] = episode
-        finally:
-            if was_training:
-                learner.model.train()
-        episodes = self._replace_partner_failures(episodes, keys)
+        step = int(getattr(getattr(trainer, "state", None), "global_step", self.calls)) + 1
+        rng = random.Random(f"{self.settings.seed}:{step}:{self.calls}")
+        self.calls += 1
+        episodes = self._replace_partner_failures(episodes, keys, rng)
         output: dict[str, Any] = {"prompt_ids": [], "completion_ids": [], "logprobs": None, "env_mask": [],
-                                  "episode_reward": [], "episode_outcome": []}
+                                  "episode_reward": [], "episode_outcome": [], "episode_replaced": []}
         for episode in episodes:
             master = episode.result.master
-            tokens = tokenise_conversation(self.tokenizer, list(master.history_of[episode.learner_role]),
+            tokens = tokenise_conversation(self.tokenizer, merge_messages(master.history_of[episode.learner_role]),
                                            self.settings.max_completion_length)
             output["prompt_ids"].append(tokens.prompt_ids)
             output["completion_ids"].append(tokens.completion_ids)
             output["env_mask"].append(tokens.mask)
             output["episode_reward"].append(episode.reward)
             output["episode_outcome"].append(master.outcome.status.value)
-        self.history.append(_rollout_stats(episodes))
+            output["episode_replaced"].append(episode.replaced)
+        self._log(step, keys, episodes)
         return output
 
     @staticmethod
-    def _replace_partner_failures(episodes: list[PlayedEpisode], keys: list[tuple[str, str]]) -> list[PlayedEpisode]:
-        """An episode the partner spoiled takes the place of a valid one of the same instance (its group);
-        a group with no valid episode at all takes a valid episode from anywhere in the batch."""
-        valid = [e for e in episodes if not e.aborted_by_partner and e.result.master is not None]
-        if not valid:
-            raise PlaypenError("every episode of this batch was spoiled by the partner (aborted or errored); "
-                               "check the partner model")
-        rng = random.Random(len(episodes))
+    def _replace_partner_failures(episodes: list[PlayedEpisode], keys: list[tuple[str, str]],
+                                  rng: random.Random | None = None) -> list[PlayedEpisode]:
+        """Each slot spoiled by the partner takes a copy of a valid episode of its own group (same key); a
+        group without any valid episode takes a copy of a whole other group that has one. The learner's own
+        aborts stay (and are penalised). If no episode of the batch is valid, every slot keeps its episode with
+        reward None: TRL then gives the batch advantage 0 (no signal rather than a wrong one)."""
+        rng = rng or random.Random(len(episodes))
+        valid_by_key: dict[tuple[str, str], list[PlayedEpisode]] = {}
+        for key, episode in zip(keys, episodes):
+            if not episode.partner_failure:
+                valid_by_key.setdefault(key, []).append(episode)
+        if not valid_by_key:
+            if any(e.result.master is None or not e.result.master.done for e in episodes):
+                raise PlaypenError("every episode of this batch was spoiled by the partner and some could not be "
+                                   "played at all; check the partner model")
+            return [replace(e, reward=None) for e in episodes]
+        groups = list(dict.fromkeys(keys))
+        donors = [k for k in groups if k in valid_by_key]
+        # a group with no valid episode borrows a whole group (its slots are filled from that group's episodes)
+        source = {k: (k if k in valid_by_key else rng.choice(donors)) for k in groups}
         replaced = []
         for key, episode in zip(keys, episodes):
-            if not episode.aborted_by_partner:
+            if not episode.partner_failure:
                 replaced.append(episode)
-                continue
-            same = [e for k, e in zip(keys, episodes) if k == key and not e.aborted_by_partner]
-            replaced.append(rng.choice(same or valid))
+            else:
+                replaced.append(replace(rng.choice(valid_by_key[source[key]]), replaced=True))
         return replaced
+
+    def _log(self, step: int, keys: list[tuple[str, str]], episodes: list[PlayedEpisode]) -> None:
+        """One JSON line per episode in ``rollouts.jsonl`` (what the learner said and what it got)."""
+        if self.log_path is None:
+            return
+        with open(self.log_path, "a", encoding="utf-8") as handle:
+            for (game, key), episode in zip(keys, episodes):
+                master = episode.result.master
+                handle.write(json.dumps({
+                    "step": step, "game": game, "instance": key, "role": episode.learner_role,
+                    "episode": master.game_id if master is not None else None,
+                    "reward": episode.reward, "outcome": master.outcome.status.value if master else None,
+                    "reason": master.outcome.reason if master else None, "replaced": episode.replaced,
+                    "learner": episode.learner_replies(),
+                }, ensure_ascii=False, default=str) + "\n")
 
 
 class VLLMLearner(Model):
-    """The learner generating through TRL's vLLM engine (colocated or server; weights synced by TRL)."""
+    """The learner generating through TRL's vLLM engine (colocated or server; weights synced by TRL).
+
+    Not exercised on the CPU test machine. With several training processes, every process must call
+    ``generate`` equally often (vLLM gathers prompts across processes): use one process, or games whose
+    episodes take the same number of learner turns.
+    """
 
     batched = True
 
-    def __init__(self, trainer: Any, tokenizer: Any):
+    def __init__(self, trainer: Any, tokenizer: Any, max_new_tokens: int | None = None):
         super().__init__()
         self.name = "learner"
         self.trainer = trainer
         self.tokenizer = tokenizer
+        self.max_new_tokens = max_new_tokens
 
     @property
     def model(self) -> Any:  # for the train/eval mode switch around rollouts
@@ -216,100 +341,197 @@ class VLLMLearner(Model):
     def generate(self, requests):
         from playpen.models.base import GenerationResult
 
-        prompts = [self.tokenizer.apply_chat_template(r.messages, tokenize=True, add_generation_prompt=True)
-                   for r in requests]
+        prompts = []
+        for request in requests:
+            text = self.tokenizer.apply_chat_template(merge_messages(request.messages), tokenize=False,
+                                                      add_generation_prompt=True)
+            prompts.append(self.tokenizer(text, add_special_tokens=False)["input_ids"])
         _, completions, _, _ = self.trainer.vllm_generation.generate(prompts=prompts, images=None, num_generations=1)
-        return [GenerationResult(text=self.tokenizer.decode(ids, skip_special_tokens=True).strip()) for ids in completions]
+        results = []
+        for ids in completions:
+            ids = list(ids)[: self.max_new_tokens] if self.max_new_tokens else list(ids)
+            results.append(GenerationResult(text=self.tokenizer.decode(ids, skip_special_tokens=True).strip()))
+        return results
 
 
-def _rollout_stats(episodes: list[PlayedEpisode]) -> dict[str, float]:
-    count = len(episodes)
-    status = [e.result.master.outcome.status for e in episodes]
-    return {
-        "episodes": count,
-        "reward": sum(e.reward for e in episodes) / count,
-        "success": sum(s is Status.SUCCESS for s in status) / count,
-        "aborted": sum(s is Status.ABORTED for s in status) / count,
-    }
+def episode_reward(completions: list[Any], episode_reward: list[float | None], episode_outcome: list[str] | None = None,
+                   episode_replaced: list[bool] | None = None, log_metric: Callable[[str, float], None] | None = None,
+                   **_: Any) -> list[float | None]:
+    """TRL reward function: the game's reward computed during the rollout (None: no signal). Also logs the
+    rollouts' outcome rates (``rollout/played``, ``rollout/success``, ``rollout/partner_replaced``)."""
+    if log_metric is not None and episode_outcome:
+        count = len(episode_outcome)
+        log_metric("rollout/played", sum(o != Status.ABORTED.value for o in episode_outcome) / count)
+        log_metric("rollout/success", sum(o == Status.SUCCESS.value for o in episode_outcome) / count)
+        if episode_replaced is not None:
+            log_metric("rollout/partner_replaced", sum(bool(r) for r in episode_replaced) / count)
+    return [None if r is None or (isinstance(r, float) and math.isnan(r)) else float(r) for r in episode_reward]
 
 
-def episode_reward(completions: list[Any], episode_reward: list[float], **_: Any) -> list[float]:
-    """TRL reward function: the game's reward computed during the rollout."""
-    return [float(r) for r in episode_reward]
+def _progress_callback(printer: Callable[[str], None], max_steps: int):
+    import time
+
+    from transformers import TrainerCallback
+
+    class StepPrinter(TrainerCallback):
+        """One line per optimisation step (instead of transformers' raw log dicts)."""
+
+        def __init__(self) -> None:
+            self.started = time.monotonic()
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.started = time.monotonic()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = logs or {}
+            if "loss" not in logs and "reward" not in logs:
+                return
+            parts = [f"step {state.global_step}/{max_steps}"]
+            for key, label, form in (("reward", "reward", "{:+.3f}"), ("rollout/played", "played", "{:.0%}"),
+                                     ("rollout/success", "success", "{:.0%}"), ("loss", "loss", "{:.4f}"),
+                                     ("kl", "kl", "{:.4f}")):
+                if isinstance(logs.get(key), (int, float)):
+                    parts.append(f"{label} " + form.format(logs[key]))
+            parts.append(f"{time.monotonic() - self.started:.0f}s")
+            printer(", ".join(parts))
+
+    return StepPrinter()
 
 
-def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume: bool = False) -> tuple[Path, str]:
-    """Run GRPO and return (final checkpoint, registered alias)."""
+@dataclass
+class GRPORun:
+    """Everything ``train_grpo`` builds before it trains (tests drive the trainer's steps themselves)."""
+
+    trainer: Any
+    rollout: EpisodeRollout
+    tokenizer: Any
+    base: Path | None
+    partner: Model | None
+    specs: list[GameSpec]
+    roles: dict[str, str]
+
+
+def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume: bool = False,
+               printer: Callable[[str], None] | None = print) -> GRPORun:
+    """Load the learner (+ a fresh LoRA adapter) and the partner, and set up TRL's trainer with our rollout
+    function, reward function and evaluation callback."""
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
     from playpen.models.registry import load_model
-    from playpen.train.evaluation import EvalCallback, plot_learning_curves
+    from playpen.train.evaluation import EvalCallback
 
+    if settings.group_size < 2:
+        raise PlaypenError("the group size must be at least 2 (advantages are relative to the group)")
     if settings.batch_size % settings.group_size:
         raise PlaypenError(f"batch size {settings.batch_size} must be a multiple of the group size {settings.group_size}")
+    micro = settings.micro_batch_size or settings.batch_size
+    if settings.batch_size % micro:
+        raise PlaypenError(f"batch size {settings.batch_size} must be a multiple of the micro batch size {micro}")
     specs = _specs(settings.games)
-    for spec in specs:
-        role = settings.roles.get(spec.name)
-        if role and role not in spec.roles:
-            raise PlaypenError(f"{spec.name} has no role '{role}' (roles: {', '.join(spec.roles)})")
+    if not specs:
+        raise PlaypenError("no training game given (--games)")
+    roles = {spec.name: learner_role(spec, settings.roles) for spec in specs}
     sampler = InstanceSampler.from_specs(specs, split=settings.split, weights=settings.weights)
     rows = {row.key: row for game_rows in sampler.rows.values() for row in game_rows}
     model, tokenizer, base = load_trainable(learner, lora_r=settings.lora_r, lora_alpha=settings.lora_alpha)
     partner = None if settings.partner == "self" else load_model(
         settings.partner, GenerationSettings(temperature=0.0, max_tokens=settings.max_new_tokens))
     output_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        for name in RUN_FILES:
+            (output_dir / name).unlink(missing_ok=True)
     save_config(settings, output_dir)
-    dataset = Dataset.from_list(training_rows(sampler, repeats=max(1, settings.max_steps), seed=settings.seed))
-    rollout = EpisodeRollout(settings, specs, rows, partner, tokenizer)
+    instances_per_step = settings.batch_size // settings.group_size
+    dataset = Dataset.from_list(training_rows(sampler, count=max(1, settings.max_steps) * instances_per_step,
+                                              seed=settings.seed))
+    rollout = EpisodeRollout(settings, specs, rows, partner, tokenizer, log_path=output_dir / "rollouts.jsonl")
     cuda = device_kind() == "cuda"
+    checkpointing = cuda if settings.gradient_checkpointing is None else settings.gradient_checkpointing
+    vllm = {}
+    if settings.use_vllm:
+        vllm = dict(use_vllm=True, vllm_mode=settings.vllm_mode,
+                    vllm_gpu_memory_utilization=settings.vllm_gpu_memory_utilization)
+        if settings.vllm_server_base_url:
+            vllm["vllm_server_base_url"] = settings.vllm_server_base_url
     args = GRPOConfig(
         output_dir=str(output_dir),
         learning_rate=settings.learning_rate,
         max_steps=settings.max_steps,
-        per_device_train_batch_size=settings.batch_size,
-        gradient_accumulation_steps=1,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=settings.batch_size // micro,  # one rollout of batch_size per step
         num_generations=settings.group_size,
         max_completion_length=settings.max_completion_length,
         beta=settings.beta,
         temperature=settings.temperature,
+        loss_type=settings.loss_type,
         logging_steps=1,
         save_steps=settings.save_steps,
         save_total_limit=2,
         seed=settings.seed,
+        data_seed=settings.seed,
         report_to="none",
         bf16=cuda,
         use_cpu=not cuda,
+        gradient_checkpointing=checkpointing,
         lr_scheduler_type="constant",
+        disable_tqdm=True,
+        **vllm,
     )
-    callback = EvalCallback(settings, specs, tokenizer, partner, output_dir)
-    trainer = GRPOTrainer(model=model, reward_funcs=[episode_reward], args=args, train_dataset=dataset,
-                          processing_class=tokenizer, rollout_func=rollout, callbacks=[callback])
-    trainer.train(resume_from_checkpoint=last_checkpoint(output_dir) if resume else None)
-    final = output_dir / "final"
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(str(final))
-    _write_training_log(trainer.state.log_history, rollout.history, output_dir)
-    plot_learning_curves(output_dir)
-    alias = register_result(settings.alias or output_dir.name, final, base)
-    if partner is not None:
-        partner.close()
+    callbacks = []
+    if settings.evaluate:
+        callbacks.append(EvalCallback(settings, specs, roles, tokenizer, partner, output_dir, resume=resume,
+                                      printer=printer))
+    if printer is not None:
+        callbacks.append(_progress_callback(printer, settings.max_steps))
+    with warnings.catch_warnings():  # TRL marks rollout_func experimental; we pin TRL's version
+        warnings.filterwarnings("ignore", message=".*'rollout_func'.*experimental")
+        trainer = GRPOTrainer(model=model, reward_funcs=[episode_reward], args=args, train_dataset=dataset,
+                              processing_class=tokenizer, rollout_func=rollout, callbacks=callbacks)
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # raw log dicts; the step printer above says it shorter
+    return GRPORun(trainer, rollout, tokenizer, base, partner, specs, roles)
+
+
+def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume: bool = False,
+               printer: Callable[[str], None] | None = print) -> tuple[Path, str]:
+    """Run GRPO and return (final checkpoint, registered alias). Writes into ``output_dir``: checkpoints,
+    ``final/``, ``training_log.csv`` (loss, reward, KL, rollout outcome rates per step), ``rollouts.jsonl``,
+    ``eval_metrics.csv`` and ``eval/step-N/`` (validation episodes with transcripts), ``learning_curves.png``."""
+    from playpen.train.evaluation import plot_learning_curves
+
+    output_dir = Path(output_dir)
+    run = build_grpo(learner, output_dir, settings, resume=resume, printer=printer)
+    checkpoint = last_checkpoint(output_dir) if resume else None
+    try:
+        run.trainer.train(resume_from_checkpoint=checkpoint)
+        final = output_dir / "final"
+        run.trainer.save_model(str(final))
+        run.tokenizer.save_pretrained(str(final))
+    finally:
+        write_training_log(run.trainer.state.log_history, output_dir)
+        plot_learning_curves(output_dir)
+        if run.partner is not None:
+            run.partner.close()
+    alias = register_result(settings.alias or output_dir.name, final, run.base)
     return final, alias
 
 
-def _write_training_log(log_history: list[dict[str, Any]], rollouts: list[dict[str, float]], output_dir: Path) -> None:
+LOG_KEYS = ("step", "loss", "reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "rollout/played",
+            "rollout/success", "rollout/partner_replaced", "completions/mean_length", "grad_norm", "learning_rate")
+
+
+def write_training_log(log_history: list[dict[str, Any]], output_dir: Path) -> Path | None:
+    """``training_log.csv``: one row per optimisation step (TRL's metrics and our rollout metrics)."""
     steps = [e for e in log_history if "step" in e and ("loss" in e or "reward" in e)]
-    rows = []
-    for index, entry in enumerate(steps):
-        row = {"step": entry["step"], "loss": entry.get("loss"), "reward": entry.get("reward"),
-               "kl": entry.get("kl"), "learning_rate": entry.get("learning_rate")}
-        if index < len(rollouts):
-            row.update({f"rollout_{k}": v for k, v in rollouts[index].items()})
-        rows.append(row)
-    if not rows:
-        return
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    with open(output_dir / "training_log.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=keys)
+    if not steps:
+        return None
+    keys = [k for k in LOG_KEYS if any(k in e for e in steps)]
+    keys += sorted({k for e in steps for k in e if k not in keys and isinstance(e[k], (int, float))})
+    path = output_dir / "training_log.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=keys, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(steps)
+    return path

@@ -1,0 +1,183 @@
+"""GRPO on the embedded model: a real step, checkpoints that `playpen run` plays, resume, the report, and the
+advantages TRL computes from our rollouts (hand-made reward groups, partner failures replaced)."""
+
+import csv
+import json
+import math
+import zlib
+
+import pytest
+
+from playpen.core.master import Status
+from playpen.models.base import GenerationResult, Model
+from playpen.train.grpo import ROW_PREFIX, EpisodeRollout, GRPOSettings, build_grpo, train_grpo
+
+pytestmark = pytest.mark.model
+
+GAME = "referencegame"
+GIVER, FOLLOWER = "Instruction Giver", "Instruction Follower"
+
+
+def reply_checksum(master):
+    """A reward with spread between any two different replies (so that one step surely moves the weights)."""
+    replies = [m["content"] for m in master.history_of[GIVER] if m["role"] == "assistant"]
+    return (zlib.crc32("".join(replies).encode()) % 1000) / 1000
+
+
+def rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_grpo_steps_train_save_resume_and_the_checkpoint_plays(embedded_model_dir, tmp_path, isolated_registry):
+    from safetensors.torch import load_file
+    from typer.testing import CliRunner
+
+    from playpen.cli import app
+    from playpen.demo import DemoResult, write_report
+    from playpen.train.evaluation import read_eval_rows
+
+    output = tmp_path / "grpo"
+    settings = GRPOSettings(games=[GAME], roles={GAME: GIVER}, partner="scripted", group_size=2, batch_size=2,
+                            max_steps=1, learning_rate=1e-2, beta=0.0, max_new_tokens=8, eval_max_new_tokens=8,
+                            reward=reply_checksum, save_steps=1, seed=3, alias="grpo-test")
+    final, alias = train_grpo("smollm2-135m", output, settings, printer=None)
+
+    # the adapter starts with B = 0: a non-zero B means the step changed the weights
+    adapter = load_file(str(final / "adapter_model.safetensors"))
+    lora_b = [t for name, t in adapter.items() if "lora_B" in name]
+    assert lora_b and any(float(t.abs().sum()) > 0 for t in lora_b)
+    assert (output / "checkpoint-1" / "adapter_config.json").is_file()
+    log = rows(output / "training_log.csv")
+    assert len(log) == 1 and math.isfinite(float(log[0]["loss"])) and float(log[0]["reward_std"]) > 0
+    assert len((output / "rollouts.jsonl").read_text().splitlines()) == 2
+    assert [r["step"] for r in read_eval_rows(output / "eval_metrics.csv") if r["scope"] == "game"] == [0, 1]
+    assert list((output / "eval" / "step-1").rglob("transcript.html"))
+    assert (output / "learning_curves.png").stat().st_size > 1000
+    home, _ = isolated_registry
+    assert json.loads((home / "models.json").read_text())[alias]["path"] == str(final.resolve())
+
+    # the registered alias and the checkpoint folder both play through `playpen run`
+    runner = CliRunner()
+    for model in (alias, str(output / "checkpoint-1")):
+        results = tmp_path / f"results-{len(model)}"
+        outcome = runner.invoke(app, ["run", "-g", GAME, "-m", model, "-m", "scripted", "--split", "validation",
+                                      "-e", "letter_grids", "-n", "1", "-L", "8", "-r", str(results)])
+        assert outcome.exit_code == 0, outcome.output
+        assert len(list(results.rglob("scores.json"))) == 1 and not list(results.rglob("error.json"))
+
+    # resume continues from checkpoint-1: one more step, the earlier log and evaluations kept
+    settings.max_steps = 2
+    train_grpo("smollm2-135m", output, settings, resume=True, printer=None)
+    assert [r["step"] for r in rows(output / "training_log.csv")] == ["1", "2"]
+    assert rows(output / "training_log.csv")[0] == log[0]
+    assert [r["step"] for r in read_eval_rows(output / "eval_metrics.csv") if r["scope"] == "game"] == [0, 1, 2]
+
+    # the demo's report from such a run
+    evaluations = read_eval_rows(output / "eval_metrics.csv")
+    result = DemoResult(tmp_path, tmp_path / "report.html", 1.0, 1.0, 2, 3,
+                        before=[r for r in evaluations if r["step"] == 0],
+                        after=[r for r in evaluations if r["step"] == 2])
+    html = write_report(result, settings, output).read_text()
+    assert "data:image/png;base64," in html and "grpo/eval/step-0/learner/referencegame/" in html
+    assert "grpo/eval/step-2/learner/referencegame/" in html
+
+
+class Queue(Model):
+    """Answers each request with the next planned reply; ``plan(request)`` builds it from the instance."""
+
+    batched = True
+
+    def __init__(self, plan):
+        super().__init__()
+        self.name = "stub"
+        self.plan = plan
+        self.count = 0
+
+    def generate(self, requests):
+        out = []
+        for request in requests:
+            out.append(GenerationResult(text=self.plan(self.count, request)))
+            self.count += 1
+        return out
+
+
+def test_advantages_are_trls_group_normalised_rewards_with_partner_failures_replaced(embedded_model_dir, tmp_path,
+                                                                                      isolated_registry):
+    """Four groups of four follower episodes with hand-made outcomes, through the real rollout function and
+    TRL's own scoring (``_generate_and_score_completions``, the code that training runs)."""
+    from playpen.games import get_game
+    from playpen.models.scripted import ScriptedModel
+    from playpen.rollout.benchmark import select_rows
+
+    settings = GRPOSettings(games=[GAME], roles={GAME: FOLLOWER}, partner="scripted", group_size=4, batch_size=16,
+                            max_steps=1, beta=0.0, max_new_tokens=8, reward="paper", abort_penalty=0.5,
+                            partner_retries=1, evaluate=False, seed=0)
+    run = build_grpo("smollm2-135m", tmp_path / "grpo", settings, printer=None)
+    keys = [row.key for row in select_rows(get_game(GAME), split="train")[:4]]
+    # learner replies in the order the follower is asked (episodes the giver spoiled never ask it):
+    # A: won, lost, lost, lost | B: all lost | C: slot 0 spoiled twice, then won ×3 | D: won ×3, then slot 0
+    # (spoiled once, replayed) aborted by the learner itself
+    plan = list("cwww" + "wwww" + "ccc" + "ccc" + "x")
+
+    def follower(index, request):
+        target = request.instance["target_grid_name"][0]
+        wrong = next(n for n in ("first", "second", "third") if n not in request.instance["target_grid_name"])
+        return {"c": f"Answer: {target}", "w": f"Answer: {wrong}", "x": "I think it is the first one"}[plan[index]]
+
+    scripted = ScriptedModel()
+
+    def giver(index, request):  # requests 0-15: first play of all 16; 16-17: the retries of C0 and D0
+        return "no idea" if index in (8, 12, 16) else scripted.generate([request])[0].text
+
+    run.rollout.partner = Queue(giver)
+    learner = Queue(follower)
+    run.rollout.learner_model = lambda trainer: learner
+    captured = []
+    rollout = run.trainer.rollout_func
+    run.trainer.rollout_func = lambda prompts, trainer: captured.append(rollout(prompts, trainer)) or captured[-1]
+    inputs = [{"prompt": [{"role": "user", "content": ROW_PREFIX + json.dumps([GAME, key])}]}
+              for key in keys for _ in range(4)]
+    run.trainer.model.train()
+    scored = run.trainer._generate_and_score_completions(inputs)
+
+    assert learner.count == 15 and run.rollout.partner.count == 18
+    [out] = captured
+    assert out["episode_reward"] == [1, 0, 0, 0] + [0] * 4 + [1] * 4 + [-0.5, 1, 1, 1]
+    assert out["episode_replaced"] == [False] * 8 + [True, False, False, False] + [False] * 4
+    assert out["episode_outcome"][12] == Status.ABORTED.value  # the learner's own abort stays (penalised)
+    advantages = scored["advantages"].tolist()
+    # (r - group mean) / (unbiased group std + 1e-4); a group without spread gets 0
+    expected = [1.5, -0.5, -0.5, -0.5] + [0] * 4 + [0] * 4 + [-1.5, 0.5, 0.5, 0.5]
+    assert advantages == pytest.approx(expected, abs=1e-3)
+    assert advantages[4:12] == [0.0] * 8
+    # the loss covers the learner's reply only (here the whole completion: one follower turn)
+    assert scored["tool_mask"].shape == scored["completion_ids"].shape
+
+
+def test_partner_failures_are_replaced_within_the_group_or_by_another_group(embedded_model_dir):
+    from playpen.games import get_game
+    from playpen.models.scripted import ScriptedModel
+    from playpen.rollout.benchmark import select_rows
+    from playpen.rollout.engine import EpisodeJob, run_episodes
+    from playpen.train.grpo import PlayedEpisode
+
+    spec = get_game(GAME)
+    a, b = select_rows(spec, split="train")[:2]
+    scripted = ScriptedModel()
+
+    def episode(row, giver_ok, answer):
+        giver = scripted if giver_ok else Queue(lambda i, r: "no idea")
+        [result] = run_episodes([EpisodeJob(spec, row, {GIVER: giver, FOLLOWER: Queue(lambda i, r: answer)})])
+        return PlayedEpisode(result, {Status.SUCCESS: 1.0, Status.LOSE: 0.0}.get(result.master.outcome.status, -0.5),
+                             FOLLOWER)
+
+    spoiled, own_abort, won = episode(a, False, ""), episode(b, True, "no answer"), episode(b, True, "Answer: first")
+    assert spoiled.partner_failure and not own_abort.partner_failure and not won.partner_failure
+    keys = [a.key] * 2 + [b.key] * 2
+    out = EpisodeRollout._replace_partner_failures([spoiled, spoiled, own_abort, won], keys)
+    # group a has no valid episode: it takes group b's episodes; group b keeps its own (the learner's abort too)
+    assert [e.replaced for e in out] == [True, True, False, False]
+    assert all(e.result in (own_abort.result, won.result) for e in out[:2]) and out[2:] == [own_abort, won]
+    # nothing valid at all: no signal (reward None -> TRL gives advantage 0) instead of blaming the learner
+    assert [e.reward for e in EpisodeRollout._replace_partner_failures([spoiled, spoiled], [a.key] * 2)] == [None, None]

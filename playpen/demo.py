@@ -42,7 +42,7 @@ def demo_settings(*, steps: int = 10, seed: int = 0, ood_games: tuple[str, ...] 
 
     settings = GRPOSettings(
         games=[GAME], roles={GAME: ROLE}, partner="scripted",
-        group_size=8, batch_size=8, max_steps=steps,
+        group_size=8, batch_size=8, micro_batch_size=2, max_steps=steps,
         learning_rate=5e-4, beta=0.04, temperature=1.0,
         max_new_tokens=24, max_completion_length=64,
         lora_r=16, lora_alpha=32,

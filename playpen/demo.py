@@ -171,8 +171,12 @@ def write_report(result: DemoResult, settings: Any, run_dir: Path) -> Path:
     root = result.output_dir
     last = max((r["step"] for r in result.after), default=0)
     rows = []
+    order = {"in": 1, "out": 2, "all": 3}
+    ordered = sorted(result.before, key=lambda r: (
+        r["scope"] != "game", order.get(r["scope"], 0),
+        (r["game"] not in settings.games, domain_of(r["game"]), r["game"]) if r["scope"] == "game" else ()))
     for scope_rows in (("game",), ("in", "out", "all")):
-        for row in result.before:
+        for row in ordered:
             if row["scope"] not in scope_rows:
                 continue
             after = next((r for r in result.after if r["scope"] == row["scope"] and r["game"] == row["game"]), None)

@@ -181,3 +181,16 @@ def test_partner_failures_are_replaced_within_the_group_or_by_another_group(embe
     assert all(e.result in (own_abort.result, won.result) for e in out[:2]) and out[2:] == [own_abort, won]
     # nothing valid at all: no signal (reward None -> TRL gives advantage 0) instead of blaming the learner
     assert [e.reward for e in EpisodeRollout._replace_partner_failures([spoiled, spoiled], [a.key] * 2)] == [None, None]
+
+
+def test_learner_roles_default_to_the_papers():
+    from playpen.core.errors import PlaypenError
+    from playpen.games import get_game
+    from playpen.train.grpo import learner_role
+
+    assert learner_role(get_game("taboo")) == "WordGuesser"
+    assert learner_role(get_game(GAME)) == FOLLOWER and learner_role(get_game(GAME), {GAME: GIVER}) == GIVER
+    assert learner_role(get_game("wordle_withcritic")) == "ReflectingWordGuesser"
+    assert learner_role(get_game("wordle")) == "WordGuesser"
+    with pytest.raises(PlaypenError, match="no role"):
+        learner_role(get_game(GAME), {GAME: "Referee"})

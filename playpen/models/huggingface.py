@@ -63,7 +63,7 @@ def is_checkpoint_dir(path: str | Path) -> bool:
     return (path / "config.json").is_file() or is_adapter_dir(path)
 
 
-def _resolve_base(adapter: Path, base: str | Path | None) -> Path:
+def resolve_adapter_base(adapter: Path, base: str | Path | None) -> Path:
     """The local folder of the base model a LoRA adapter was trained on."""
     from playpen.models.embedded import EMBEDDED_NAME, prepare_embedded_model
 
@@ -180,7 +180,7 @@ class HuggingFaceModel(Model):
             raise PlaypenError(f"model folder not found: {path}")
         if is_adapter_dir(path):
             self.adapter = path
-            self.path = _resolve_base(path, base)
+            self.path = resolve_adapter_base(path, base)
         elif (path / "config.json").is_file():
             self.path = path
         else:

@@ -36,12 +36,12 @@ def checkpoint_path(name: str) -> tuple[Path, Path | None]:
     """(model folder, base folder of a LoRA adapter or None) for an alias or a local path. The embedded model
     is converted on first use; nothing is ever downloaded."""
     from playpen.models.embedded import prepare_embedded_model
-    from playpen.models.huggingface import _resolve_base, is_adapter_dir, is_checkpoint_dir
-    from playpen.models.registry import load_registry
+    from playpen.models.huggingface import is_adapter_dir, is_checkpoint_dir, resolve_adapter_base
+    from playpen.models.registry import BACKENDS, load_registry
 
     entry = load_registry().get(name)
     if entry is not None:
-        if entry.get("backend") != "huggingface":
+        if BACKENDS.get(str(entry.get("backend"))) != "huggingface":
             raise PlaypenError(f"model '{name}' uses the {entry.get('backend')} backend; training needs local weights "
                                "(a huggingface entry or a checkpoint folder)")
         path = prepare_embedded_model() if entry.get("embedded") else Path(entry["path"]).expanduser()
@@ -51,7 +51,7 @@ def checkpoint_path(name: str) -> tuple[Path, Path | None]:
         if not is_checkpoint_dir(path):
             raise PlaypenError(f"'{name}' is neither a model alias nor a checkpoint folder (see `playpen list models`)")
     if is_adapter_dir(path):
-        return path, _resolve_base(path, base)
+        return path, resolve_adapter_base(path, base)
     return path, None
 
 

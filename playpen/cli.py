@@ -88,7 +88,14 @@ def run(
     results: ResultsOption = Path("results"),
 ) -> None:
     """Play games and write results (re-running the same command resumes where it stopped)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from playpen.games import resolve_games
     from playpen.models.base import GenerationSettings
@@ -204,7 +211,8 @@ def verify(
     """Replay recorded clembench episodes through our games and compare the outcomes."""
     from rich.table import Table
 
-    from playpen.eval.verify import agreement_table, verify as verify_run
+    from playpen.eval.verify import agreement_table
+    from playpen.eval.verify import verify as verify_run
 
     checks = verify_run(results, _game_filter(game))
     console = _console()
@@ -411,9 +419,12 @@ def train_grpo_command(
     learning_rate: Annotated[Optional[float], typer.Option("--lr")] = None,
     beta: Annotated[Optional[float], typer.Option(help="KL weight (0: no reference model).")] = None,
     lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (0: full fine-tuning).")] = None,
-    reward: Annotated[Optional[str], typer.Option(help="main_score, quality, success or paper.")] = None,
+    reward: Annotated[Optional[str], typer.Option(
+        help="main_score (default: Main Score/100, 0 for a loss), quality, success or paper.")] = None,
     abort_penalty: Annotated[Optional[float], typer.Option()] = None,
     max_new_tokens: Annotated[Optional[int], typer.Option()] = None,
+    branching: Annotated[Optional[bool], typer.Option(
+        "--branching/--no-branching", help="Each group shares one history up to a random learner turn, then forks.")] = None,
     eval_steps: Annotated[Optional[int], typer.Option(help="Evaluate every N steps (0: before and after only).")] = None,
     eval_games: Annotated[Optional[str], typer.Option(help="Comma-separated extra (e.g. out-of-domain) games to evaluate.")] = None,
     seed: Annotated[Optional[int], typer.Option()] = None,
@@ -429,7 +440,8 @@ def train_grpo_command(
         weights={k: float(v) for k, v in weights.items()} if weights else None, partner=partner,
         group_size=group_size, batch_size=batch_size, max_steps=max_steps, learning_rate=learning_rate, beta=beta,
         lora_r=lora_r, reward=reward, abort_penalty=abort_penalty, max_new_tokens=max_new_tokens,
-        eval_steps=eval_steps, eval_games=eval_games.split(",") if eval_games else None, seed=seed, alias=alias))
+        branching=branching, eval_steps=eval_steps, eval_games=eval_games.split(",") if eval_games else None,
+        seed=seed, alias=alias))
     _print_trained(*train_grpo(learner, output, settings, resume=resume))
 
 

@@ -1,10 +1,8 @@
 import json
-import random
 
 import pytest
 
 from playpen.core.errors import PlaypenError
-from playpen.core.master import GameMaster, Status
 from playpen.envs import MultiAgentTextEnv, get_reward, make
 from tests.toygame import SPEC, ToyModel, instances
 

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from playpen.core.instances import iter_rows
-from playpen.eval.clemscore import build_tables, load_score_rows, results_csv
+from playpen.eval.clemscore import load_score_rows
 from playpen.eval.report import evaluate
 from playpen.results.store import ResultsStore, atomic_write_json
 from playpen.results.transcript import render_transcript

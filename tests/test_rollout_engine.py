@@ -1,3 +1,5 @@
+import pytest
+
 from playpen.core.instances import iter_rows
 from playpen.core.master import Status
 from playpen.rollout.engine import EpisodeJob, run_episodes
@@ -52,3 +54,30 @@ def test_max_open_bounds_the_batch():
     model = ToyModel()
     run_episodes(jobs(model, 9), batch_size=4)
     assert max(model.batch_sizes) == 4
+
+
+def toy_model(schedule):
+    model = ToyModel()
+    if schedule == "async":  # a server-like model: the engine runs every episode as its own coroutine
+        model.batched, model.concurrent = False, True
+    return model
+
+
+@pytest.mark.parametrize("schedule", ["lockstep", "async"])
+def test_before_reply_sees_each_turn_and_a_start_state_plays_on_from_a_copy(schedule):
+    """The branching hooks: ``before_reply`` sees the state before every reply; a job with ``start`` continues
+    from a copy of that state (the state itself is left as it was)."""
+    model = toy_model(schedule)
+    seen = []
+    [full] = run_episodes(jobs(model, 1), before_reply=lambda job, master: seen.append(master.copy()))
+    assert [m.current_role for m in seen] == ["Sayer", "Echoer"] * 3
+    fork_state = seen[2]  # before the Sayer's second turn
+    history = list(fork_state.history_of["Sayer"])
+    [row] = list(iter_rows("echo", instances(1)))
+    fork_model = toy_model(schedule)
+    [forked] = run_episodes([EpisodeJob(SPEC, row, {"Sayer": fork_model, "Echoer": fork_model}, start=fork_state)])
+    assert forked.master.outcome.status is Status.SUCCESS and forked.master is not fork_state
+    assert forked.master.history_of["Sayer"][:len(history)] == history
+    assert forked.master.rounds[0] == full.master.rounds[0]  # the first round is the shared history
+    assert len(forked.master.history_of["Sayer"]) == len(full.master.history_of["Sayer"])
+    assert fork_state.history_of["Sayer"] == history and not fork_state.done

@@ -4,7 +4,6 @@ import json
 
 from playpen.core.check import HOSTILE_RESPONSES
 from playpen.games import get_game
-from playpen.models.base import GenerationSettings
 from playpen.models.openai_compat import OpenAICompatibleModel
 from playpen.models.replay import ReplayModel
 from playpen.models.scripted import ScriptedModel

@@ -47,7 +47,7 @@ class EchoGame(GameMaster):
         if self.echoes == self.experiment["rounds"]:
             self.succeed("all echoes right")
         else:
-            self.set_context("Sayer", f"Correct. Say another number.")
+            self.set_context("Sayer", "Correct. Say another number.")
 
     def main_score(self) -> float:
         return 100.0 * self.echoes / self.experiment["rounds"]

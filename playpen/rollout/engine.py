@@ -34,6 +34,8 @@ class EpisodeJob:
     row: InstanceRow
     #: role -> the model that plays it
     players: Mapping[str, Model]
+    #: play on from a copy of this (unfinished) game state instead of a new episode (branching)
+    start: GameMaster | None = None
 
 
 @dataclass
@@ -93,11 +95,14 @@ def run_episodes(
     batch_size: int = 16,
     max_open: int | None = None,
     on_end: Callable[[EpisodeResult], None] | None = None,
+    before_reply: Callable[[EpisodeJob, GameMaster], None] | None = None,
 ) -> list[EpisodeResult]:
     """Play every job to its end and return the results in the order the episodes finished.
 
     ``max_open`` bounds how many episodes are open at once (default: ``batch_size``, so that batches stay
     full and episodes finish roughly in the order given, which keeps resume and progress meaningful).
+    ``before_reply(job, master)`` sees every game state just before a player is asked (``master.current_role``);
+    it must not change it (copy it to branch from it later).
     """
     jobs = list(jobs)
     models = {id(m): m for job in jobs for m in job.players.values()}.values()
@@ -112,9 +117,9 @@ def run_episodes(
     loop = asyncio.new_event_loop()
     try:
         if any(m.concurrent for m in models) and not any(m.batched for m in models):
-            loop.run_until_complete(_run_async(jobs, limit, finish))
+            loop.run_until_complete(_run_async(jobs, limit, finish, before_reply))
         else:
-            _run_lockstep(jobs, limit, batch_size, finish, loop)
+            _run_lockstep(jobs, limit, batch_size, finish, loop, before_reply)
     finally:
         loop.close()
     return finished
@@ -122,13 +127,16 @@ def run_episodes(
 
 def _start(job: EpisodeJob) -> _Open | EpisodeResult:
     try:
+        if job.start is not None:
+            return _Open(job, job.start.copy())
         return _Open(job, job.spec.new_episode(job.row.experiment, job.row.instance))
     except Exception as error:  # a broken instance fails only its own episode
         return EpisodeResult(job, None, f"could not start the episode: {type(error).__name__}: {error}")
 
 
 def _run_lockstep(jobs: list[EpisodeJob], limit: int, batch_size: int,
-                  finish: Callable[[EpisodeResult], None], loop: asyncio.AbstractEventLoop) -> None:
+                  finish: Callable[[EpisodeResult], None], loop: asyncio.AbstractEventLoop,
+                  before_reply: Callable[[EpisodeJob, GameMaster], None] | None = None) -> None:
     pending = list(reversed(jobs))  # pop() from the end takes them in the given order
     open_episodes: list[_Open] = []
     while pending or open_episodes:
@@ -144,6 +152,9 @@ def _run_lockstep(jobs: list[EpisodeJob], limit: int, batch_size: int,
             groups.setdefault(id(model), (model, []))[1].append(episode)
         still_open: list[_Open] = []
         for model, episodes in groups.values():
+            if before_reply is not None:
+                for episode in episodes:
+                    before_reply(episode.job, episode.master)
             answers = _answer(model, [_request(e) for e in episodes], batch_size, loop)
             for episode, answer in zip(episodes, answers):
                 outcome = _apply(episode, answer)
@@ -154,7 +165,8 @@ def _run_lockstep(jobs: list[EpisodeJob], limit: int, batch_size: int,
         open_episodes = still_open
 
 
-async def _run_async(jobs: list[EpisodeJob], limit: int, finish: Callable[[EpisodeResult], None]) -> None:
+async def _run_async(jobs: list[EpisodeJob], limit: int, finish: Callable[[EpisodeResult], None],
+                     before_reply: Callable[[EpisodeJob, GameMaster], None] | None = None) -> None:
     slots = asyncio.Semaphore(limit)
 
     async def play(job: EpisodeJob) -> None:
@@ -165,6 +177,8 @@ async def _run_async(jobs: list[EpisodeJob], limit: int, finish: Callable[[Episo
                 return
             while True:
                 model = job.players[started.master.current_role]
+                if before_reply is not None:
+                    before_reply(job, started.master)
                 request = [_request(started)]
                 try:
                     answer = (await model.agenerate(request) if model.concurrent else model.generate(request))[0]

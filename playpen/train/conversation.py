@@ -3,7 +3,9 @@
 The chat template is rendered for every prefix of the conversation; the text between consecutive renderings
 is one segment (a user turn with the next assistant header, or an assistant reply with its end-of-turn
 token). Segments are tokenised one by one, so each token belongs to exactly one message; assistant segments
-get mask 1, everything else (system prompt, game master and partner turns, headers) mask 0.
+get mask 1, everything else (system prompt, game master and partner turns, headers) mask 0. With branching, the
+first ``shared_replies`` replies are the history the whole group shares; they get mask 0 too (identical in every
+episode of the group, they carry no signal relative to it).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
 
 
-def tokenise_conversation(tokenizer: Any, messages: Messages, max_completion_tokens: int | None = None) -> TokenisedConversation:
+def tokenise_conversation(tokenizer: Any, messages: Messages, max_completion_tokens: int | None = None,
+                          shared_replies: int = 0) -> TokenisedConversation:
     """``messages`` must start with a user turn and end with an assistant turn (the learner's view)."""
     if not messages or messages[0]["role"] == "assistant":
         raise ValueError("the conversation must start with the game master's message")
@@ -42,6 +45,7 @@ def tokenise_conversation(tokenizer: Any, messages: Messages, max_completion_tok
     completion: list[int] = []
     mask: list[int] = []
     rendered = prompt_text
+    replies = 0
     for index in range(first_assistant, len(messages)):
         is_assistant = messages[index]["role"] == "assistant"
         next_is_assistant = index + 1 < len(messages) and messages[index + 1]["role"] == "assistant"
@@ -50,7 +54,9 @@ def tokenise_conversation(tokenizer: Any, messages: Messages, max_completion_tok
             raise ValueError("the chat template is not prefix-preserving; multi-turn masking needs one that is")
         segment = _encode(tokenizer, text[len(rendered):])
         completion += segment
-        mask += [1 if is_assistant else 0] * len(segment)
+        trained = is_assistant and replies >= shared_replies
+        mask += [1 if trained else 0] * len(segment)
+        replies += is_assistant
         rendered = text
     if max_completion_tokens is not None:
         completion, mask = completion[:max_completion_tokens], mask[:max_completion_tokens]

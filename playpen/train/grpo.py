@@ -14,6 +14,11 @@ Episodes that the *partner* spoiled (it aborted, the episode errored, or the lea
 played again (``partner_retries``) and, if that keeps happening, replaced by a valid episode of the same group
 (a group with no valid episode takes a copy of another group), so the learner is never blamed for its
 partner's mistakes (the paper's recipe).
+
+With ``branching`` on, a group does not play ``group_size`` independent episodes: it plays one trunk episode,
+draws one of the learner's turns in it uniformly, and forks the rest of the group from the game state just
+before that turn (``GameMaster.copy()``). The group then differs only from that turn on, so its advantages
+credit that turn's decision and what followed; the shared earlier replies are masked out of the loss.
 """
 
 from __future__ import annotations
@@ -37,7 +42,13 @@ from playpen.envs.text_env import InstanceSampler
 from playpen.models.base import GenerationSettings, Model
 from playpen.models.messages import merge_messages
 from playpen.rollout.engine import EpisodeJob, EpisodeResult, run_episodes
-from playpen.train.common import device_kind, last_checkpoint, load_trainable, register_result, save_config
+from playpen.train.common import (
+    device_kind,
+    last_checkpoint,
+    load_trainable,
+    register_result,
+    save_config,
+)
 from playpen.train.conversation import tokenise_conversation
 
 ROW_PREFIX = "playpen-instance:"
@@ -82,10 +93,12 @@ class GRPOSettings:
     lora_r: int | None = 16
     lora_alpha: int | None = None
     #: an episode reward name (``playpen.envs.rewards``: paper, main_score, quality, success) or a callable
-    reward: Any = "paper"
+    reward: Any = "main_score"
     #: reward of an episode the learner aborted is ``-abort_penalty``
     abort_penalty: float = 0.0
     partner_retries: int = 1
+    #: each group shares one history up to a learner turn drawn uniformly, then forks (turn-level credit)
+    branching: bool = False
     #: TRL's loss aggregation ("dapo": over all learner tokens of the batch; "grpo": per sequence, the paper's)
     loss_type: str = "dapo"
     #: None: on with a GPU, off on the CPU (where memory is no issue and recomputation costs time)
@@ -152,6 +165,8 @@ class PlayedEpisode:
     learner_role: str
     #: the episode played in this slot was spoiled by the partner and this one (of the same group) replaces it
     replaced: bool = False
+    #: the learner's first replies that the group shares (branching): not trained on
+    shared_replies: int = 0
 
     @property
     def master(self) -> GameMaster | None:
@@ -184,6 +199,23 @@ def _aborting_player(master: GameMaster) -> str | None:
         return master.player_name(role) if role in master.roles else None
     last = next((e for e in reversed(events) if e["action"]["type"] == "get message"), None)
     return None if last is None else last["from"]
+
+
+def _replies(master: GameMaster | None, role: str) -> int:
+    """How many replies ``role`` has made in ``master``'s episode so far (0 for a new episode)."""
+    if master is None:
+        return 0
+    return sum(m["role"] == "assistant" for m in merge_messages(master.history_of[role]))
+
+
+def _group_ids(keys: list[tuple[str, str]]) -> list[int]:
+    """GRPO groups: TRL repeats each row ``group_size`` times in a row, so a group is a run of equal keys. (An
+    instance drawn twice in a row makes one run; TRL still normalises each ``group_size`` chunk of it on its own,
+    and with branching all of the run forks from the same trunk, so each chunk still shares one history.)"""
+    ids: list[int] = []
+    for index, key in enumerate(keys):
+        ids.append(ids[-1] if index and keys[index - 1] == key else (ids[-1] + 1 if ids else 0))
+    return ids
 
 
 @contextmanager
@@ -224,45 +256,86 @@ class EpisodeRollout:
         return HuggingFaceModel(model=model, tokenizer=self.tokenizer, name="learner",
                                 settings=GenerationSettings(self.settings.temperature, self.settings.max_new_tokens))
 
-    def play(self, keys: list[tuple[str, str]], learner: Model) -> list[PlayedEpisode]:
-        """Play one episode per key, all in one batch (the learner answers all waiting episodes at once)."""
+    def play(self, keys: list[tuple[str, str]], learner: Model, starts: list[GameMaster | None] | None = None,
+             before_reply: Callable[[EpisodeJob, GameMaster], None] | None = None) -> list[PlayedEpisode]:
+        """Play one episode per key, all in one batch (the learner answers all waiting episodes at once); an
+        episode with a start state plays on from a copy of it, sharing the learner's replies made before it."""
+        starts = starts or [None] * len(keys)
         jobs = []
-        for game, key in keys:
+        for (game, key), start in zip(keys, starts):
             spec = self.specs[game]
             role = self.roles[game]
             players = {r: (learner if r == role or self.partner is None else self.partner) for r in spec.roles}
-            jobs.append(EpisodeJob(spec, self.rows[key], players))
-        results = run_episodes(jobs, batch_size=max(1, len(jobs)))
+            jobs.append(EpisodeJob(spec, self.rows[key], players, start=start))
+        results = run_episodes(jobs, batch_size=max(1, len(jobs)), before_reply=before_reply)
         by_job = {id(r.job): r for r in results}
         played = []
         for job in jobs:
             result = by_job[id(job)]
             master = result.master
             scored = master is not None and master.done and not result.errored
-            played.append(PlayedEpisode(result, self.reward_fn(master) if scored else 0.0, self.roles[job.spec.name]))
+            role = self.roles[job.spec.name]
+            played.append(PlayedEpisode(result, self.reward_fn(master) if scored else 0.0, role,
+                                        shared_replies=_replies(job.start, role)))
         return played
+
+    def play_branching(self, keys: list[tuple[str, str]], learner: Model,
+                       rng: random.Random) -> tuple[list[PlayedEpisode], list[GameMaster | None]]:
+        """Each group (a run of equal keys) plays one trunk episode; at one of the learner's turns in it, drawn
+        uniformly, the rest of the group forks from the trunk's state and plays on. Returns the episodes (the
+        trunk first in its group) and each slot's start state (for replays of spoiled episodes)."""
+        groups = _group_ids(keys)
+        first = {g: groups.index(g) for g in dict.fromkeys(groups)}
+        trunk_keys = [keys[i] for i in first.values()]
+        turns: dict[int, list[GameMaster]] = {}
+
+        def snapshot(job: EpisodeJob, master: GameMaster) -> None:
+            if master.current_role == self.roles[job.spec.name]:
+                turns.setdefault(id(job), []).append(master.copy())
+
+        trunks = dict(zip(first, self.play(trunk_keys, learner, before_reply=snapshot)))
+        points = {g: (rng.choice(turns[id(t.result.job)]) if turns.get(id(t.result.job)) else None)
+                  for g, t in trunks.items()}
+        forks = [i for i, g in enumerate(groups) if i != first[g]]
+        starts = [points[g] for g in groups]
+        forked = iter(self.play([keys[i] for i in forks], learner, [starts[i] for i in forks]))
+        episodes = []
+        for index, group in enumerate(groups):
+            if index == first[group]:
+                trunk = trunks[group]
+                episodes.append(replace(trunk, shared_replies=_replies(points[group], trunk.learner_role)))
+            else:
+                episodes.append(next(forked))
+        return episodes, starts
 
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
         keys = [row_key(p) for p in prompts]
+        step = int(getattr(getattr(trainer, "state", None), "global_step", self.calls)) + 1
+        rng = random.Random(f"{self.settings.seed}:{step}:{self.calls}")
+        self.calls += 1
         learner = self.learner_model(trainer)
         with _eval_mode(learner):
-            episodes = self.play(keys, learner)
+            if self.settings.branching:
+                if getattr(getattr(trainer, "accelerator", None), "num_processes", 1) > 1:
+                    raise PlaypenError("branching needs a single training process (a group split across "
+                                       "processes cannot share its trunk); turn branching off or use one process")
+                episodes, starts = self.play_branching(keys, learner, rng)
+            else:
+                episodes, starts = self.play(keys, learner), [None] * len(keys)
             for _ in range(self.settings.partner_retries):
                 redo = [i for i, e in enumerate(episodes) if e.partner_failure]
                 if not redo:
                     break
-                for index, episode in zip(redo, self.play([keys[i] for i in redo], learner)):
+                replayed = self.play([keys[i] for i in redo], learner, [starts[i] for i in redo])
+                for index, episode in zip(redo, replayed):
                     episodes[index] = episode
-        step = int(getattr(getattr(trainer, "state", None), "global_step", self.calls)) + 1
-        rng = random.Random(f"{self.settings.seed}:{step}:{self.calls}")
-        self.calls += 1
-        episodes = self._replace_partner_failures(episodes, keys, rng)
+        episodes = self._replace_partner_failures(episodes, _group_ids(keys), rng)
         output: dict[str, Any] = {"prompt_ids": [], "completion_ids": [], "logprobs": None, "env_mask": [],
                                   "episode_reward": [], "episode_outcome": [], "episode_replaced": []}
         for episode in episodes:
             master = episode.result.master
             tokens = tokenise_conversation(self.tokenizer, merge_messages(master.history_of[episode.learner_role]),
-                                           self.settings.max_completion_length)
+                                           self.settings.max_completion_length, episode.shared_replies)
             output["prompt_ids"].append(tokens.prompt_ids)
             output["completion_ids"].append(tokens.completion_ids)
             output["env_mask"].append(tokens.mask)
@@ -273,32 +346,31 @@ class EpisodeRollout:
         return output
 
     @staticmethod
-    def _replace_partner_failures(episodes: list[PlayedEpisode], keys: list[tuple[str, str]],
+    def _replace_partner_failures(episodes: list[PlayedEpisode], groups: list[Any],
                                   rng: random.Random | None = None) -> list[PlayedEpisode]:
         """Each slot spoiled by the partner takes a copy of a valid episode of its own group (same key); a
         group without any valid episode takes a copy of a whole other group that has one. The learner's own
         aborts stay (and are penalised). If no episode of the batch is valid, every slot keeps its episode with
         reward None: TRL then gives the batch advantage 0 (no signal rather than a wrong one)."""
         rng = rng or random.Random(len(episodes))
-        valid_by_key: dict[tuple[str, str], list[PlayedEpisode]] = {}
-        for key, episode in zip(keys, episodes):
+        valid_by_group: dict[Any, list[PlayedEpisode]] = {}
+        for group, episode in zip(groups, episodes):
             if not episode.partner_failure:
-                valid_by_key.setdefault(key, []).append(episode)
-        if not valid_by_key:
+                valid_by_group.setdefault(group, []).append(episode)
+        if not valid_by_group:
             if any(e.result.master is None or not e.result.master.done for e in episodes):
                 raise PlaypenError("every episode of this batch was spoiled by the partner and some could not be "
                                    "played at all; check the partner model")
             return [replace(e, reward=None) for e in episodes]
-        groups = list(dict.fromkeys(keys))
-        donors = [k for k in groups if k in valid_by_key]
+        donors = list(valid_by_group)
         # a group with no valid episode borrows a whole group (its slots are filled from that group's episodes)
-        source = {k: (k if k in valid_by_key else rng.choice(donors)) for k in groups}
+        source = {g: (g if g in valid_by_group else rng.choice(donors)) for g in dict.fromkeys(groups)}
         replaced = []
-        for key, episode in zip(keys, episodes):
+        for group, episode in zip(groups, episodes):
             if not episode.partner_failure:
                 replaced.append(episode)
             else:
-                replaced.append(replace(rng.choice(valid_by_key[source[key]]), replaced=True))
+                replaced.append(replace(rng.choice(valid_by_group[source[group]]), replaced=True))
         return replaced
 
     def _log(self, step: int, keys: list[tuple[str, str]], episodes: list[PlayedEpisode]) -> None:
@@ -313,6 +385,7 @@ class EpisodeRollout:
                     "episode": master.game_id if master is not None else None,
                     "reward": episode.reward, "outcome": master.outcome.status.value if master else None,
                     "reason": master.outcome.reason if master else None, "replaced": episode.replaced,
+                    "shared_replies": episode.shared_replies,
                     "learner": episode.learner_replies(),
                 }, ensure_ascii=False, default=str) + "\n")
 

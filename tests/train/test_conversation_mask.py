@@ -42,3 +42,11 @@ def test_trailing_game_master_message_is_dropped_and_truncation(tokenizer):
 def test_conversation_must_start_with_the_game_master(tokenizer):
     with pytest.raises(ValueError):
         tokenise_conversation(tokenizer, CONVERSATION[1:])
+
+
+def test_shared_replies_are_masked_out(tokenizer):
+    """With branching, the replies the group shares are history: only the later ones are trained on."""
+    tokens = tokenise_conversation(tokenizer, CONVERSATION, shared_replies=1)
+    learner = tokenizer.decode([t for t, m in zip(tokens.completion_ids, tokens.mask) if m])
+    assert learner == "GUESS: snow<|im_end|>\n"
+    assert tokens.completion_ids == tokenise_conversation(tokenizer, CONVERSATION).completion_ids

@@ -4,13 +4,20 @@ advantages TRL computes from our rollouts (hand-made reward groups, partner fail
 import csv
 import json
 import math
+import random
 import zlib
 
 import pytest
 
 from playpen.core.master import Status
 from playpen.models.base import GenerationResult, Model
-from playpen.train.grpo import ROW_PREFIX, EpisodeRollout, GRPOSettings, build_grpo, train_grpo
+from playpen.train.grpo import (
+    ROW_PREFIX,
+    EpisodeRollout,
+    GRPOSettings,
+    build_grpo,
+    train_grpo,
+)
 
 pytestmark = pytest.mark.model
 
@@ -194,3 +201,93 @@ def test_learner_roles_default_to_the_papers():
     assert learner_role(get_game("wordle")) == "WordGuesser"
     with pytest.raises(PlaypenError, match="no role"):
         learner_role(get_game(GAME), {GAME: "Referee"})
+
+
+class RandomGuesser(Model):
+    """A sampling taboo guesser: a seeded random guess per request, so branches of one episode differ."""
+
+    batched = True
+
+    def __init__(self, seed=0):
+        super().__init__()
+        self.name = "guesser"
+        self.rng = random.Random(seed)
+
+    def generate(self, requests):
+        words = ("winter", "river", "car", "bread", "ship", "lamp")
+        return [GenerationResult(text=f"GUESS: {self.rng.choice(words)}") for _ in requests]
+
+
+def test_branching_groups_share_a_history_and_train_only_what_follows_the_fork(embedded_model_dir):
+    """Taboo (three guesses) with a sampling guesser: each group plays a trunk, forks at one of the learner's
+    turns, and the loss mask covers only the replies from the fork on."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from playpen.games import get_game
+    from playpen.models.messages import merge_messages
+    from playpen.models.scripted import ScriptedModel
+    from playpen.rollout.benchmark import select_rows
+    from playpen.train.conversation import tokenise_conversation
+
+    spec = get_game("taboo")
+    rows = select_rows(spec, split="train")[:3]
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir)
+    settings = GRPOSettings(games=["taboo"], group_size=4, batch_size=12, branching=True, reward="success", seed=1)
+    rollout = EpisodeRollout(settings, [spec], {r.key: r for r in rows}, ScriptedModel(), tokenizer)
+    learner = RandomGuesser()
+    rollout.learner_model = lambda trainer: learner
+    trainer = SimpleNamespace(state=SimpleNamespace(global_step=0), accelerator=SimpleNamespace(num_processes=1))
+    keys = [(spec.name, r.key) for r in rows for _ in range(4)]
+    episodes, starts = rollout.play_branching(keys, learner, random.Random(0))
+
+    shared = []
+    for group in range(3):
+        members = episodes[4 * group: 4 * group + 4]
+        replies = [e.learner_replies() for e in members]
+        counts = {e.shared_replies for e in members}
+        assert len(counts) == 1  # one fork point per group
+        [k] = counts
+        shared.append(k)
+        # the trunk's first k replies (and the game's answers to them) are every member's history
+        assert all(r[:k] == replies[0][:k] for r in replies)
+        views = [e.master.history_of["WordGuesser"] for e in members]
+        prefix = 1 + 2 * k  # the first prompt, then k (reply, answer) pairs
+        assert all(v[:prefix] == views[0][:prefix] for v in views)
+        assert all(len(r) > k for r in replies)  # everyone made its own reply at the fork
+        assert starts[4 * group] is starts[4 * group + 3]
+    assert max(shared) > 0, "no group forked after its first turn; the test needs a seed that does"
+
+    # a forked member's loss mask covers exactly its own replies (from the fork on)
+    member = next(e for e in episodes if e.shared_replies > 0)
+    tokens = tokenise_conversation(tokenizer, merge_messages(member.master.history_of["WordGuesser"]), None,
+                                   member.shared_replies)
+    trained = tokenizer.decode([t for t, m in zip(tokens.completion_ids, tokens.mask) if m])
+    own = member.learner_replies()[member.shared_replies:]
+    assert trained == "".join(f"{reply}<|im_end|>\n" for reply in own)
+
+    # the rollout function TRL calls: every completion trains on something, and the log says what was shared
+    prompts = [[{"role": "user", "content": ROW_PREFIX + json.dumps(list(key))}] for key in keys]
+    out = rollout(prompts, trainer)
+    assert len(out["completion_ids"]) == 12
+    for ids, mask in zip(out["completion_ids"], out["env_mask"]):
+        assert len(ids) == len(mask) and sum(mask) > 0
+
+
+def test_branching_is_refused_with_several_training_processes(embedded_model_dir):
+    from types import SimpleNamespace
+
+    from playpen.core.errors import PlaypenError
+    from playpen.games import get_game
+    from playpen.models.scripted import ScriptedModel
+    from playpen.rollout.benchmark import select_rows
+
+    spec = get_game("taboo")
+    [row] = select_rows(spec, split="train")[:1]
+    rollout = EpisodeRollout(GRPOSettings(games=["taboo"], group_size=2, batch_size=2, branching=True), [spec],
+                             {row.key: row}, ScriptedModel(), tokenizer=None)
+    rollout.learner_model = lambda trainer: RandomGuesser()
+    trainer = SimpleNamespace(state=SimpleNamespace(global_step=0), accelerator=SimpleNamespace(num_processes=2))
+    with pytest.raises(PlaypenError, match="single training process"):
+        rollout([[{"role": "user", "content": ROW_PREFIX + json.dumps(["taboo", row.key])}]] * 2, trainer)

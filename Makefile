@@ -21,8 +21,9 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/playpen prepare-model
-	# every game once with the embedded model (one validation instance per game), then its clemscore table
-	HF_HUB_OFFLINE=1 $(BIN)/playpen run -g all -m smollm2-135m --split validation -N 1 -L 48 -b 16 -r $(DEMO)/all-games
+	# every game once with the embedded model (one validation instance per game, replies of at most 32 tokens),
+	# then its clemscore table
+	HF_HUB_OFFLINE=1 $(BIN)/playpen run -g all -m smollm2-135m --split validation -N 1 -L 32 -b 16 -r $(DEMO)/all-games
 	HF_HUB_OFFLINE=1 $(BIN)/playpen eval -r $(DEMO)/all-games
 	# the learning loop: evaluate, GRPO on the reference game, evaluate again -> report.html
 	HF_HUB_OFFLINE=1 $(BIN)/playpen demo -o $(DEMO)

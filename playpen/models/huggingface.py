@@ -18,7 +18,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from playpen.core.errors import PlaypenError
 from playpen.models.base import GenerationRequest, GenerationResult, GenerationSettings, Model
@@ -98,6 +98,94 @@ def _torch_dtype(torch: Any, dtype: Any, device: str) -> Any:
     return dtype
 
 
+#: a batch is split where left padding would more than double its prompt tokens ...
+PADDING_SLACK = 2.0
+#: ... unless it holds fewer padded tokens than this (short prompts are cheap to pad; each split costs its own
+#: decoding loop)
+MIN_SPLIT_TOKENS = 2048
+
+Row = TypeVar("Row", bound=tuple)
+
+#: tokens of attention keys/values kept from earlier single-conversation calls (see ``PrefixCache``)
+PREFIX_CACHE_TOKENS = 16384
+#: a cached conversation is reused only if it shares at least this many tokens with the new prompt
+MIN_REUSED_PREFIX = 256
+
+
+def length_buckets(rows: list[Row], max_rows: int | None = None) -> list[list[Row]]:
+    """Split ``(index, prompt, token ids)`` rows into batches of similar prompt length.
+
+    Left padding makes every row of a batch as long as its longest prompt, and a CPU spends its time on those
+    padded tokens: one 6,000-token adventuregame prompt batched with thirteen 500-token prompts would cost 14 ×
+    6,000 tokens of prefill instead of 12,500. Rows are sorted by length and a new batch starts where padding
+    would exceed ``PADDING_SLACK`` times the real tokens (or at ``max_rows``).
+    """
+    batches: list[list[Row]] = []
+    current: list[Row] = []
+    real = 0
+    for row in sorted(rows, key=lambda r: len(r[2])):
+        length = len(row[2])
+        padded = (len(current) + 1) * length  # sorted: the new row is the longest
+        too_wide = padded > MIN_SPLIT_TOKENS and padded > PADDING_SLACK * (real + length)
+        if current and ((max_rows and len(current) >= max_rows) or too_wide):
+            batches.append(current)
+            current, real = [], 0
+        current.append(row)
+        real += length
+    if current:
+        batches.append(current)
+    return batches
+
+
+class PrefixCache:
+    """Attention keys/values of recent single conversations, so that the next turn of a conversation only
+    computes its new tokens.
+
+    A multi-turn game sends the whole history every turn; when one long episode is left (adventuregame's 50
+    turns, the tail of a run) the model would otherwise recompute thousands of prompt tokens per turn
+    (measured: a 3,200-token turn took 22.3 s on one CPU thread from scratch, 2.8 s on top of the previous
+    turn's cache, with the same greedy answer). Entries are keyed by their token ids; a new prompt takes the
+    entry with the longest common prefix, cropped to it. Oldest entries go first once ``max_tokens`` are held.
+    """
+
+    def __init__(self, max_tokens: int = PREFIX_CACHE_TOKENS):
+        self.max_tokens = max_tokens
+        self.entries: list[tuple[list[int], Any]] = []  # oldest first
+        self.hits = 0
+
+    def take(self, ids: list[int]) -> Any:
+        """The cache with the longest reusable prefix of ``ids`` (removed from the store, cropped), or None."""
+        best, best_common = None, 0
+        for index, (cached_ids, _) in enumerate(self.entries):
+            common = _common_prefix(cached_ids, ids)
+            if common > best_common:
+                best, best_common = index, common
+        best_common = min(best_common, len(ids) - 1)  # at least one new token must go through the model
+        if best is None or best_common < MIN_REUSED_PREFIX:
+            return None
+        cached_ids, cache = self.entries.pop(best)
+        if best_common < len(cached_ids):
+            cache.crop(best_common - len(cached_ids))  # a negative value drops that many tokens from the end
+        self.hits += 1
+        return cache
+
+    def put(self, ids: list[int], cache: Any) -> None:
+        length = cache.get_seq_length()
+        if length > self.max_tokens:
+            return
+        self.entries.append((ids[:length], cache))
+        while sum(len(i) for i, _ in self.entries) > self.max_tokens:
+            self.entries.pop(0)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    length = min(len(a), len(b))
+    return next((i for i in range(length) if a[i] != b[i]), length)
+
+
 class HuggingFaceModel(Model):
     """A causal LM run in-process with transformers. ``model`` and ``tokenizer`` are public for reuse
     (e.g. by the training recipes)."""
@@ -122,6 +210,7 @@ class HuggingFaceModel(Model):
         seed: int | None = None,
         model: Any = None,
         tokenizer: Any = None,
+        prefix_cache_tokens: int | None = None,
     ):
         super().__init__(settings)
         import torch
@@ -163,6 +252,9 @@ class HuggingFaceModel(Model):
         self._pad_id = pad if isinstance(pad, int) else (self._stop_ids[0] if self._stop_ids else 0)
         if seed is not None:
             torch.manual_seed(seed)
+        # objects passed in may be trained between calls (GRPO's policy): keys/values computed earlier go stale
+        tokens = PREFIX_CACHE_TOKENS if prefix_cache_tokens is None else prefix_cache_tokens
+        self.prefix_cache = PrefixCache(tokens) if tokens > 0 and not reused else None
 
     # ------------------------------------------------------------------ loading
     def _load(
@@ -271,9 +363,7 @@ class HuggingFaceModel(Model):
                 )
                 continue
             pending.append((index, prompt, ids))
-        size = self.max_batch_size or len(pending) or 1
-        for start in range(0, len(pending), size):
-            chunk = pending[start : start + size]
+        for chunk in length_buckets(pending, self.max_batch_size):
             for (index, _, _), result in zip(chunk, self._generate_rows(chunk, max_new)):
                 results[index] = result
         return [
@@ -336,15 +426,33 @@ class HuggingFaceModel(Model):
                 options["top_p"] = self.top_p
         else:
             options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        single = len(rows) == 1 and self.prefix_cache is not None
+        if single:
+            cache = self.prefix_cache.take(rows[0][2])
+            if cache is not None:
+                options["past_key_values"] = cache
         was_training = self.model.training
         self.model.eval()
         try:
             with torch.inference_mode():
-                output = self.model.generate(**batch, **options)
+                try:
+                    output = self.model.generate(**batch, **options, return_dict_in_generate=True)
+                except Exception as error:
+                    if "past_key_values" not in options:
+                        raise
+                    # a cache layout this model does not accept: answer without it, and stop caching
+                    log.warning("reusing cached keys/values failed for %s (%s); prefix caching is now off",
+                                self.name, error)
+                    self.prefix_cache = None
+                    del options["past_key_values"]
+                    output = self.model.generate(**batch, **options, return_dict_in_generate=True)
         finally:
             if was_training:
                 self.model.train()
-        new_tokens = output[:, batch["input_ids"].shape[1] :].tolist()
+        sequences = output.sequences
+        if single and getattr(output.past_key_values, "crop", None) is not None:
+            self.prefix_cache.put(sequences[0].tolist(), output.past_key_values)
+        new_tokens = sequences[:, batch["input_ids"].shape[1] :].tolist()
         stops = set(self._stop_ids)
         results = []
         for (_, prompt, ids), tokens in zip(rows, new_tokens):
@@ -381,6 +489,8 @@ class HuggingFaceModel(Model):
     def close(self) -> None:
         import gc
 
+        if self.prefix_cache is not None:
+            self.prefix_cache.clear()
         self.model = None
         gc.collect()
         try:

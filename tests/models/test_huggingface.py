@@ -163,3 +163,86 @@ def test_reuse_loaded_objects(hf_model):
         assert hf_model.model.training  # the mode is restored
     finally:
         hf_model.model.eval()
+
+
+def rows_of(*lengths):
+    return [(index, f"prompt {index}", [7] * length) for index, length in enumerate(lengths)]
+
+
+def test_length_buckets_keep_short_batches_whole_and_split_off_long_prompts():
+    from playpen.models.huggingface import length_buckets
+
+    def lengths(batches):
+        return [[len(ids) for _, _, ids in batch] for batch in batches]
+
+    # thirteen 500-token prompts and one of 6,000: padding everything to 6,000 would be 84,000 tokens
+    assert lengths(length_buckets(rows_of(*([500] * 6 + [6000] + [500] * 7))))  == [[500] * 13, [6000]]
+    # similar lengths stay one batch; so do short prompts, however uneven (below MIN_SPLIT_TOKENS padded)
+    assert lengths(length_buckets(rows_of(900, 600, 1000, 700))) == [[600, 700, 900, 1000]]
+    assert lengths(length_buckets(rows_of(20, 300, 40))) == [[20, 40, 300]]
+    # max_rows still caps a batch; nothing is lost or duplicated
+    batches = length_buckets(rows_of(*range(100, 1100, 100)), max_rows=4)
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(i for b in batches for i, _, _ in b) == list(range(10))
+    assert length_buckets([]) == []
+
+
+@pytest.mark.model
+def test_a_batch_split_by_length_answers_in_request_order(hf_model, batch_results):
+    long = GenerationRequest(messages=[{"role": "user", "content": "Say yes. " + "filler words here " * 700}])
+    results = hf_model.generate(requests()[:2] + [long] + requests()[2:])
+    assert [r.text for r in results[:2] + results[3:]] == [r.text for r in batch_results]
+    assert results[2].error is None and results[2].usage["prompt_tokens"] > 2000
+
+
+@pytest.mark.model
+def test_the_next_turn_of_a_conversation_reuses_the_previous_turns_keys_and_values(hf_model):
+    """A long first turn, then the same conversation one exchange later: the second call starts from the
+    first call's cache (a hit) and answers exactly as a model without the cache does."""
+    from playpen.models.huggingface import PrefixCache
+
+    room = " ".join(f"Room {i} has a table, a lamp and a book; exits lead north and east." for i in range(30))
+    first = [{"role": "user", "content": room + "\nWhat do you do? Answer with '> action'."}]
+    hf_model.prefix_cache = PrefixCache()
+    try:
+        turn1 = hf_model.generate([GenerationRequest(messages=first)])[0]
+        later = first + [{"role": "assistant", "content": turn1.text}, {"role": "user", "content": "Nothing happens."}]
+        cached = hf_model.generate([GenerationRequest(messages=later)])[0]
+        assert hf_model.prefix_cache.hits == 1 and turn1.usage["prompt_tokens"] > 256
+        hf_model.prefix_cache = None
+        assert hf_model.generate([GenerationRequest(messages=later)])[0].text == cached.text
+    finally:
+        hf_model.prefix_cache = PrefixCache()
+
+
+def test_prefix_cache_takes_the_longest_shared_prefix_and_crops_it():
+    from playpen.models.huggingface import MIN_REUSED_PREFIX, PrefixCache
+
+    class FakeCache:
+        def __init__(self, length):
+            self.length = length
+
+        def get_seq_length(self):
+            return self.length
+
+        def crop(self, amount):
+            assert amount < 0  # transformers' non-deprecated form: drop that many tokens
+            self.length += amount
+
+    store = PrefixCache(max_tokens=3000)
+    a, b = list(range(1000)), list(range(500)) + [-1] * 500
+    store.put(a, FakeCache(1000))
+    store.put(b, FakeCache(1000))
+    cache = store.take(list(range(800)) + [7, 7])  # shares 800 tokens with a, 500 with b
+    assert cache.length == 800 and store.hits == 1 and len(store.entries) == 1
+    assert store.take([5] * 900) is None  # nothing shared
+    assert store.take(b[: MIN_REUSED_PREFIX - 1] + [9]) is None  # too short a prefix to bother
+    # the whole prompt cached: one token is left for the model to read
+    store.put(a, FakeCache(1000))
+    assert store.take(a).length == 999
+    # the oldest entries go once the budget is exceeded
+    for ids in (a, b, a[:999], list(range(1200))):
+        store.put(ids, FakeCache(len(ids)))
+    assert [len(ids) for ids, _ in store.entries] == [999, 1200]  # 1000 + 1000 + 999 + 1200 > 3000
+    store.put(list(range(4000)), FakeCache(4000))  # larger than the whole budget: not kept
+    assert [len(ids) for ids, _ in store.entries] == [999, 1200]

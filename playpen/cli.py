@@ -415,7 +415,10 @@ def train_grpo_command(
     partner: Annotated[Optional[str], typer.Option(help="Partner alias, 'scripted' or 'self'.")] = None,
     group_size: Annotated[Optional[int], typer.Option()] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Episodes per step (a multiple of the group size).")] = None,
+    micro_batch_size: Annotated[Optional[int], typer.Option(
+        help="Episodes per forward/backward pass (less memory, same update).")] = None,
     max_steps: Annotated[Optional[int], typer.Option()] = None,
+    temperature: Annotated[Optional[float], typer.Option(help="The learner's sampling temperature (default 1).")] = None,
     learning_rate: Annotated[Optional[float], typer.Option("--lr")] = None,
     beta: Annotated[Optional[float], typer.Option(help="KL weight (0: no reference model).")] = None,
     lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (0: full fine-tuning).")] = None,
@@ -438,7 +441,8 @@ def train_grpo_command(
     settings = load_config(config, GRPOSettings, dict(
         games=games.split(",") if games else None, roles=_pairs(role, "role"),
         weights={k: float(v) for k, v in weights.items()} if weights else None, partner=partner,
-        group_size=group_size, batch_size=batch_size, max_steps=max_steps, learning_rate=learning_rate, beta=beta,
+        group_size=group_size, batch_size=batch_size, micro_batch_size=micro_batch_size, max_steps=max_steps,
+        temperature=temperature, learning_rate=learning_rate, beta=beta,
         lora_r=lora_r, reward=reward, abort_penalty=abort_penalty, max_new_tokens=max_new_tokens,
         branching=branching, eval_steps=eval_steps, eval_games=eval_games.split(",") if eval_games else None,
         seed=seed, alias=alias))

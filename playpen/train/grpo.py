@@ -348,10 +348,11 @@ class EpisodeRollout:
     @staticmethod
     def _replace_partner_failures(episodes: list[PlayedEpisode], groups: list[Any],
                                   rng: random.Random | None = None) -> list[PlayedEpisode]:
-        """Each slot spoiled by the partner takes a copy of a valid episode of its own group (same key); a
-        group without any valid episode takes a copy of a whole other group that has one. The learner's own
-        aborts stay (and are penalised). If no episode of the batch is valid, every slot keeps its episode with
-        reward None: TRL then gives the batch advantage 0 (no signal rather than a wrong one)."""
+        """Each slot spoiled by the partner takes a copy of a valid episode of its own group (``groups`` gives
+        each slot's group id); a group without any valid episode takes a copy of a whole other group that has
+        one. The learner's own aborts stay (and are penalised). If no episode of the batch is valid, every slot
+        keeps its episode with reward None: TRL then gives the batch advantage 0 (no signal rather than a wrong
+        one)."""
         rng = rng or random.Random(len(episodes))
         valid_by_group: dict[Any, list[PlayedEpisode]] = {}
         for group, episode in zip(groups, episodes):

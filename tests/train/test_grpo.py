@@ -218,7 +218,7 @@ class RandomGuesser(Model):
         return [GenerationResult(text=f"GUESS: {self.rng.choice(words)}") for _ in requests]
 
 
-def test_branching_groups_share_a_history_and_train_only_what_follows_the_fork(embedded_model_dir):
+def test_branching_groups_share_a_history_and_train_only_what_follows_the_fork(embedded_model_dir, tmp_path):
     """Taboo (three guesses) with a sampling guesser: each group plays a trunk, forks at one of the learner's
     turns, and the loss mask covers only the replies from the fork on."""
     from types import SimpleNamespace
@@ -235,7 +235,8 @@ def test_branching_groups_share_a_history_and_train_only_what_follows_the_fork(e
     rows = select_rows(spec, split="train")[:3]
     tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir)
     settings = GRPOSettings(games=["taboo"], group_size=4, batch_size=12, branching=True, reward="success", seed=1)
-    rollout = EpisodeRollout(settings, [spec], {r.key: r for r in rows}, ScriptedModel(), tokenizer)
+    rollout = EpisodeRollout(settings, [spec], {r.key: r for r in rows}, ScriptedModel(), tokenizer,
+                             log_path=tmp_path / "rollouts.jsonl")
     learner = RandomGuesser()
     rollout.learner_model = lambda trainer: learner
     trainer = SimpleNamespace(state=SimpleNamespace(global_step=0), accelerator=SimpleNamespace(num_processes=1))
@@ -273,9 +274,14 @@ def test_branching_groups_share_a_history_and_train_only_what_follows_the_fork(e
     assert len(out["completion_ids"]) == 12
     for ids, mask in zip(out["completion_ids"], out["env_mask"]):
         assert len(ids) == len(mask) and sum(mask) > 0
+    logged = [json.loads(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
+    assert len(logged) == 12
+    for group in range(3):
+        counts = {entry["shared_replies"] for entry in logged[4 * group: 4 * group + 4]}
+        assert len(counts) == 1 and all(len(e["learner"]) > min(counts) for e in logged[4 * group: 4 * group + 4])
 
 
-def test_branching_is_refused_with_several_training_processes(embedded_model_dir):
+def test_branching_is_refused_with_several_training_processes():
     from types import SimpleNamespace
 
     from playpen.core.errors import PlaypenError

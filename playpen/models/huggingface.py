@@ -106,7 +106,9 @@ MIN_SPLIT_TOKENS = 2048
 
 Row = TypeVar("Row", bound=tuple)
 
-#: tokens of attention keys/values kept from earlier single-conversation calls (see ``PrefixCache``)
+#: memory for attention keys/values kept from earlier single-conversation calls (see ``PrefixCache``) ...
+PREFIX_CACHE_BYTES = 1 << 30
+#: ... or this many tokens where the model's config does not tell the size of a token's keys/values
 PREFIX_CACHE_TOKENS = 16384
 #: a cached conversation is reused only if it shares at least this many tokens with the new prompt
 MIN_REUSED_PREFIX = 256
@@ -148,7 +150,7 @@ class PrefixCache:
     entry with the longest common prefix, cropped to it. Oldest entries go first once ``max_tokens`` are held.
     """
 
-    def __init__(self, max_tokens: int = PREFIX_CACHE_TOKENS):
+    def __init__(self, max_tokens: int = PREFIX_CACHE_TOKENS):  # HuggingFaceModel sizes it by memory
         self.max_tokens = max_tokens
         self.entries: list[tuple[list[int], Any]] = []  # oldest first
         self.hits = 0
@@ -179,6 +181,20 @@ class PrefixCache:
 
     def clear(self) -> None:
         self.entries.clear()
+
+
+def prefix_cache_budget(config: Any, element_bytes: int) -> int:
+    """How many tokens of keys/values fit in ``PREFIX_CACHE_BYTES`` for a model with this config (SmolLM2-135M
+    in float32: 46 KB a token, 23k tokens; an 8B model in bfloat16: 128 KB a token, 8k tokens)."""
+    config = getattr(config, "text_config", None) or config
+    layers = getattr(config, "num_hidden_layers", None)
+    heads = getattr(config, "num_attention_heads", None)
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or (
+        getattr(config, "hidden_size", 0) // heads if heads else None)
+    if not all(isinstance(v, int) and v > 0 for v in (layers, kv_heads, head_dim)):
+        return PREFIX_CACHE_TOKENS
+    return PREFIX_CACHE_BYTES // (2 * layers * kv_heads * head_dim * element_bytes)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -253,7 +269,9 @@ class HuggingFaceModel(Model):
         if seed is not None:
             torch.manual_seed(seed)
         # objects passed in may be trained between calls (GRPO's policy): keys/values computed earlier go stale
-        tokens = PREFIX_CACHE_TOKENS if prefix_cache_tokens is None else prefix_cache_tokens
+        tokens = prefix_cache_tokens
+        if tokens is None:
+            tokens = prefix_cache_budget(self.model.config, getattr(self.model.dtype, "itemsize", 4))
         self.prefix_cache = PrefixCache(tokens) if tokens > 0 and not reused else None
 
     # ------------------------------------------------------------------ loading

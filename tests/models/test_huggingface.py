@@ -246,3 +246,16 @@ def test_prefix_cache_takes_the_longest_shared_prefix_and_crops_it():
     assert [len(ids) for ids, _ in store.entries] == [999, 1200]  # 1000 + 1000 + 999 + 1200 > 3000
     store.put(list(range(4000)), FakeCache(4000))  # larger than the whole budget: not kept
     assert [len(ids) for ids, _ in store.entries] == [999, 1200]
+
+
+def test_prefix_cache_budget_is_a_memory_budget():
+    from types import SimpleNamespace
+
+    from playpen.models.huggingface import PREFIX_CACHE_BYTES, PREFIX_CACHE_TOKENS, prefix_cache_budget
+
+    smollm2 = SimpleNamespace(num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3, hidden_size=576)
+    assert prefix_cache_budget(smollm2, 4) == PREFIX_CACHE_BYTES // 46080  # 2 × 30 layers × 3 heads × 64 × 4 B
+    llama8b = SimpleNamespace(num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8, head_dim=128)
+    assert prefix_cache_budget(llama8b, 2) == 8192
+    assert prefix_cache_budget(SimpleNamespace(text_config=llama8b), 2) == 8192  # multimodal configs nest it
+    assert prefix_cache_budget(SimpleNamespace(), 4) == PREFIX_CACHE_TOKENS

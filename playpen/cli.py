@@ -166,16 +166,21 @@ def eval_(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Only runs whose path contains this.")] = None,
     game: GamesOption = None,
     std: Annotated[bool, typer.Option(help="Add the Quality Score (std) columns.")] = True,
+    ci: Annotated[bool, typer.Option(help="Bootstrap 95 % intervals over episodes (results_ci.csv).")] = True,
+    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
 ) -> None:
-    """Write raw.csv, results.csv (clembench's layout) and results.html with a chart."""
+    """Write raw.csv, results.csv (clembench's layout), results_ci.csv and results.html with a chart."""
     from rich.table import Table
 
+    from playpen.eval.confidence import write_intervals
     from playpen.eval.report import evaluate, summaries
 
     tables = evaluate(results, models=model, games=_game_filter(game), with_std=std)
     console = _console()
     if not tables:
         raise PlaypenError(f"no scores.json found under {results} (run `playpen run` or `playpen score` first)")
+    intervals = write_intervals(results, models=model, games=_game_filter(game), resamples=resamples, seed=seed) if ci else {}
     for model_table in tables:
         table = Table("game", "domain", "episodes", "% played", "quality", title=model_table.model)
         from playpen.eval.report import domain_of
@@ -185,13 +190,51 @@ def eval_(
             table.add_row(name, domain_of(name), str(fig.episodes), f"{fig.played:.2f}",
                           "–" if fig.quality != fig.quality else f"{fig.quality:.2f}")
         console.print(table)
-    summary = Table("model", "games", "% played", "quality", "clemscore", title="clemscore")
+    columns = ["model", "games", "% played", "quality", "clemscore"] + (["clemscore 95 % CI"] if ci else [])
+    summary = Table(*columns, title="clemscore")
     for row in summaries(tables):
-        summary.add_row(row.model, f"{row.scope} ({row.games})", f"{row.played:.2f}",
-                        "–" if row.quality != row.quality else f"{row.quality:.2f}",
-                        "–" if row.clemscore != row.clemscore else f"{row.clemscore:.2f}")
+        cells = [row.model, f"{row.scope} ({row.games})", f"{row.played:.2f}",
+                 "–" if row.quality != row.quality else f"{row.quality:.2f}",
+                 "–" if row.clemscore != row.clemscore else f"{row.clemscore:.2f}"]
+        if ci:
+            interval = intervals[row.model].scopes[row.scope]["clemscore"]
+            cells.append("–" if interval.low != interval.low else f"[{interval.low:.2f}, {interval.high:.2f}]")
+        summary.add_row(*cells)
     console.print(summary)
-    console.print(f"wrote {results / 'results.csv'}, {results / 'raw.csv'}, {results / 'results.html'}")
+    written = ["results.csv", "raw.csv"] + (["results_ci.csv"] if ci else []) + ["results.html"]
+    console.print("wrote " + ", ".join(str(results / name) for name in written))
+
+
+@app.command("compare")
+def compare_command(
+    before: Annotated[Path, typer.Argument(help="Results folder of the baseline run.")],
+    after: Annotated[Path, typer.Argument(help="Results folder of the run to compare with it.")],
+    model_a: Annotated[Optional[str], typer.Option("--model-a", help="Only runs of BEFORE whose path contains this.")] = None,
+    model_b: Annotated[Optional[str], typer.Option("--model-b", help="Only runs of AFTER whose path contains this.")] = None,
+    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+) -> None:
+    """AFTER − BEFORE per game and domain, with bootstrap 95 % intervals and whether each change is significant."""
+    from rich.table import Table
+
+    from playpen.eval.confidence import compare_results
+
+    comparison = compare_results(before, after, models=(model_a, model_b), resamples=resamples, seed=seed)
+    if not comparison.games:
+        raise PlaypenError(f"{before} and {after} have no game in common")
+    table = Table("game / scope", "paired", "Δ % played", "Δ quality", "Δ clemscore", "p (clemscore)", "significant",
+                  title=f"{after} − {before} (bootstrap 95 % intervals)")
+
+    def add(name: str, paired: str, changes) -> None:
+        clem = changes["clemscore"]
+        table.add_row(name, paired, *(changes[f].interval.format() for f in ("played", "quality", "clemscore")),
+                      "–" if clem.p_value != clem.p_value else f"{clem.p_value:.3f}", "yes" if clem.significant else "no")
+
+    for game, changes in comparison.games.items():
+        add(game, "yes" if comparison.paired[game] else "no", changes)
+    for scope, changes in comparison.scopes.items():
+        add(f"[b]{scope}[/b]", "", changes)
+    _console().print(table)
 
 
 @app.command()

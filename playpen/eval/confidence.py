@@ -1,0 +1,339 @@
+"""Confidence intervals for clembench figures, and the comparison of two runs.
+
+clembench reports point estimates from small validation sets (6 episodes per wordle experiment), so a change of a
+few points can be noise. Here every figure gets a **percentile bootstrap** interval: episodes are resampled with
+replacement *within each game* (the game is the stratum, as clembench averages per game first), and % played,
+quality and clemscore are recomputed exactly as ``playpen eval`` computes them on every resample (quality over the
+resample's played episodes; a game without a played episode drops out of the quality mean).
+
+Two runs are compared on their common games. When both runs played the same episodes (same game, experiment and
+episode folder: the usual before/after evaluation on one instance set) the bootstrap is **paired** — the same
+resampled episodes on both sides — which removes the variance that comes from instance difficulty; otherwise the
+two runs are resampled independently. A difference is *significant* when its interval excludes zero; the p-value
+is the two-sided bootstrap one (twice the smaller tail mass at zero).
+
+Results with several seeds (``seed_change``) add a level: seeds are resampled, then episodes within each seed, so
+the interval of the mean change covers both sources of noise.
+
+All resampling is seeded, so a report is reproducible digit for digit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from playpen.core import metrics
+from playpen.eval.clemscore import ScoreRow, _number
+
+DEFAULT_RESAMPLES = 2000
+DEFAULT_LEVEL = 0.95
+SCOPES = ("all", "in", "out")
+FIGURES = ("played", "quality", "clemscore")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate and its bootstrap interval (NaN bounds when undefined, e.g. nothing played)."""
+
+    estimate: float
+    low: float
+    high: float
+
+    def excludes_zero(self) -> bool:
+        return not math.isnan(self.low) and (self.low > 0 or self.high < 0)
+
+    def format(self, digits: int = 2) -> str:
+        if math.isnan(self.estimate):
+            return "–"
+        if math.isnan(self.low):
+            return f"{self.estimate:.{digits}f}"
+        return f"{self.estimate:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+
+
+@dataclass(frozen=True)
+class GameEpisodes:
+    """One model's episodes of one game: ``keys`` (experiment/episode), played flags and Main Scores."""
+
+    game: str
+    keys: tuple[str, ...]
+    played: tuple[float, ...]
+    scores: tuple[float, ...]  # NaN where the episode was aborted
+
+
+def episodes_by_model(rows: Iterable[ScoreRow]) -> dict[str, dict[str, GameEpisodes]]:
+    """Group ``load_score_rows`` output into ``{model: {game: GameEpisodes}}`` (episodes in a stable order)."""
+    played: dict[tuple[str, str, str], float] = {}
+    scores: dict[tuple[str, str, str], float] = {}
+    for row in rows:
+        key = (row.model, row.game, f"{row.experiment}/{row.episode}")
+        if row.metric == metrics.PLAYED:
+            played[key] = _number(row.value)
+        elif row.metric == metrics.MAIN_SCORE:
+            scores[key] = _number(row.value)
+    grouped: dict[str, dict[str, list[tuple[str, float, float]]]] = {}
+    for (model, game, episode), flag in sorted(played.items()):
+        grouped.setdefault(model, {}).setdefault(game, []).append((episode, flag, scores.get((model, game, episode), math.nan)))
+    return {
+        model: {
+            game: GameEpisodes(game, tuple(e[0] for e in items), tuple(e[1] for e in items), tuple(e[2] for e in items))
+            for game, items in games.items()
+        }
+        for model, games in grouped.items()
+    }
+
+
+def _domain(game: str) -> str:
+    from playpen.eval.report import domain_of
+
+    return domain_of(game)
+
+
+def _scope_games(games: Iterable[str], scope: str) -> list[str]:
+    return sorted(g for g in games if scope == "all" or _domain(g) == scope)
+
+
+class _Resampler:
+    """Per-game bootstrap draws of % played and quality: arrays of shape (resamples,), index 0 = the full data."""
+
+    def __init__(self, episodes: Mapping[str, GameEpisodes], indices: Mapping[str, object]):
+        import numpy as np
+
+        self.played: dict[str, object] = {}
+        self.quality: dict[str, object] = {}
+        for game, data in episodes.items():
+            idx = indices[game]
+            flags = np.asarray(data.played, dtype=float)[idx]
+            values = np.nan_to_num(np.asarray(data.scores, dtype=float), nan=0.0)[idx]
+            valid = ~np.isnan(np.asarray(data.scores, dtype=float))[idx]
+            count = valid.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.quality[game] = np.where(count > 0, (values * valid).sum(axis=1) / np.maximum(count, 1), np.nan)
+            self.played[game] = 100 * flags.mean(axis=1)
+
+    def figures(self, games: Sequence[str]) -> dict[str, object]:
+        """% played, quality and clemscore over ``games`` (clembench's average of per-game figures)."""
+        import numpy as np
+
+        played = np.mean([self.played[g] for g in games], axis=0)
+        qualities = np.array([self.quality[g] for g in games])
+        with np.errstate(invalid="ignore"):
+            counted = (~np.isnan(qualities)).sum(axis=0)
+            quality = np.where(counted > 0, np.nansum(qualities, axis=0) / np.maximum(counted, 1), np.nan)
+        return {"played": played, "quality": quality, "clemscore": played / 100 * quality}
+
+
+def _draws(episodes: Mapping[str, GameEpisodes], resamples: int, rng, *, template: Mapping[str, int] | None = None):
+    """Bootstrap indices per game; row 0 is the identity (the point estimate)."""
+    import numpy as np
+
+    out = {}
+    for game in sorted(episodes):
+        n = len(episodes[game].keys) if template is None else template[game]
+        draws = rng.integers(0, n, size=(resamples + 1, n)) if n else np.zeros((resamples + 1, 0), dtype=int)
+        draws[0] = np.arange(n)
+        out[game] = draws
+    return out
+
+
+def _interval(samples, level: float) -> Interval:
+    import numpy as np
+
+    estimate = float(samples[0])
+    rest = samples[1:][~np.isnan(samples[1:])]
+    if math.isnan(estimate) or rest.size == 0:
+        return Interval(estimate, math.nan, math.nan)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(rest, [tail, 100 - tail])
+    return Interval(estimate, float(low), float(high))
+
+
+def _p_value(samples) -> float:
+    import numpy as np
+
+    rest = samples[1:][~np.isnan(samples[1:])]
+    if rest.size == 0:
+        return math.nan
+    return float(min(1.0, 2 * min((rest <= 0).mean(), (rest >= 0).mean())))
+
+
+@dataclass(frozen=True)
+class Figures:
+    """% played, quality and clemscore with intervals, per game and per scope (all / in / out)."""
+
+    games: dict[str, dict[str, Interval]]
+    scopes: dict[str, dict[str, Interval]]
+    episodes: dict[str, int]
+
+
+def bootstrap_figures(episodes: Mapping[str, GameEpisodes], *, resamples: int = DEFAULT_RESAMPLES,
+                      level: float = DEFAULT_LEVEL, seed: int = 0) -> Figures:
+    """Intervals for one model's figures (episodes resampled within each game)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    sampler = _Resampler(episodes, _draws(episodes, resamples, rng))
+    games = {g: {f: _interval(v, level) for f, v in sampler.figures([g]).items()} for g in sorted(episodes)}
+    scopes = {}
+    for scope in SCOPES:
+        names = _scope_games(episodes, scope)
+        if names:
+            scopes[scope] = {f: _interval(v, level) for f, v in sampler.figures(names).items()}
+    return Figures(games, scopes, {g: len(e.keys) for g, e in episodes.items()})
+
+
+@dataclass(frozen=True)
+class Difference:
+    """``b − a`` for one figure, with its interval, p-value and whether the interval excludes zero."""
+
+    interval: Interval
+    p_value: float
+
+    @property
+    def significant(self) -> bool:
+        return self.interval.excludes_zero()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    paired: dict[str, bool]  # per game: were the same episodes played by both runs?
+    games: dict[str, dict[str, Difference]]
+    scopes: dict[str, dict[str, Difference]]
+
+
+def _aligned(a: GameEpisodes, b: GameEpisodes) -> tuple[GameEpisodes, GameEpisodes] | None:
+    """Both runs' episodes in the same order when they played the same episodes, else None."""
+    if set(a.keys) != set(b.keys) or len(a.keys) != len(b.keys):
+        return None
+    order = {key: i for i, key in enumerate(b.keys)}
+    pick = [order[key] for key in a.keys]
+    return a, GameEpisodes(b.game, a.keys, tuple(b.played[i] for i in pick), tuple(b.scores[i] for i in pick))
+
+
+def compare(a: Mapping[str, GameEpisodes], b: Mapping[str, GameEpisodes], *, resamples: int = DEFAULT_RESAMPLES,
+            level: float = DEFAULT_LEVEL, seed: int = 0) -> Comparison:
+    """How run ``b`` differs from run ``a`` on their common games (paired per game where possible)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    common = sorted(set(a) & set(b))
+    paired: dict[str, bool] = {}
+    left, right, draws_a, draws_b = {}, {}, {}, {}
+    for game in common:
+        aligned = _aligned(a[game], b[game])
+        paired[game] = aligned is not None
+        left[game], right[game] = aligned if aligned else (a[game], b[game])
+    for game in common:
+        draw = _draws({game: left[game]}, resamples, rng)[game]
+        draws_a[game] = draw
+        draws_b[game] = draw if paired[game] else _draws({game: right[game]}, resamples, rng)[game]
+    sampler_a, sampler_b = _Resampler(left, draws_a), _Resampler(right, draws_b)
+
+    def differences(names: list[str]) -> dict[str, Difference]:
+        fa, fb = sampler_a.figures(names), sampler_b.figures(names)
+        return {f: Difference(_interval(fb[f] - fa[f], level), _p_value(fb[f] - fa[f])) for f in FIGURES}
+
+    games = {g: differences([g]) for g in common}
+    scopes = {s: differences(names) for s in SCOPES if (names := _scope_games(common, s))}
+    return Comparison(paired, games, scopes)
+
+
+def seed_change(base: Mapping[str, GameEpisodes], seeds: Sequence[Mapping[str, GameEpisodes]], games: Sequence[str],
+                *, resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0) -> dict[str, Difference]:
+    """Mean change (trained − base) over training seeds for ``games`` as one scope, with a two-level bootstrap:
+    seeds with replacement, then episodes within each seed (paired with the base where the episodes match).
+
+    The point estimate is the mean over seeds of each seed's change; with one seed this is ``compare``."""
+    import numpy as np
+
+    if not seeds:
+        raise ValueError("seed_change needs at least one trained run")
+    rng = np.random.default_rng(seed)
+    names = [g for g in games if g in base and all(g in s for s in seeds)]
+    if not names:
+        nan = Interval(math.nan, math.nan, math.nan)
+        return {f: Difference(nan, math.nan) for f in FIGURES}
+    per_seed = []
+    for run in seeds:
+        left, right, da, db = {}, {}, {}, {}
+        for game in names:
+            aligned = _aligned(base[game], run[game])
+            left[game], right[game] = aligned if aligned else (base[game], run[game])
+            da[game] = _draws({game: left[game]}, resamples, rng)[game]
+            db[game] = da[game] if aligned else _draws({game: right[game]}, resamples, rng)[game]
+        fa, fb = _Resampler(left, da).figures(names), _Resampler(right, db).figures(names)
+        per_seed.append({f: fb[f] - fa[f] for f in FIGURES})
+    picks = rng.integers(0, len(per_seed), size=(resamples + 1, len(per_seed)))
+    picks[0] = np.arange(len(per_seed))
+    out = {}
+    for figure in FIGURES:
+        stacked = np.stack([s[figure] for s in per_seed])  # (seeds, resamples + 1)
+        columns = np.arange(resamples + 1)
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(stacked[picks.T, columns], axis=0) if stacked.size else stacked
+        out[figure] = Difference(_interval(mean, level), _p_value(mean))
+    return out
+
+
+def model_figures(rows: Iterable[ScoreRow], *, resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL,
+                  seed: int = 0) -> dict[str, Figures]:
+    """``bootstrap_figures`` of every model in ``load_score_rows`` output."""
+    return {model: bootstrap_figures(games, resamples=resamples, level=level, seed=seed)
+            for model, games in episodes_by_model(rows).items()}
+
+
+def intervals_csv(figures: Mapping[str, Figures], level: float = DEFAULT_LEVEL) -> str:
+    """One row per model × (scope or game) × figure: estimate and interval bounds (``results_ci.csv``)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    pct = f"{round(level * 100)}"
+    writer.writerow(["model", "scope", "game", "episodes", "figure", "estimate", f"ci{pct}_low", f"ci{pct}_high"])
+
+    def cell(value: float) -> str:
+        return "" if math.isnan(value) else f"{value:.4f}"
+
+    for model, figs in sorted(figures.items()):
+        for scope, values in figs.scopes.items():
+            count = sum(n for g, n in figs.episodes.items() if scope == "all" or _domain(g) == scope)
+            for figure, interval in values.items():
+                writer.writerow([model, scope, "", count, figure, cell(interval.estimate), cell(interval.low), cell(interval.high)])
+        for game, values in figs.games.items():
+            for figure, interval in values.items():
+                writer.writerow([model, _domain(game), game, figs.episodes[game], figure, cell(interval.estimate),
+                                 cell(interval.low), cell(interval.high)])
+    return out.getvalue()
+
+
+def write_intervals(results_dir, *, models: str | None = None, games: set[str] | None = None,
+                    resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0) -> dict[str, Figures]:
+    """Bootstrap every model's figures below ``results_dir`` and write them to ``results_ci.csv`` there."""
+    from pathlib import Path
+
+    from playpen.eval.clemscore import load_score_rows
+    from playpen.results.store import atomic_write_text
+
+    figures = model_figures(load_score_rows(results_dir, models=models, games=games), resamples=resamples,
+                            level=level, seed=seed)
+    atomic_write_text(Path(results_dir) / "results_ci.csv", intervals_csv(figures, level))
+    return figures
+
+
+def compare_results(before, after, *, models: tuple[str | None, str | None] = (None, None),
+                    resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0) -> Comparison:
+    """``compare`` of two results folders, each holding exactly one model's run (or selected with ``models``)."""
+    from playpen.core.errors import PlaypenError
+    from playpen.eval.clemscore import load_score_rows
+
+    runs = []
+    for folder, model in zip((before, after), models):
+        by_model = episodes_by_model(load_score_rows(folder, models=model))
+        if len(by_model) != 1:
+            found = ", ".join(sorted(by_model)) or "none"
+            raise PlaypenError(f"{folder}: expected the episodes of one model, found {found} "
+                               "(select one with --model-a/--model-b)")
+        runs.append(next(iter(by_model.values())))
+    return compare(runs[0], runs[1], resamples=resamples, level=level, seed=seed)

@@ -30,7 +30,7 @@ demo: $(STAMP)
 	@echo "reports: $(DEMO)/report.html and $(DEMO)/all-games/results.html"
 
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -471,6 +471,10 @@ def train_grpo_command(
     max_new_tokens: Annotated[Optional[int], typer.Option()] = None,
     branching: Annotated[Optional[bool], typer.Option(
         "--branching/--no-branching", help="Each group shares one history up to a random learner turn, then forks.")] = None,
+    all_roles: Annotated[Optional[bool], typer.Option(
+        "--all-roles/--no-all-roles", help="With --partner self: train every role, advantages normalised per role.")] = None,
+    resample_flat_groups: Annotated[Optional[int], typer.Option(
+        min=0, help="Dynamic sampling: replay a group with equal rewards on another instance up to N times.")] = None,
     eval_steps: Annotated[Optional[int], typer.Option(help="Evaluate every N steps (0: before and after only).")] = None,
     eval_games: Annotated[Optional[str], typer.Option(help="Comma-separated extra (e.g. out-of-domain) games to evaluate.")] = None,
     seed: Annotated[Optional[int], typer.Option()] = None,
@@ -487,7 +491,7 @@ def train_grpo_command(
         group_size=group_size, batch_size=batch_size, micro_batch_size=micro_batch_size, max_steps=max_steps,
         temperature=temperature, learning_rate=learning_rate, beta=beta,
         lora_r=lora_r, reward=reward, abort_penalty=abort_penalty, max_new_tokens=max_new_tokens,
-        branching=branching, eval_steps=eval_steps, eval_games=eval_games.split(",") if eval_games else None,
+        branching=branching, all_roles=all_roles, resample_flat_groups=resample_flat_groups, eval_steps=eval_steps, eval_games=eval_games.split(",") if eval_games else None,
         seed=seed, alias=alias))
     _print_trained(*train_grpo(learner, output, settings, resume=resume))
 

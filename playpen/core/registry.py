@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
+from playpen.core.errors import PlaypenError
 from playpen.core.master import GameMaster
 
 #: A scripted player: given the player's own messages, return its reply.
@@ -38,6 +39,9 @@ class GameSpec:
     replay_instance: Callable[[Mapping[str, Any], Mapping[str, Any]], dict] | None = None
     #: extra facts (instance source, clembench version, ...)
     info: Mapping[str, Any] = field(default_factory=dict)
+    #: the role a learner plays by default (TextEnv, GRPO, evaluation in the training setup): the paper's
+    #: learner in its training games; None = the first role
+    learner: str | None = None
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -46,6 +50,13 @@ class GameSpec:
     @property
     def players(self) -> int:
         return len(self.master.roles)
+
+    def learner_role(self, chosen: str | None = None) -> str:
+        """``chosen`` if given (checked against the roles), else the game's default learner role."""
+        role = chosen or self.learner or self.roles[0]
+        if role not in self.roles:
+            raise PlaypenError(f"{self.name} has no role '{role}' (roles: {', '.join(self.roles)})")
+        return role
 
     def instances_file(self, split: str) -> Path:
         return self.instances_dir / f"{split}.json"

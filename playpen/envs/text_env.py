@@ -123,11 +123,7 @@ class TextEnv:
 
     @staticmethod
     def _learner_role(spec: GameSpec, role: str | Mapping[str, str] | None) -> str:
-        chosen = role.get(spec.name) if isinstance(role, Mapping) else role
-        chosen = chosen or spec.roles[-1]  # the paper's learner: guesser / follower / the only role
-        if chosen not in spec.roles:
-            raise PlaypenError(f"{spec.name} has no role '{chosen}' (roles: {', '.join(spec.roles)})")
-        return chosen
+        return spec.learner_role(role.get(spec.name) if isinstance(role, Mapping) else role)
 
     def _partners(self, partners) -> dict[tuple[str, str], Model]:
         table: dict[tuple[str, str], Model] = {}

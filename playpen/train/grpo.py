@@ -53,15 +53,6 @@ from playpen.train.conversation import tokenise_conversation
 
 ROW_PREFIX = "playpen-instance:"
 
-#: The paper's learner roles in its two-player training games (P25 ``play()``: the learner is the guesser /
-#: follower; in wordle_withcritic it is the guesser, player 1). Other games: the first role.
-PAPER_ROLES = {
-    "taboo": "WordGuesser",
-    "referencegame": "Instruction Follower",
-    "imagegame": "Instruction Follower",
-    "wordle_withcritic": "ReflectingWordGuesser",
-}
-
 #: files of a run that are appended to while training (cleared when a run starts afresh, kept on resume)
 RUN_FILES = ("eval_metrics.csv", "rollouts.jsonl", "training_log.csv")
 
@@ -69,7 +60,7 @@ RUN_FILES = ("eval_metrics.csv", "rollouts.jsonl", "training_log.csv")
 @dataclass
 class GRPOSettings:
     games: list[str] = field(default_factory=lambda: ["referencegame"])
-    #: learner role per game (default: the paper's — see ``PAPER_ROLES``)
+    #: learner role per game (default: the game's, ``GameSpec.learner``: the paper's in its training games)
     roles: dict[str, str] = field(default_factory=dict)
     #: relative sampling weight per game (default 1 each)
     weights: dict[str, float] = field(default_factory=dict)
@@ -99,6 +90,12 @@ class GRPOSettings:
     partner_retries: int = 1
     #: each group shares one history up to a learner turn drawn uniformly, then forks (turn-level credit)
     branching: bool = False
+    #: with partner "self": train every role of each game; every (instance, role) is its own group, so advantages
+    #: are normalised per role (role-conditioned baselines); the roles of one instance share the same episodes
+    all_roles: bool = False
+    #: dynamic sampling: a group whose rewards are all equal (advantage 0 for all) is played again on another
+    #: instance of its game, up to this many times, instead of wasting its share of the step
+    resample_flat_groups: int = 0
     #: TRL's loss aggregation ("dapo": over all learner tokens of the batch; "grpo": per sequence, the paper's)
     loss_type: str = "dapo"
     #: None: on with a GPU, off on the CPU (where memory is no issue and recomputation costs time)
@@ -127,11 +124,8 @@ class GRPOSettings:
 
 
 def learner_role(spec: GameSpec, roles: dict[str, str] | None = None) -> str:
-    """The learner's role in ``spec``: the configured one, else the paper's, else the first role."""
-    role = (roles or {}).get(spec.name) or PAPER_ROLES.get(spec.name) or spec.roles[0]
-    if role not in spec.roles:
-        raise PlaypenError(f"{spec.name} has no role '{role}' (roles: {', '.join(spec.roles)})")
-    return role
+    """The learner's role in ``spec``: the configured one, else the game's default (``GameSpec.learner``)."""
+    return spec.learner_role((roles or {}).get(spec.name))
 
 
 def _specs(names: list[str]) -> list[GameSpec]:
@@ -140,21 +134,26 @@ def _specs(names: list[str]) -> list[GameSpec]:
     return resolve_games(names)
 
 
-def training_rows(sampler: InstanceSampler, *, count: int, seed: int) -> list[dict[str, Any]]:
+def training_rows(sampler: InstanceSampler, *, count: int, seed: int,
+                  roles: dict[str, tuple[str, ...]] | None = None) -> list[dict[str, Any]]:
     """``count`` dataset rows, each naming one training instance: the game drawn by its weight, then the
-    instance uniformly (``InstanceSampler.sample``). TRL repeats every row ``group_size`` times."""
+    instance uniformly (``InstanceSampler.sample``). TRL repeats every row ``group_size`` times. With ``roles``
+    (game -> the roles to train) each drawn instance gives one row per role, next to each other, so that the
+    groups of one instance land in the same step and share their episodes."""
     rng = random.Random(seed)
-    rows = []
-    for _ in range(count):
+    rows: list[dict[str, Any]] = []
+    while len(rows) < count:
         row = sampler.sample(rng)
-        rows.append({"prompt": [{"role": "user", "content": ROW_PREFIX + json.dumps([row.game, row.key])}]})
-    return rows
+        for role in (roles or {}).get(row.game, (None,)):
+            named = [row.game, row.key] + ([role] if role else [])
+            rows.append({"prompt": [{"role": "user", "content": ROW_PREFIX + json.dumps(named)}]})
+    return rows[:count]
 
 
-def row_key(prompt: list[dict[str, str]]) -> tuple[str, str]:
-    """(game, instance key) named by a dataset row's prompt."""
-    game, key = json.loads(prompt[-1]["content"][len(ROW_PREFIX):])
-    return game, key
+def row_key(prompt: list[dict[str, str]]) -> tuple[str, str, str | None]:
+    """(game, instance key, role or None for the game's learner role) named by a dataset row's prompt."""
+    named = json.loads(prompt[-1]["content"][len(ROW_PREFIX):])
+    return named[0], named[1], (named[2] if len(named) > 2 else None)
 
 
 @dataclass
@@ -167,6 +166,8 @@ class PlayedEpisode:
     replaced: bool = False
     #: the learner's first replies that the group shares (branching): not trained on
     shared_replies: int = 0
+    #: the learner played every role: an abort by any role is the learner's own, never the partner's
+    self_play: bool = False
 
     @property
     def master(self) -> GameMaster | None:
@@ -180,7 +181,7 @@ class PlayedEpisode:
             return True
         if not any(m["role"] == "assistant" for m in master.history_of[self.learner_role]):
             return True
-        if master.outcome.status is not Status.ABORTED:
+        if master.outcome.status is not Status.ABORTED or self.self_play:
             return False
         return _aborting_player(master) != master.player_name(self.learner_role)
 
@@ -208,7 +209,7 @@ def _replies(master: GameMaster | None, role: str) -> int:
     return sum(m["role"] == "assistant" for m in merge_messages(master.history_of[role]))
 
 
-def _group_ids(keys: list[tuple[str, str]]) -> list[int]:
+def _group_ids(keys: list[Any]) -> list[int]:
     """GRPO groups: TRL repeats each row ``group_size`` times in a row, so a group is a run of equal keys. (An
     instance drawn twice in a row makes one run; TRL still normalises each ``group_size`` chunk of it on its own,
     and with branching all of the run forks from the same trunk, so each chunk still shares one history.)"""
@@ -216,6 +217,39 @@ def _group_ids(keys: list[tuple[str, str]]) -> list[int]:
     for index, key in enumerate(keys):
         ids.append(ids[-1] if index and keys[index - 1] == key else (ids[-1] + 1 if ids else 0))
     return ids
+
+
+@dataclass
+class _EpisodeSet:
+    """The episodes one instance is played in for a step: ``size`` of them, viewed by each trained role (the
+    output positions of each role's group in ``slots``)."""
+
+    game: str
+    key: str
+    size: int
+    slots: dict[str, list[int]]
+    episodes: list[PlayedEpisode] = field(default_factory=list)
+    starts: list[GameMaster | None] = field(default_factory=list)
+    resampled: int = 0
+
+
+def _episode_sets(keys: list[tuple[str, str, str]]) -> list[_EpisodeSet]:
+    """Groups (runs of equal (game, key, role)) joined into episode sets: groups of the same instance and size
+    but different roles share one set of episodes (self-play in every role)."""
+    groups = _group_ids(keys)
+    members: dict[int, list[int]] = {}
+    for index, group in enumerate(groups):
+        members.setdefault(group, []).append(index)
+    sets: list[_EpisodeSet] = []
+    for positions in members.values():
+        game, key, role = keys[positions[0]]
+        shared = next((s for s in sets if (s.game, s.key, s.size) == (game, key, len(positions)) and role not in s.slots),
+                      None)
+        if shared is None:
+            sets.append(_EpisodeSet(game, key, len(positions), {role: positions}))
+        else:
+            shared.slots[role] = positions
+    return sets
 
 
 @contextmanager
@@ -246,6 +280,9 @@ class EpisodeRollout:
         self.reward_fn = get_reward(settings.reward, abort_penalty=settings.abort_penalty)
         self.log_path = log_path
         self.calls = 0
+        self.rows_by_game: dict[str, list[InstanceRow]] = {}
+        for row in rows.values():
+            self.rows_by_game.setdefault(row.game, []).append(row)
 
     def learner_model(self, trainer: Any) -> Model:
         from playpen.models.huggingface import HuggingFaceModel
@@ -272,12 +309,27 @@ class EpisodeRollout:
         played = []
         for job in jobs:
             result = by_job[id(job)]
-            master = result.master
-            scored = master is not None and master.done and not result.errored
             role = self.roles[job.spec.name]
-            played.append(PlayedEpisode(result, self.reward_fn(master) if scored else 0.0, role,
-                                        shared_replies=_replies(job.start, role)))
+            played.append(PlayedEpisode(result, self._reward(result, role), role,
+                                        shared_replies=_replies(job.start, role), self_play=self.partner is None))
         return played
+
+    def _reward(self, result: EpisodeResult, role: str) -> float:
+        """The episode's reward for ``role``; in self-play an abort is charged to the role that caused it only
+        (the other roles get the reward of a lost episode, 0, instead of the abort penalty)."""
+        master = result.master
+        if master is None or not master.done or result.errored:
+            return 0.0
+        if (self.partner is None and master.outcome.status is Status.ABORTED
+                and _aborting_player(master) not in (None, master.player_name(role))):
+            return 0.0
+        return self.reward_fn(master)
+
+    def _view(self, episode: PlayedEpisode, role: str) -> PlayedEpisode:
+        """The same episode as seen (and rewarded) by another of the learner's roles."""
+        if role == episode.learner_role:
+            return episode
+        return replace(episode, learner_role=role, reward=self._reward(episode.result, role), shared_replies=0)
 
     def play_branching(self, keys: list[tuple[str, str]], learner: Model,
                        rng: random.Random) -> tuple[list[PlayedEpisode], list[GameMaster | None]]:
@@ -309,29 +361,41 @@ class EpisodeRollout:
         return episodes, starts
 
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
-        keys = [row_key(p) for p in prompts]
+        keys = [self._resolve(row_key(p)) for p in prompts]
         step = int(getattr(getattr(trainer, "state", None), "global_step", self.calls)) + 1
         rng = random.Random(f"{self.settings.seed}:{step}:{self.calls}")
         self.calls += 1
+        if self.settings.branching and getattr(getattr(trainer, "accelerator", None), "num_processes", 1) > 1:
+            raise PlaypenError("branching needs a single training process (a group split across "
+                               "processes cannot share its trunk); turn branching off or use one process")
         learner = self.learner_model(trainer)
+        sets = _episode_sets(keys)
         with _eval_mode(learner):
-            if self.settings.branching:
-                if getattr(getattr(trainer, "accelerator", None), "num_processes", 1) > 1:
-                    raise PlaypenError("branching needs a single training process (a group split across "
-                                       "processes cannot share its trunk); turn branching off or use one process")
-                episodes, starts = self.play_branching(keys, learner, rng)
-            else:
-                episodes, starts = self.play(keys, learner), [None] * len(keys)
-            for _ in range(self.settings.partner_retries):
-                redo = [i for i, e in enumerate(episodes) if e.partner_failure]
-                if not redo:
+            self._play_sets(sets, learner, rng)
+            pending = [s for s in sets if self._flat(s)]
+            for _ in range(self.settings.resample_flat_groups):
+                if not pending:
                     break
-                replayed = self.play([keys[i] for i in redo], learner, [starts[i] for i in redo])
-                for index, episode in zip(redo, replayed):
-                    episodes[index] = episode
-        episodes = self._replace_partner_failures(episodes, _group_ids(keys), rng)
+                for episode_set in pending:
+                    episode_set.key = rng.choice(self.rows_by_game[episode_set.game]).key
+                    episode_set.resampled += 1
+                self._play_sets(pending, learner, rng)
+                pending = [s for s in pending if self._flat(s)]
+        episodes: list[PlayedEpisode | None] = [None] * len(keys)
+        played_keys: list[tuple[str, str]] = [("", "")] * len(keys)
+        resampled = [False] * len(keys)
+        for episode_set in sets:
+            for role, positions in episode_set.slots.items():
+                for position, episode in zip(positions, episode_set.episodes):
+                    episodes[position] = self._view(episode, role)
+                    played_keys[position] = (episode_set.game, episode_set.key)
+                    resampled[position] = episode_set.resampled > 0
+        # per (set, role) group, since a flat group may have been replayed on another instance
+        group_of = {p: (id(s), role) for s in sets for role, positions in s.slots.items() for p in positions}
+        episodes = self._replace_partner_failures(episodes, [group_of[i] for i in range(len(keys))], rng)
         output: dict[str, Any] = {"prompt_ids": [], "completion_ids": [], "logprobs": None, "env_mask": [],
-                                  "episode_reward": [], "episode_outcome": [], "episode_replaced": []}
+                                  "episode_reward": [], "episode_outcome": [], "episode_replaced": [],
+                                  "episode_resampled": resampled}
         for episode in episodes:
             master = episode.result.master
             tokens = tokenise_conversation(self.tokenizer, merge_messages(master.history_of[episode.learner_role]),
@@ -342,8 +406,47 @@ class EpisodeRollout:
             output["episode_reward"].append(episode.reward)
             output["episode_outcome"].append(master.outcome.status.value)
             output["episode_replaced"].append(episode.replaced)
-        self._log(step, keys, episodes)
+        self._log(step, played_keys, episodes)
         return output
+
+    def _resolve(self, named: tuple[str, str, str | None]) -> tuple[str, str, str]:
+        game, key, role = named
+        return game, key, self.specs[game].learner_role(role) if role else self.roles[game]
+
+    def _play_sets(self, sets: list[_EpisodeSet], learner: Model, rng: random.Random) -> None:
+        """Play every set's episodes in one batch (branching: trunks, then forks), then replay those spoiled by
+        the partner (``partner_retries``)."""
+        keys = [(s.game, s.key) for s in sets for _ in range(s.size)]
+        if self.settings.branching:
+            episodes, starts = self.play_branching(keys, learner, rng)
+        else:
+            episodes, starts = self.play(keys, learner), [None] * len(keys)
+
+        def spoiled(index: int) -> bool:
+            owner = owners[index]
+            return any(self._view(episodes[index], role).partner_failure for role in owner.slots)
+
+        owners = [s for s in sets for _ in range(s.size)]
+        for _ in range(self.settings.partner_retries):
+            redo = [i for i in range(len(episodes)) if spoiled(i)]
+            if not redo:
+                break
+            for index, episode in zip(redo, self.play([keys[i] for i in redo], learner, [starts[i] for i in redo])):
+                episodes[index] = episode
+        offset = 0
+        for episode_set in sets:
+            episode_set.episodes = episodes[offset:offset + episode_set.size]
+            episode_set.starts = starts[offset:offset + episode_set.size]
+            offset += episode_set.size
+
+    def _flat(self, episode_set: _EpisodeSet) -> bool:
+        """Whether no group of the set can learn anything: in every role all valid episodes got the same reward."""
+        for role in episode_set.slots:
+            views = [self._view(e, role) for e in episode_set.episodes]
+            rewards = {v.reward for v in views if not v.partner_failure}
+            if len(rewards) > 1:
+                return False
+        return True
 
     @staticmethod
     def _replace_partner_failures(episodes: list[PlayedEpisode], groups: list[Any],
@@ -429,16 +532,18 @@ class VLLMLearner(Model):
 
 
 def episode_reward(completions: list[Any], episode_reward: list[float | None], episode_outcome: list[str] | None = None,
-                   episode_replaced: list[bool] | None = None, log_metric: Callable[[str, float], None] | None = None,
-                   **_: Any) -> list[float | None]:
+                   episode_replaced: list[bool] | None = None, episode_resampled: list[bool] | None = None,
+                   log_metric: Callable[[str, float], None] | None = None, **_: Any) -> list[float | None]:
     """TRL reward function: the game's reward computed during the rollout (None: no signal). Also logs the
-    rollouts' outcome rates (``rollout/played``, ``rollout/success``, ``rollout/partner_replaced``)."""
+    rollouts' outcome rates (``rollout/played``, ``rollout/success``, ``rollout/partner_replaced``,
+    ``rollout/resampled``: the share of episodes whose flat group was replayed on another instance)."""
     if log_metric is not None and episode_outcome:
         count = len(episode_outcome)
         log_metric("rollout/played", sum(o != Status.ABORTED.value for o in episode_outcome) / count)
         log_metric("rollout/success", sum(o == Status.SUCCESS.value for o in episode_outcome) / count)
-        if episode_replaced is not None:
-            log_metric("rollout/partner_replaced", sum(bool(r) for r in episode_replaced) / count)
+        for name, flags in (("partner_replaced", episode_replaced), ("resampled", episode_resampled)):
+            if flags is not None:
+                log_metric(f"rollout/{name}", sum(bool(f) for f in flags) / count)
     return [None if r is None or (isinstance(r, float) and math.isnan(r)) else float(r) for r in episode_reward]
 
 
@@ -505,6 +610,10 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     specs = _specs(settings.games)
     if not specs:
         raise PlaypenError("no training game given (--games)")
+    if settings.all_roles and settings.partner != "self":
+        raise PlaypenError("all roles are trained only in self-play: use --partner self with --all-roles")
+    if settings.all_roles and settings.branching:
+        raise PlaypenError("--all-roles and --branching cannot be combined (a fork point belongs to one role)")
     roles = {spec.name: learner_role(spec, settings.roles) for spec in specs}
     sampler = InstanceSampler.from_specs(specs, split=settings.split, weights=settings.weights)
     rows = {row.key: row for game_rows in sampler.rows.values() for row in game_rows}
@@ -517,8 +626,9 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
             (output_dir / name).unlink(missing_ok=True)
     save_config(settings, output_dir)
     instances_per_step = settings.batch_size // settings.group_size
+    trained_roles = {spec.name: spec.roles for spec in specs} if settings.all_roles else None
     dataset = Dataset.from_list(training_rows(sampler, count=max(1, settings.max_steps) * instances_per_step,
-                                              seed=settings.seed))
+                                              seed=settings.seed, roles=trained_roles))
     rollout = EpisodeRollout(settings, specs, rows, partner, tokenizer, log_path=output_dir / "rollouts.jsonl")
     cuda = device_kind() == "cuda"
     checkpointing = cuda if settings.gradient_checkpointing is None else settings.gradient_checkpointing
@@ -550,6 +660,8 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
         gradient_checkpointing=checkpointing,
         lr_scheduler_type="constant",
         disable_tqdm=True,
+        shuffle_dataset=False,  # the rows are random draws already; kept in order, an instance's role groups
+        # (all_roles) stay in one step and share their episodes
         **vllm,
     )
     callbacks = []
@@ -593,7 +705,7 @@ def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
 
 
 LOG_KEYS = ("step", "loss", "reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "rollout/played",
-            "rollout/success", "rollout/partner_replaced", "completions/mean_length", "grad_norm", "learning_rate")
+            "rollout/success", "rollout/partner_replaced", "rollout/resampled", "completions/mean_length", "grad_norm", "learning_rate")
 
 
 def write_training_log(log_history: list[dict[str, Any]], output_dir: Path) -> Path | None:

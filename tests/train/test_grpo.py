@@ -297,3 +297,106 @@ def test_branching_is_refused_with_several_training_processes():
     trainer = SimpleNamespace(state=SimpleNamespace(global_step=0), accelerator=SimpleNamespace(num_processes=2))
     with pytest.raises(PlaypenError, match="single training process"):
         rollout([[{"role": "user", "content": ROW_PREFIX + json.dumps(["taboo", row.key])}]] * 2, trainer)
+
+
+def test_self_play_in_every_role_normalises_advantages_per_role(embedded_model_dir, tmp_path, isolated_registry):
+    """Self-play on one referencegame instance, both roles trained: the two role groups share the same four
+    episodes, each role gets its own reward (an abort is charged to the role that caused it) and TRL normalises
+    each role's group on its own (role-conditioned baselines)."""
+    import statistics
+
+    from playpen.games import get_game
+    from playpen.models.scripted import ScriptedModel
+    from playpen.rollout.benchmark import select_rows
+
+    settings = GRPOSettings(games=[GAME], partner="self", all_roles=True, group_size=4, batch_size=8, max_steps=1,
+                            beta=0.0, max_new_tokens=8, reward="paper", abort_penalty=0.5, partner_retries=0,
+                            evaluate=False, seed=0)
+    run = build_grpo("smollm2-135m", tmp_path / "grpo", settings, printer=None)
+    [row] = select_rows(get_game(GAME), split="train")[:1]
+    scripted = ScriptedModel()
+    asked = {GIVER: 0, FOLLOWER: 0}
+    # episodes in the order the follower is asked: won, lost, lost, the follower breaks the format (abort)
+    answers = iter(["c", "w", "w", "x"])
+
+    def learner_reply(index, request):
+        asked[request.role] += 1
+        if request.role == GIVER:
+            return scripted.generate([request])[0].text
+        target = request.instance["target_grid_name"][0]
+        wrong = next(n for n in ("first", "second", "third") if n not in request.instance["target_grid_name"])
+        return {"c": f"Answer: {target}", "w": f"Answer: {wrong}", "x": "no idea"}[next(answers)]
+
+    learner = Queue(learner_reply)
+    run.rollout.learner_model = lambda trainer: learner
+    captured = []
+    rollout = run.trainer.rollout_func
+    run.trainer.rollout_func = lambda prompts, trainer: captured.append(rollout(prompts, trainer)) or captured[-1]
+    inputs = [{"prompt": [{"role": "user", "content": ROW_PREFIX + json.dumps([GAME, row.key, role])}]}
+              for role in (GIVER, FOLLOWER) for _ in range(4)]
+    run.trainer.model.train()
+    scored = run.trainer._generate_and_score_completions(inputs)
+
+    assert asked == {GIVER: 4, FOLLOWER: 4}  # four episodes played, viewed by both roles
+    [out] = captured
+    giver_rewards, follower_rewards = [1, 0, 0, 0], [1, 0, 0, -0.5]  # the giver is not charged for the abort
+    assert out["episode_reward"] == giver_rewards + follower_rewards
+
+    def normalised(rewards):
+        mean, std = statistics.fmean(rewards), statistics.stdev(rewards)
+        return [(r - mean) / (std + 1e-4) for r in rewards]
+
+    assert scored["advantages"].tolist() == pytest.approx(normalised(giver_rewards) + normalised(follower_rewards),
+                                                          abs=1e-3)
+    # each completion is its own role's conversation
+    texts = [run.tokenizer.decode(ids) for ids in out["completion_ids"]]
+    assert all("Expression:" in t for t in texts[:4]) and all("Answer:" in t or "no idea" in t for t in texts[4:])
+
+
+def test_dynamic_sampling_replays_a_flat_group_on_another_instance(embedded_model_dir, tmp_path):
+    """A group whose rewards are all equal is played again on another instance; the replay with spread is kept,
+    and the log names the instance actually played."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from playpen.games import get_game
+    from playpen.models.scripted import ScriptedModel
+    from playpen.rollout.benchmark import select_rows
+
+    spec = get_game(GAME)
+    rows = select_rows(spec, split="train")[:6]
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir)
+    settings = GRPOSettings(games=[GAME], roles={GAME: FOLLOWER}, group_size=2, batch_size=2, reward="success",
+                            resample_flat_groups=3, seed=2)
+    rollout = EpisodeRollout(settings, [spec], {r.key: r for r in rows}, ScriptedModel(), tokenizer,
+                             log_path=tmp_path / "rollouts.jsonl")
+    plan = iter(["w", "w", "c", "w"])  # first play: both lose (flat); the replay: one win, one loss
+
+    def follower(index, request):
+        target = request.instance["target_grid_name"][0]
+        wrong = next(n for n in ("first", "second", "third") if n not in request.instance["target_grid_name"])
+        return f"Answer: {target}" if next(plan) == "c" else f"Answer: {wrong}"
+
+    rollout.learner_model = lambda trainer: Queue(follower)
+    trainer = SimpleNamespace(state=SimpleNamespace(global_step=0), accelerator=SimpleNamespace(num_processes=1))
+    out = rollout([[{"role": "user", "content": ROW_PREFIX + json.dumps([GAME, rows[0].key])}]] * 2, trainer)
+    assert out["episode_reward"] == [1.0, 0.0]
+    assert out["episode_resampled"] == [True, True]
+    logged = [json.loads(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
+    played = {entry["instance"] for entry in logged}
+    assert len(played) == 1 and played <= {r.key for r in rows}
+
+    # without dynamic sampling the flat group stays (advantage 0)
+    plan = iter(["w", "w"])
+    settings.resample_flat_groups = 0
+    out = rollout([[{"role": "user", "content": ROW_PREFIX + json.dumps([GAME, rows[0].key])}]] * 2, trainer)
+    assert out["episode_reward"] == [0.0, 0.0] and out["episode_resampled"] == [False, False]
+
+
+def test_all_roles_needs_self_play():
+    from playpen.core.errors import PlaypenError
+    from playpen.train.grpo import build_grpo as build
+
+    with pytest.raises(PlaypenError, match="--partner self"):
+        build("smollm2-135m", None, GRPOSettings(games=[GAME], partner="scripted", all_roles=True), printer=None)

@@ -21,6 +21,7 @@ GAMES = {
         master=TabooMaster,
         description="Describe a word without its taboo words; the partner guesses it in three tries.",
         domain="in",
+        learner="WordGuesser",  # the paper's learner role
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
         generate=generate,

@@ -56,6 +56,7 @@ GAMES: dict[str, GameSpec] = {
         master=WordleWithCriticMaster,
         description="Wordle with a clue, where a critic judges each proposed guess before the guesser commits.",
         domain="in",
+        learner="ReflectingWordGuesser",  # the paper's learner role
         instances_dir=INSTANCES_DIR / "wordle_withcritic",
         scripted=scripted,
         generate=_generator("wordle_withcritic"),

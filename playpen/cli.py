@@ -496,6 +496,39 @@ def train_grpo_command(
     _print_trained(*train_grpo(learner, output, settings, resume=resume))
 
 
+@app.command("experiment")
+def experiment_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Experiment folder (data, runs, evaluations, report).")],
+    config: ConfigOption = None,
+    base: Annotated[Optional[str], typer.Option("--base", "-m", help="Base model alias or checkpoint.")] = None,
+    games: Annotated[Optional[str], typer.Option(help="Comma-separated in-domain training games.")] = None,
+    ood_games: Annotated[Optional[str], typer.Option(help="Comma-separated out-of-domain games.")] = None,
+    static_games: Annotated[Optional[str], typer.Option(help="Comma-separated reference tasks (statscore).")] = None,
+    methods: Annotated[Optional[str], typer.Option(help="Comma-separated: sft, sft_dpo, grpo, sft_grpo.")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="Comma-separated training seeds.")] = None,
+    report_only: Annotated[bool, typer.Option(help="Only rebuild the report from what has finished.")] = False,
+) -> None:
+    """The paper's comparison: train SFT, SFT→DPO, GRPO from one base model, evaluate all on the same in-domain,
+    out-of-domain and reference episodes, report the change vs base with bootstrap 95 % intervals (resumable)."""
+    from playpen.train.experiment import Experiment, load_recipe
+
+    def names(value: str | None) -> list[str] | None:
+        return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+    try:
+        seed_list = [int(s) for s in names(seeds)] if seeds else None
+    except ValueError as error:
+        raise PlaypenError(f"--seeds takes comma-separated integers, not {seeds!r}") from error
+    recipe = load_recipe(config, dict(base=base, games=names(games), ood_games=names(ood_games),
+                                      static_games=names(static_games), methods=names(methods), seeds=seed_list))
+    experiment = Experiment(recipe, output, printer=_console().print)
+    if report_only:
+        experiment.report()
+        _console().print(f"wrote {output / 'report.html'}, {output / 'report.csv'}")
+    else:
+        experiment.run()
+
+
 bench_app = typer.Typer(help="Benchmarks (figures printed; the last line is JSON).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 

@@ -1,0 +1,461 @@
+"""``playpen experiment``: the paper's comparison — SFT, SFT→DPO, GRPO (and SFT→GRPO) against the base model.
+
+From one base model and one set of in-domain training games, a recipe (``ExperimentRecipe``, a TOML file):
+
+1. **data** — the games' competent scripted players play the training split (SFT: the learner role's successful
+   conversations); the learner role is also played by the sloppy scripted player against the competent partner
+   (DPO: competent success = chosen vs sloppy loss/abort = rejected on the same instance). Recorded runs given in
+   ``data_from`` (e.g. public clembench transcripts) are added.
+2. **base** — the base model is evaluated (greedy) on the in-domain games in the training setup (the learner
+   role against the partner), on the out-of-domain games in self-play, and on the reference tasks
+   (``static_games``, scored into the statscore).
+3. **methods × seeds** — each method is trained per seed (SFT→DPO and SFT→GRPO start from that seed's SFT
+   model) and evaluated on exactly the same episodes as the base.
+4. **report** — ``report.csv`` / ``report.json`` / ``report.html`` (+ ``report.png``): per method and scope
+   (in-domain clemscore, out-of-domain clemscore, statscore) and per game, the change vs the base with a
+   bootstrap 95 % interval over episodes and seeds (``playpen.eval.confidence.seed_change``), the per-seed
+   values and their spread.
+
+Every stage writes ``done.json`` when it finishes; re-running the same command skips finished stages (resume),
+and a stage killed half-way runs again. Training and model loading are pluggable (``MethodTrainer``, ``load``),
+so the runner itself is tested on a toy game with scripted players.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from playpen.core.errors import PlaypenError
+from playpen.core.registry import GameSpec
+from playpen.results.store import atomic_write_text
+
+METHODS = ("sft", "sft_dpo", "grpo", "sft_grpo")
+#: the method each method starts from (None: the base model)
+STARTS_FROM = {"sft": None, "sft_dpo": "sft", "grpo": None, "sft_grpo": "sft"}
+SCOPES = ("in", "out", "static")
+SCOPE_LABELS = {"in": "in-domain clemscore", "out": "out-of-domain clemscore", "static": "statscore"}
+DONE = "done.json"
+
+
+@dataclass
+class ExperimentRecipe:
+    base: str = "smollm2-135m"
+    #: the in-domain (training) games and the learner's role in each (default: the game's learner role)
+    games: list[str] = field(default_factory=lambda: ["referencegame"])
+    roles: dict[str, str] = field(default_factory=dict)
+    #: the partner in the training setup ("scripted" or any alias), also for the in-domain evaluation
+    partner: str = "scripted"
+    ood_games: list[str] = field(default_factory=lambda: ["guesswhat", "textmapworld"])
+    #: reference tasks of the static suite (statscore); empty when the static suite is not installed
+    static_games: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=lambda: ["sft", "sft_dpo", "grpo"])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    #: the split the training data and the GRPO episodes come from; evaluation uses ``eval_split``
+    train_split: str = "train"
+    eval_split: str = "validation"
+    #: instances per experiment for the in-domain / out-of-domain / static evaluation (None: all)
+    eval_per_experiment: int | None = None
+    ood_per_experiment: int | None = 1
+    static_per_experiment: int | None = 10
+    eval_max_new_tokens: int = 48
+    eval_batch_size: int = 32
+    #: extra recorded runs (ours or clembench's) whose episodes join the SFT / DPO data
+    data_from: list[str] = field(default_factory=list)
+    #: settings of each trainer (``SFTSettings``, ``DPOSettings``, ``GRPOSettings`` fields)
+    sft: dict[str, Any] = field(default_factory=dict)
+    dpo: dict[str, Any] = field(default_factory=dict)
+    grpo: dict[str, Any] = field(default_factory=dict)
+    resamples: int = 2000
+
+    def check(self) -> None:
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise PlaypenError(f"unknown method(s) {', '.join(unknown)} (choose from {', '.join(METHODS)})")
+        if not self.games:
+            raise PlaypenError("the recipe names no training game (games = [...])")
+        if not self.seeds:
+            raise PlaypenError("the recipe names no seed (seeds = [...])")
+        overlap = set(self.games) & (set(self.ood_games) | set(self.static_games))
+        if overlap:
+            raise PlaypenError(f"{', '.join(sorted(overlap))}: a training game cannot also be held out")
+
+
+@dataclass(frozen=True)
+class ExperimentData:
+    sft: Path
+    dpo: Path
+
+
+class MethodTrainer(Protocol):
+    """Trains one method for one seed and returns what ``load`` accepts for the trained model."""
+
+    def __call__(self, method: str, start: str, output: Path, seed: int, data: ExperimentData) -> str: ...
+
+
+class TRLTrainer:
+    """The real trainers: ``train_sft``, ``train_dpo``, ``train_grpo`` with the recipe's settings."""
+
+    def __init__(self, recipe: ExperimentRecipe, roles: Mapping[str, str], name: str):
+        self.recipe = recipe
+        self.roles = dict(roles)
+        self.name = name
+
+    def __call__(self, method: str, start: str, output: Path, seed: int, data: ExperimentData) -> str:
+        from playpen.train.offline import DPOSettings, SFTSettings, train_dpo, train_sft
+
+        alias = f"{self.name}-{method}-s{seed}"
+        if method == "sft":
+            final, _ = train_sft(start, data.sft, output, SFTSettings(**{**self.recipe.sft, "seed": seed, "alias": alias}))
+        elif method == "sft_dpo":
+            final, _ = train_dpo(start, data.dpo, output, DPOSettings(**{**self.recipe.dpo, "seed": seed, "alias": alias}))
+        else:
+            from playpen.train.grpo import GRPOSettings, train_grpo
+
+            settings = GRPOSettings(**{**self.recipe.grpo, "games": list(self.recipe.games), "roles": self.roles,
+                                       "partner": self.recipe.partner, "split": self.recipe.train_split,
+                                       "seed": seed, "alias": alias,
+                                       "evaluate": False})
+            final, _ = train_grpo(start, output, settings)
+        return str(final)
+
+
+def _load_model(name: str, max_tokens: int):
+    from playpen.models.base import GenerationSettings
+    from playpen.models.registry import load_model
+
+    return load_model(name, GenerationSettings(temperature=0.0, max_tokens=max_tokens))
+
+
+class Experiment:
+    """Runs a recipe into ``output`` (resumable) and writes the report."""
+
+    def __init__(self, recipe: ExperimentRecipe, output: Path, *, trainer: MethodTrainer | None = None,
+                 load: Callable[[str, int], Any] = _load_model,
+                 resolve: Callable[[list[str]], list[GameSpec]] | None = None,
+                 printer: Callable[[str], None] | None = print):
+        recipe.check()
+        self.recipe = recipe
+        self.output = Path(output)
+        self.load = load
+        self.printer = printer or (lambda line: None)
+        if resolve is None:
+            from playpen.games import resolve_games as resolve
+        self.trained_specs = resolve(recipe.games)
+        self.ood_specs = resolve(recipe.ood_games) if recipe.ood_games else []
+        self.static_specs = resolve(recipe.static_games) if recipe.static_games else []
+        self.roles = {s.name: s.learner_role(recipe.roles.get(s.name)) for s in self.trained_specs}
+        self.trainer = trainer or TRLTrainer(recipe, self.roles, self.output.name)
+
+    # ------------------------------------------------------------------------------------------- stages
+    def stages(self) -> list[tuple[str, Path, str | None, int | None]]:
+        """(label, folder, method, seed) in run order: data, base, then every method × seed (training and
+        evaluation), seed by seed so that a shortened run still has complete seeds."""
+        order = sorted(self.recipe.methods, key=METHODS.index)
+        return [("data", self.output / "data", None, None), ("base", self.output / "base", None, None)] + [
+            (f"{method} seed {seed}", self._method_dir(method, seed), method, seed)
+            for seed in self.recipe.seeds for method in order]
+
+    def run(self) -> dict[str, Any]:
+        started = time.monotonic()
+        self.output.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.output / "recipe.json", json.dumps(asdict(self.recipe), indent=2))
+        stages = self.stages()
+        for number, (label, folder, method, seed) in enumerate(stages, 1):
+            prefix = f"[{number}/{len(stages)}] {label}"
+            if (folder / DONE).is_file():
+                self.printer(f"{prefix}: done earlier (skipped)")
+                continue
+            self.printer(f"{prefix} ...")
+            begin = time.monotonic()
+            if label == "data":
+                self._data()
+            elif method is None:
+                self._evaluate(self.recipe.base, folder / "eval")
+            else:
+                self._method(method, seed, folder)
+            seconds = time.monotonic() - begin
+            atomic_write_text(folder / DONE, json.dumps({"seconds": round(seconds, 1)}))
+            self.printer(f"{prefix}: finished in {seconds / 60:.1f} min")
+        report = self.report()
+        self.printer(f"report: {self.output / 'report.html'} ({(time.monotonic() - started) / 60:.1f} min this run)")
+        return report
+
+    def _method_dir(self, method: str, seed: int) -> Path:
+        return self.output / "runs" / method / f"seed-{seed}"
+
+    @property
+    def data(self) -> ExperimentData:
+        return ExperimentData(self.output / "data" / "sft.jsonl", self.output / "data" / "dpo.jsonl")
+
+    def _data(self) -> None:
+        """Scripted competent and sloppy players on the training split -> SFT rows and DPO pairs."""
+        from playpen.data.datasets import Selection, dpo_rows, sft_rows, write_rows
+        from playpen.data.episodes import read_perspectives
+
+        folder = self.output / "data"
+        competent, sloppy = self.load("scripted", 0), self.load("scripted-bad", 0)
+        for learner, name in ((competent, "competent"), (sloppy, "sloppy")):
+            self._play(self.trained_specs, {g: learner for g in self.roles}, competent, self.recipe.train_split,
+                       folder / name, per_experiment=None)
+        sources = [folder / "competent", folder / "sloppy", *map(Path, self.recipe.data_from)]
+        selection = Selection(games=set(self.roles), roles=set(self.roles.values()))
+        sft = sft_rows(read_perspectives(sources), selection=selection)
+        dpo = dpo_rows(read_perspectives(sources), selection=selection)
+        if not sft:
+            raise PlaypenError("no successful training episode to learn from (check the scripted players)")
+        write_rows(sft, self.data.sft)
+        write_rows(dpo, self.data.dpo)
+        self.printer(f"  data: {len(sft)} SFT conversations, {len(dpo)} DPO pairs")
+
+    def _play(self, specs: Sequence[GameSpec], learners: Mapping[str, Any], partner: Any, split: str, results: Path,
+              *, per_experiment: int | None) -> None:
+        """The learner role played by ``learners[game]``, the others by ``partner``; recorded into ``results``."""
+        from playpen.rollout.benchmark import select_rows
+        from playpen.rollout.engine import EpisodeJob, run_episodes
+        from playpen.results.store import ResultsStore
+
+        jobs = []
+        for spec in specs:
+            role = self.roles[spec.name]
+            players = {r: learners[spec.name] if r == role else partner for r in spec.roles}
+            jobs += [EpisodeJob(spec, row, players) for row in select_rows(spec, split=split, per_experiment=per_experiment)]
+        store = ResultsStore(results, "players")
+        for result in run_episodes(jobs, batch_size=64):
+            if not result.errored and result.master is not None:
+                names = {r: m.name for r, m in result.job.players.items()}
+                store.write_episode(result.job.row, result.master, names, {})
+
+    def _method(self, method: str, seed: int, folder: Path) -> None:
+        source = STARTS_FROM[method]
+        start = self.recipe.base if source is None else self._trained_model(source, seed)
+        model = self.trainer(method, start, folder / "train", seed, self.data)
+        atomic_write_text(folder / "model.txt", model)
+        self._evaluate(model, folder / "eval")
+
+    def _trained_model(self, method: str, seed: int) -> str:
+        path = self._method_dir(method, seed) / "model.txt"
+        if not path.is_file():
+            raise PlaypenError(f"{method} seed {seed} has not been trained (needed first; add it to methods)")
+        return path.read_text(encoding="utf-8").strip()
+
+    def _evaluate(self, model_name: str, results: Path) -> None:
+        """Greedy evaluation on the same episodes for every model: in-domain games in the training setup,
+        out-of-domain games in self-play, the reference tasks."""
+        from playpen.train.evaluation import evaluate_policy
+
+        model = self.load(model_name, self.recipe.eval_max_new_tokens)
+        partner = self.load(self.recipe.partner, self.recipe.eval_max_new_tokens)
+        counts = {s.name: self.recipe.eval_per_experiment for s in self.trained_specs}
+        counts.update({s.name: self.recipe.ood_per_experiment for s in self.ood_specs})
+        counts.update({s.name: self.recipe.static_per_experiment for s in self.static_specs})
+        try:
+            evaluate_policy(model, [*self.trained_specs, *self.ood_specs, *self.static_specs], roles=self.roles,
+                            partner=partner, split=self.recipe.eval_split, per_experiment=counts,
+                            batch_size=self.recipe.eval_batch_size, results_dir=results)
+        finally:
+            for loaded in (model, partner):
+                close = getattr(loaded, "close", None)
+                if close is not None:
+                    close()
+
+    # ------------------------------------------------------------------------------------------- report
+    def _episodes(self, folder: Path):
+        from playpen.eval.clemscore import load_score_rows
+        from playpen.eval.confidence import episodes_by_model
+
+        if not folder.is_dir():
+            return None
+        by_model = episodes_by_model(load_score_rows(folder))
+        return next(iter(by_model.values())) if by_model else None
+
+    def report(self) -> dict[str, Any]:
+        """Compare every finished method × seed with the base: ``report.csv``, ``report.json``, ``report.html``."""
+        from playpen.eval.confidence import bootstrap_figures, seed_change
+
+        base = self._episodes(self.output / "base" / "eval")
+        if base is None:
+            raise PlaypenError(f"{self.output}: the base model has not been evaluated yet")
+        scope_games = {"in": [s.name for s in self.trained_specs], "out": [s.name for s in self.ood_specs],
+                       "static": [s.name for s in self.static_specs]}
+        base_figures = bootstrap_figures(base, resamples=self.recipe.resamples)
+        rows: list[dict[str, Any]] = []
+        for method in sorted(self.recipe.methods, key=METHODS.index):
+            runs = {seed: self._episodes(self._method_dir(method, seed) / "eval") for seed in self.recipe.seeds}
+            runs = {seed: run for seed, run in runs.items() if run is not None}
+            if not runs:
+                continue
+            targets = [(scope, None, games) for scope, games in scope_games.items() if games]
+            targets += [(scope, game, [game]) for scope, games in scope_games.items() for game in games]
+            for scope, game, games in targets:
+                change = seed_change(base, list(runs.values()), games, resamples=self.recipe.resamples)
+                for figure, difference in change.items():
+                    per_seed = {seed: _scope_figure(run, games, figure) for seed, run in runs.items()}
+                    values = [v for v in per_seed.values() if not math.isnan(v)]
+                    rows.append({
+                        "method": method, "scope": scope, "game": game or "", "figure": figure,
+                        "base": _scope_figure(base, games, figure),
+                        "trained": statistics.fmean(values) if values else math.nan,
+                        "change": difference.interval.estimate, "ci_low": difference.interval.low,
+                        "ci_high": difference.interval.high, "p_value": difference.p_value,
+                        "significant": difference.significant, "seeds": len(runs),
+                        "seed_sd": statistics.stdev(values) if len(values) > 1 else math.nan,
+                        "per_seed": per_seed,
+                    })
+        stage_seconds = {}
+        for label, folder, _, _ in self.stages():
+            done = folder / DONE
+            if done.is_file():
+                stage_seconds[label] = json.loads(done.read_text(encoding="utf-8")).get("seconds")
+        report = {"recipe": asdict(self.recipe), "roles": self.roles, "rows": rows, "stage_seconds": stage_seconds,
+                  "base_episodes": base_figures.episodes}
+        atomic_write_text(self.output / "report.json", json.dumps(report, indent=2, default=_json_number))
+        atomic_write_text(self.output / "report.csv", _report_csv(rows))
+        png = _report_png(rows, self.recipe)
+        if png:
+            (self.output / "report.png.tmp").write_bytes(png)
+            (self.output / "report.png.tmp").replace(self.output / "report.png")
+        atomic_write_text(self.output / "report.html", _report_html(report, png))
+        return report
+
+
+def _scope_figure(episodes, games: Sequence[str], figure: str) -> float:
+    """A figure over ``games`` from the full data (the bootstrap's point estimate)."""
+    from playpen.eval.confidence import bootstrap_figures
+
+    chosen = {g: episodes[g] for g in games if g in episodes}
+    if not chosen:
+        return math.nan
+    figures = bootstrap_figures(chosen, resamples=0)
+    scope = figures.scopes.get("all")
+    return scope[figure].estimate if scope else math.nan
+
+
+def _json_number(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else str(value)
+
+
+def _fmt(value: float, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:+.2f}" if signed else f"{value:.2f}"
+
+
+def _report_csv(rows: list[dict[str, Any]]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    seeds = sorted({seed for row in rows for seed in row["per_seed"]})
+    writer.writerow(["method", "scope", "game", "figure", "base", "trained", "change", "ci95_low", "ci95_high",
+                     "p_value", "significant", "seeds", "seed_sd"] + [f"seed_{s}" for s in seeds])
+    for row in rows:
+        writer.writerow([row["method"], row["scope"], row["game"], row["figure"], _fmt(row["base"]),
+                         _fmt(row["trained"]), _fmt(row["change"]), _fmt(row["ci_low"]), _fmt(row["ci_high"]),
+                         "" if math.isnan(row["p_value"]) else f"{row['p_value']:.4f}", int(row["significant"]),
+                         row["seeds"], _fmt(row["seed_sd"])] + [_fmt(row["per_seed"].get(s, math.nan)) for s in seeds])
+    return out.getvalue()
+
+
+def _report_png(rows: list[dict[str, Any]], recipe: ExperimentRecipe) -> bytes | None:
+    """Change vs base per method: clemscore by scope and quality per in-domain game, with 95 % intervals."""
+    panels = [("clemscore", [r for r in rows if not r["game"] and r["figure"] == "clemscore"], "scope"),
+              ("quality (in-domain games)", [r for r in rows if r["game"] and r["scope"] == "in"
+                                             and r["figure"] == "quality"], "game")]
+    if not any(p[1] for p in panels):
+        return None
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
+    figure, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    for axis, (title, chosen, key) in zip(axes, panels):
+        groups = list(dict.fromkeys(r[key] for r in chosen))
+        width = 0.8 / max(1, len(methods))
+        for index, method in enumerate(methods):
+            mine = {r[key]: r for r in chosen if r["method"] == method}
+            xs = [g + (index - (len(methods) - 1) / 2) * width for g in range(len(groups))]
+            values = [mine[g]["change"] if g in mine and not math.isnan(mine[g]["change"]) else 0 for g in groups]
+            errors = [[max(0, v - (mine[g]["ci_low"] if g in mine and not math.isnan(mine[g]["ci_low"]) else v))
+                       for g, v in zip(groups, values)],
+                      [max(0, (mine[g]["ci_high"] if g in mine and not math.isnan(mine[g]["ci_high"]) else v) - v)
+                       for g, v in zip(groups, values)]]
+            axis.bar(xs, values, width=width, yerr=errors, capsize=3, label=method.replace("_", "→"))
+        axis.axhline(0, color="#444", linewidth=0.8)
+        axis.set_xticks(range(len(groups)))
+        axis.set_xticklabels([SCOPE_LABELS.get(g, g) for g in groups], fontsize=8)
+        axis.set_title(f"change vs base: {title}", fontsize=10)
+        axis.grid(axis="y", alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.suptitle(f"{recipe.base}, {len(recipe.seeds)} seed(s), bootstrap 95 % intervals", fontsize=10)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _report_html(report: dict[str, Any], png: bytes | None) -> str:
+    import base64
+    from html import escape
+
+    recipe = report["recipe"]
+
+    def table(rows: list[dict[str, Any]], with_game: bool) -> str:
+        head = "<tr><th>method</th><th>" + ("game" if with_game else "scope") + "</th><th>figure</th><th>base</th>" \
+               "<th>trained (mean)</th><th>change</th><th>95 % CI</th><th>p</th><th>seed sd</th><th>per seed</th></tr>"
+        body = []
+        for row in rows:
+            where = row["game"] if with_game else SCOPE_LABELS.get(row["scope"], row["scope"])
+            mark = ' class="sig"' if row["significant"] else ""
+            seeds = ", ".join(f"{s}: {_fmt(v)}" for s, v in row["per_seed"].items())
+            p_value = "" if math.isnan(row["p_value"]) else f"{row['p_value']:.3f}"
+            body.append(f"<tr><td>{escape(row['method'].replace('_', '→'))}</td><td>{escape(where)}</td>"
+                        f"<td>{row['figure']}</td><td>{_fmt(row['base'])}</td><td>{_fmt(row['trained'])}</td>"
+                        f"<td{mark}>{_fmt(row['change'], True)}</td>"
+                        f"<td>[{_fmt(row['ci_low'], True)}, {_fmt(row['ci_high'], True)}]</td>"
+                        f"<td>{p_value}</td>"
+                        f"<td>{_fmt(row['seed_sd'])}</td><td>{escape(seeds)}</td></tr>")
+        return f"<table>{head}{''.join(body)}</table>"
+
+    scopes = [r for r in report["rows"] if not r["game"]]
+    games = [r for r in report["rows"] if r["game"]]
+    image = f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="change vs base">' if png else ""
+    timing = "".join(f"<li>{escape(k)}: {v / 60:.1f} min</li>" for k, v in report["stage_seconds"].items() if v)
+    roles = ", ".join(f"{escape(g)}: {escape(r)}" for g, r in report["roles"].items())
+    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Playpen experiment</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:24px auto;padding:0 16px;color:#222}}
+table{{border-collapse:collapse;margin:12px 0 28px;font-size:14px}}td,th{{border:1px solid #ddd;padding:3px 8px;text-align:right}}
+th{{background:#f3f4f6}}td:nth-child(-n+3){{text-align:left}}.sig{{font-weight:bold;background:#eef7ee}}
+img{{max-width:100%}}</style></head><body>
+<h1>Experiment: {escape(recipe['base'])} — {escape(', '.join(m.replace('_', '→') for m in recipe['methods']))}</h1>
+<p>Training games (learner role vs the {escape(recipe['partner'])} partner): {roles}.
+Out-of-domain games (self-play): {escape(', '.join(recipe['ood_games']) or 'none')}.
+Reference tasks (statscore): {escape(', '.join(recipe['static_games']) or 'none')}.
+Seeds: {escape(', '.join(map(str, recipe['seeds'])))}; evaluation split: {escape(recipe['eval_split'])}, greedy.</p>
+<p>Every change is trained − base on the same episodes, averaged over seeds; the 95 % interval comes from a
+bootstrap over seeds and, within each seed, over episodes (paired with the base). Bold: the interval excludes
+zero. Quality is the mean Main Score of the played episodes; clemscore = % played / 100 × quality.</p>
+{image}
+<h2>Change vs base per scope</h2>{table(scopes, False)}
+<h2>Per game</h2>{table(games, True)}
+<h2>Time per stage</h2><ul>{timing}</ul>
+</body></html>"""
+
+
+def load_recipe(path: Path | None, overrides: Mapping[str, Any] | None = None) -> ExperimentRecipe:
+    """A recipe from a TOML/JSON file (``configs/recipes/experiment_*.toml``) with flag overrides."""
+    from playpen.train.common import load_config
+
+    return load_config(path, ExperimentRecipe, dict(overrides or {}))

@@ -1,0 +1,110 @@
+"""The experiment runner (``playpen experiment``) on the toy echo game with scripted players: data, base and
+method stages, resume, and the report's change-vs-base figures with intervals (no model is loaded)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+
+import pytest
+
+from playpen.core.instances import write_splits
+from playpen.train.experiment import Experiment, ExperimentRecipe
+from tests.toygame import SPEC, ToyModel, instances
+
+
+@pytest.fixture
+def toy_specs(tmp_path):
+    folder = tmp_path / "instances"
+    folder.mkdir()
+    data = instances(6)
+    write_splits(folder, {"train": data, "validation": data, "test": data})
+    return {"echo": replace(SPEC, instances_dir=folder),
+            "echo_out": replace(SPEC, name="echo_out", domain="out", instances_dir=folder)}
+
+
+class FakeTrainer:
+    """'Trains' by naming a toy model: SFT and GRPO make a competent echoer, DPO a sloppy one again."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, method, start, output, seed, data):
+        self.calls.append((method, start, seed))
+        assert data.sft.is_file() and data.dpo.is_file()
+        return "toy-bad" if method == "sft_dpo" else "toy-competent"
+
+
+def _load(name, max_tokens):
+    skill = {"scripted": "competent", "scripted-bad": "bad", "toy-competent": "competent", "toy-bad": "bad"}[name]
+    return ToyModel(skill)
+
+
+def _experiment(tmp_path, toy_specs, trainer, lines):
+    recipe = ExperimentRecipe(base="toy-bad", games=["echo"], roles={"echo": "Echoer"}, ood_games=["echo_out"],
+                              methods=["sft", "sft_dpo", "grpo"], seeds=[0, 1], resamples=300)
+    return Experiment(recipe, tmp_path / "exp", trainer=trainer, load=_load,
+                      resolve=lambda names: [toy_specs[n] for n in names], printer=lines.append)
+
+
+def _rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_experiment_trains_every_method_per_seed_and_reports_the_change_vs_base(tmp_path, toy_specs):
+    trainer, lines = FakeTrainer(), []
+    report = _experiment(tmp_path, toy_specs, trainer, lines).run()
+
+    # SFT -> DPO starts from that seed's SFT model; GRPO from the base
+    assert trainer.calls == [("sft", "toy-bad", 0), ("sft_dpo", "toy-competent", 0), ("grpo", "toy-bad", 0),
+                             ("sft", "toy-bad", 1), ("sft_dpo", "toy-competent", 1), ("grpo", "toy-bad", 1)]
+    sft_data = [json.loads(line) for line in (tmp_path / "exp" / "data" / "sft.jsonl").read_text().splitlines()]
+    assert sft_data and {r["role"] for r in sft_data} == {"Echoer"} and {r["outcome"] for r in sft_data} == {"success"}
+    # (the toy sayer draws its numbers per run, so no two episodes share a first prompt: no DPO pair here)
+    assert (tmp_path / "exp" / "data" / "dpo.jsonl").is_file()
+
+    rows = {(r["method"], r["scope"], r["game"], r["figure"]): r for r in report["rows"]}
+    gain = rows[("sft", "in", "", "quality")]
+    assert gain["base"] == 0 and gain["trained"] == 100 and gain["change"] == 100
+    assert gain["significant"] and gain["seeds"] == 2 and gain["per_seed"] == {0: 100.0, 1: 100.0}
+    assert rows[("grpo", "in", "echo", "clemscore")]["change"] == 100
+    # DPO made the echoer sloppy again: no change, and not significant
+    flat = rows[("sft_dpo", "in", "", "clemscore")]
+    assert flat["change"] == 0 and not flat["significant"]
+    # out of domain the whole model plays (self-play): the competent model wins there too
+    assert rows[("sft", "out", "", "clemscore")]["change"] == 100
+
+    out = tmp_path / "exp"
+    table = _rows(out / "report.csv")
+    assert {r["method"] for r in table} == {"sft", "sft_dpo", "grpo"}
+    sft_in = next(r for r in table if (r["method"], r["scope"], r["game"], r["figure"]) == ("sft", "in", "", "clemscore"))
+    assert sft_in["change"] == "100.00" and sft_in["significant"] == "1" and sft_in["seed_0"] == "100.00"
+    html = (out / "report.html").read_text()
+    assert "in-domain clemscore" in html and "out-of-domain clemscore" in html and "SFT" not in html.split("<h2>")[0][:0]
+    assert (out / "report.png").stat().st_size > 1000
+    assert any("[8/8] grpo seed 1" in line for line in lines)
+
+
+def test_experiment_resumes_finished_stages_and_reruns_an_interrupted_one(tmp_path, toy_specs):
+    lines = []
+    _experiment(tmp_path, toy_specs, FakeTrainer(), lines).run()
+    # a stage killed half-way has no done.json: only it runs again
+    (tmp_path / "exp" / "runs" / "grpo" / "seed-1" / "done.json").unlink()
+    again, lines = FakeTrainer(), []
+    _experiment(tmp_path, toy_specs, again, lines).run()
+    assert again.calls == [("grpo", "toy-bad", 1)]
+    assert sum("done earlier (skipped)" in line for line in lines) == 7
+
+
+def test_recipe_errors_are_plain(tmp_path, toy_specs):
+    from playpen.core.errors import PlaypenError
+
+    with pytest.raises(PlaypenError, match="unknown method"):
+        ExperimentRecipe(methods=["ppo"]).check()
+    with pytest.raises(PlaypenError, match="cannot also be held out"):
+        ExperimentRecipe(games=["taboo"], ood_games=["taboo"]).check()
+    experiment = _experiment(tmp_path, toy_specs, FakeTrainer(), [])
+    with pytest.raises(PlaypenError, match="has not been evaluated"):
+        experiment.report()

@@ -1,0 +1,72 @@
+"""The paper's comparison at CPU scale: ``playpen experiment`` with ``configs/recipes/experiment_cpu.toml``
+(SmolLM2-135M-Instruct; SFT, SFT→DPO, GRPO, SFT→GRPO; several seeds), then the change vs base per method.
+
+    .venv/bin/python benchmarks/bench_experiment.py [--recipe FILE] [--output DIR] [--seeds 0,1,2] [--methods ...]
+
+Resumable: run it again with the same ``--output`` and finished stages are skipped. The trained models are
+registered in ``<output>/registry`` (not in your model registry). Prints the report's scope rows and, last, a JSON
+object with every figure: per method and scope (in / out / static) and per in-domain game, the change of
+clemscore and quality vs the base with its 95 % interval, significance and per-seed values; the stage times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _clean(value):
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 2)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    return value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", type=Path, default=ROOT / "configs" / "recipes" / "experiment_cpu.toml")
+    parser.add_argument("--output", type=Path, default=Path("bench-experiment"))
+    parser.add_argument("--seeds", default=None, help="Comma-separated seeds (default: the recipe's).")
+    parser.add_argument("--methods", default=None, help="Comma-separated methods (default: the recipe's).")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args.output.mkdir(parents=True, exist_ok=True)
+    os.environ["PLAYPEN_HOME"] = str(args.output.resolve() / "registry")
+
+    from playpen.train.experiment import Experiment, load_recipe
+
+    overrides = {}
+    if args.seeds:
+        overrides["seeds"] = [int(s) for s in args.seeds.split(",")]
+    if args.methods:
+        overrides["methods"] = args.methods.split(",")
+    recipe = load_recipe(args.recipe, overrides)
+    started = time.monotonic()
+    report = Experiment(recipe, args.output).run()
+    rows = [r for r in report["rows"] if r["figure"] in ("clemscore", "quality", "played")]
+    for row in rows:
+        if not row["game"] and row["figure"] == "clemscore":
+            print(f"{row['method']:>9} {row['scope']:>6}: {row['base']:6.2f} -> {row['trained']:6.2f} "
+                  f"change {row['change']:+6.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]"
+                  f"{' *' if row['significant'] else ''}")
+    figures = {
+        "recipe": str(args.recipe.relative_to(ROOT) if args.recipe.is_relative_to(ROOT) else args.recipe),
+        "seeds": recipe.seeds,
+        "rows": [_clean({k: row[k] for k in ("method", "scope", "game", "figure", "base", "trained", "change",
+                                               "ci_low", "ci_high", "significant", "seeds", "seed_sd", "per_seed")})
+                 for row in rows],
+        "stage_seconds": report["stage_seconds"],
+        "seconds_this_run": round(time.monotonic() - started, 1),
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

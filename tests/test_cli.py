@@ -136,3 +136,30 @@ def test_embedded_model_plays_through_the_cli(embedded_model_dir, tmp_path):
     replies = [e for r in interactions["turns"] for e in r if e["action"]["type"] == "get message"]
     assert replies and all(isinstance(e["action"]["content"], str) for e in replies)
     assert "clemscore" in playpen("eval", "-r", tmp_path).stdout
+
+
+def test_eval_writes_intervals_and_compare_tells_a_real_gain_from_none(tmp_path):
+    """The competent vs the sloppy scripted follower on the same 90 referencegame test episodes."""
+    import csv
+
+    wide = {**os.environ, "COLUMNS": "200"}  # rich wraps tables to the terminal's width
+    runs = {}
+    for name, follower in (("good", "scripted"), ("sloppy", "scripted-bad")):
+        runs[name] = tmp_path / name
+        playpen("run", "-g", "referencegame", "-m", "scripted", "-m", follower, "--split", "test", "-r", runs[name])
+        out = playpen("eval", "-r", runs[name], "--resamples", "500", env=wide).stdout
+        assert "clemscore 95 % CI" in out
+    with open(runs["sloppy"] / "results_ci.csv", newline="") as handle:
+        rows = {(r["scope"], r["game"], r["figure"]): r for r in csv.DictReader(handle)}
+    quality = rows[("in", "referencegame", "quality")]  # the sloppy follower answers at random
+    assert int(quality["episodes"]) == 90
+    assert float(quality["ci95_low"]) < float(quality["estimate"]) < float(quality["ci95_high"])
+
+    gain = playpen("compare", runs["sloppy"], runs["good"], "--resamples", "500", env=wide).stdout
+    line = next(line for line in gain.splitlines() if "referencegame" in line)
+    assert "yes" in line.split("│")[2] and line.rstrip("│ ").endswith("yes")  # paired, significant
+    same = playpen("compare", runs["good"], runs["good"], "--resamples", "500", env=wide).stdout
+    line = next(line for line in same.splitlines() if "referencegame" in line)
+    assert line.rstrip("│ ").endswith("no")
+    missing = playpen("compare", runs["good"], tmp_path / "nowhere", check=False)
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr

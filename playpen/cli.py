@@ -77,7 +77,7 @@ def list_(what: Annotated[str, typer.Argument(help="games | models")] = "games")
 def run(
     game: Annotated[list[str], typer.Option("--game", "-g", help="Game name(s), 'all', 'in' or 'out'.")],
     model: Annotated[list[str], typer.Option("--model", "-m", help="Model alias or path; one = self-play, a second plays the partner role.")],
-    instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="A clembench instances.json to play instead of a split.")] = None,
+    instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="A clembench instances.json to play instead of a split, or a folder with <game>/in/instances.json per game (e.g. clembench's static/).")] = None,
     split: Annotated[str, typer.Option(help="Instance split: train, validation or test.")] = "test",
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Only these experiments.")] = None,
     per_experiment: Annotated[Optional[int], typer.Option("--per-experiment", "-n", help="Only the first N instances of each experiment.")] = None,
@@ -103,8 +103,9 @@ def run(
     from playpen.rollout.benchmark import run_benchmark, select_rows
 
     specs = resolve_games(game)
-    if instances is not None and len(specs) != 1:
-        raise PlaypenError("-i/--instances needs exactly one game (-g)")
+    if instances is not None and not instances.is_dir() and len(specs) != 1:
+        raise PlaypenError("-i/--instances with a file needs exactly one game (-g); pass a folder with "
+                           "<game>/in/instances.json for several")
     settings = GenerationSettings(temperature=temperature, max_tokens=max_tokens)
     loaded: dict[str, object] = {}
     models = []

@@ -172,6 +172,7 @@ def eval_(
     from rich.table import Table
 
     from playpen.eval.report import evaluate, summaries
+    from playpen.eval.statscore import STATIC_RESULTS_CSV
 
     tables = evaluate(results, models=model, games=_game_filter(game), with_std=std)
     console = _console()
@@ -186,13 +187,16 @@ def eval_(
             table.add_row(name, domain_of(name), str(fig.episodes), f"{fig.played:.2f}",
                           "–" if fig.quality != fig.quality else f"{fig.quality:.2f}")
         console.print(table)
-    summary = Table("model", "games", "% played", "quality", "clemscore", title="clemscore")
+    summary = Table("model", "games", "% played", "quality", "score", title="clemscore (dialogue games), statscore (static)")
     for row in summaries(tables):
         summary.add_row(row.model, f"{row.scope} ({row.games})", f"{row.played:.2f}",
                         "–" if row.quality != row.quality else f"{row.quality:.2f}",
-                        "–" if row.clemscore != row.clemscore else f"{row.clemscore:.2f}")
+                        ("statscore " if row.scope == "static" else "clemscore ")
+                        + ("–" if row.clemscore != row.clemscore else f"{row.clemscore:.2f}"))
     console.print(summary)
-    console.print(f"wrote {results / 'results.csv'}, {results / 'raw.csv'}, {results / 'results.html'}")
+    written = [results / name for name in ("results.csv", STATIC_RESULTS_CSV, "raw.csv", "results.html")
+               if (results / name).is_file()]
+    console.print(f"wrote {', '.join(map(str, written))}")
 
 
 @app.command()

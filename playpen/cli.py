@@ -49,7 +49,7 @@ def list_(what: Annotated[str, typer.Argument(help="games | models")] = "games")
         from playpen.games import available_games, game_names
 
         available = available_games()
-        table = Table(title="clembench v2.0 text games")
+        table = Table(title="clembench v2.0 text games, then the static tasks (statscore)")
         table.add_column("game", no_wrap=True)
         table.add_column("domain", no_wrap=True)
         table.add_column("roles")

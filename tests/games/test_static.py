@@ -159,7 +159,9 @@ def test_mmlu_pro_letters_outside_the_choices_abort():
 # ------------------------------------------------------------------------------------------ bbh
 @pytest.mark.parametrize(("reply", "expected"), [
     ("apple pear", ("success", 100)),
-    ("apple pear ", ("lose", 0)),  # exact match, as clembench compares
+    ("apple pear\n", ("success", 100)),  # stripped first, as clembench's backends do
+    ("Apple pear", ("lose", 0)),  # otherwise an exact match
+    ("apple pear.", ("lose", 0)),
     ("", ("lose", 0)),
 ])
 def test_bbh_exact_match(reply, expected):

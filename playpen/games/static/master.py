@@ -14,6 +14,9 @@ the input filled in — and judges the single reply against the instance's ``tar
   choices, else aborted; success when it is the target letter.
 * ``bbh``: any reply is accepted; success when it equals the target exactly.
 
+Replies are stripped of surrounding white space first, as clembench's model backends do before a game sees
+them (the recorded replies are the stripped ones).
+
 Main Score is 100 for a success and 0 for a loss (NaN when aborted), except eqbench's.
 The events logged after the reply use clembench's names, so transcripts read like clembench's.
 """
@@ -116,7 +119,7 @@ class IFEvalGameMaster(StaticGameMaster):
     target_type = dict
 
     def parse(self, role: str, response: str) -> str:
-        return response  # IFEval judges any reply
+        return response.strip()  # IFEval judges any reply (stripped, as clembench's backends hand it over)
 
     def judge(self, move: str) -> tuple[bool, str]:
         from playpen.games.static.ifeval_checks import follows_all
@@ -224,7 +227,7 @@ class BBHGameMaster(StaticGameMaster):
     experiment_fields = {"initial_prompt": str}
 
     def parse(self, role: str, response: str) -> str:
-        return response  # any reply is an answer
+        return response.strip()  # any reply is an answer (stripped, as clembench's backends hand it over)
 
     def log_target(self) -> None:
         self.log_event("metadata", f"Target: {self.target}")

@@ -173,6 +173,7 @@ def eval_(
 
     from playpen.eval.report import evaluate, summaries
     from playpen.eval.statscore import STATIC_RESULTS_CSV
+    from playpen.games.static import STATSCORE_GAMES
 
     tables = evaluate(results, models=model, games=_game_filter(game), with_std=std)
     console = _console()
@@ -194,6 +195,10 @@ def eval_(
                         ("statscore " if row.scope == "static" else "clemscore ")
                         + ("–" if row.clemscore != row.clemscore else f"{row.clemscore:.2f}"))
     console.print(summary)
+    for row in summaries(tables):
+        if row.scope == "static" and row.games < len(STATSCORE_GAMES):
+            console.print(f"[yellow]{row.model}: statscore over {row.games} of the {len(STATSCORE_GAMES)} tasks "
+                          f"({', '.join(STATSCORE_GAMES)}); not comparable to a full run[/yellow]")
     written = [results / name for name in ("results.csv", STATIC_RESULTS_CSV, "raw.csv", "results.html")
                if (results / name).is_file()]
     console.print(f"wrote {', '.join(map(str, written))}")

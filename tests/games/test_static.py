@@ -372,3 +372,42 @@ def test_statscore_leaves_bbh_out_and_names_missing_tasks(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(PlaypenError, match="no static-task scores"):
         statscore(tmp_path / "empty")
+
+
+def test_ifeval_without_the_extra_says_what_to_install(tmp_path):
+    code = (
+        "import sys\n"
+        "sys.modules['lm_eval'] = None  # as if the 'reference' extra were not installed\n"
+        "from playpen.games.static.ifeval_checks import follows\n"
+        "from playpen.core.errors import PlaypenError\n"
+        "try:\n"
+        "    follows('x', 'punctuation:no_comma', {})\n"
+        "except PlaypenError as error:\n"
+        "    print(error)\n"
+    )
+    env = {**os.environ, "PLAYPEN_CACHE": str(tmp_path), "PYTHONPATH": str(PROJECT)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert "pip install 'playpen[reference]'" in result.stdout, result.stderr
+
+
+def test_run_and_eval_the_static_suite_from_a_clembench_folder(tmp_path):
+    """``playpen run -g static -i <folder>`` plays every statscore task; eval writes the statscore table."""
+    needs_reference_extra()
+    instances = tmp_path / "static"
+    for game in STATSCORE_GAMES:
+        shutil.copy(GAMES[game].examples, write(instances / game / "in" / "instances.json", {}))
+    playpen = str(Path(sys.executable).with_name("playpen"))
+    results = tmp_path / "results"
+    env = {**os.environ, "PLAYPEN_CACHE": str(tmp_path / "cache")}
+    run = subprocess.run([playpen, "run", "-g", "static", "-m", "scripted", "-i", str(instances), "-r", str(results)],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0 and "played 9 episodes" in run.stdout, run.stderr
+    assert sorted(p.name for p in (results / "scripted").iterdir() if p.is_dir()) == sorted(STATSCORE_GAMES)
+    out = subprocess.run([playpen, "eval", "-r", str(results)], capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0 and "statscore" in out.stdout, out.stderr
+    assert (results / STATIC_RESULTS_CSV).read_text() == (results / "results.csv").read_text()
+    score = statscore(results)
+    # scripted answers are right for every task but ifeval, where "I don't know" follows no instruction set here
+    assert {task: figures.quality for task, figures in score.tasks.items()} == {
+        "cladder": 100.0, "eqbench": 100.0, "ifeval": 0.0, "mmlu_pro": 100.0}
+    assert score.statscore == 75.0

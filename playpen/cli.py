@@ -98,6 +98,7 @@ def run(
     )
 
     from playpen.games import resolve_games
+    from playpen.games.static.master import IFEVAL_MAX_TOKENS
     from playpen.models.base import GenerationSettings
     from playpen.models.registry import load_model
     from playpen.rollout.benchmark import run_benchmark, select_rows
@@ -115,6 +116,9 @@ def run(
         models.append(loaded[name])
     experiments = set(experiment) if experiment else None
     console = _console()
+    if any(spec.name == "ifeval" for spec in specs) and max_tokens < IFEVAL_MAX_TOKENS:
+        console.print(f"[yellow]ifeval: clembench lets its replies run to {IFEVAL_MAX_TOKENS} tokens; "
+                      f"-L {max_tokens} may cut them short (pass -L {IFEVAL_MAX_TOKENS})[/yellow]")
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, transient=False) as progress:

@@ -402,6 +402,7 @@ def test_run_and_eval_the_static_suite_from_a_clembench_folder(tmp_path):
     run = subprocess.run([playpen, "run", "-g", "static", "-m", "scripted", "-i", str(instances), "-r", str(results)],
                          capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0 and "played 9 episodes" in run.stdout, run.stderr
+    assert "ifeval: clembench lets its replies run to 1280 tokens" in run.stdout  # -L 300 (the default) warns
     assert sorted(p.name for p in (results / "scripted").iterdir() if p.is_dir()) == sorted(STATSCORE_GAMES)
     out = subprocess.run([playpen, "eval", "-r", str(results)], capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0 and "statscore" in out.stdout, out.stderr

@@ -38,6 +38,8 @@ _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _EMOTION_SCORE = re.compile(r"(\w+):\s+(\d+)")
 # EQ-Bench's constant: answering at random scores 0 on average
 EQBENCH_ADJUSTMENT = 0.7477
+#: clembench raises the model's token limit to this for ifeval (its experiment's ``max_gen_toks``)
+IFEVAL_MAX_TOKENS = 1280
 
 
 def render(template: str, **values: str) -> str:

@@ -249,6 +249,8 @@ def write(path: Path, data) -> Path:
     ("cladder", lambda e, i: e.pop("choices"), "needs 'choices' (list)"),
     ("mmlu_pro", lambda e, i: e.pop("regex_pattern"), "needs 'regex_pattern' (str)"),
     ("bbh", lambda e, i: e.update(initial_prompt="no placeholder"), "has no {{input}} placeholder"),
+    ("cladder", lambda e, i: e.update(initial_prompt="Q: {{input}}"), "has no {{prompt}} placeholder"),
+    ("mmlu_pro", lambda e, i: e.update(regex_pattern="answer is ("), "'regex_pattern' is not a regular expression"),
     ("eqbench", lambda e, i: i.update(target="Guilty: 6"), "'target' must be a dict"),
     ("ifeval", lambda e, i: i.pop("input"), "'input' must be the prompt text"),
 ])

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 import string
+from abc import abstractmethod
 from typing import Any, ClassVar, Mapping
 
 from playpen.core.errors import ParseError, PlaypenError
@@ -86,9 +87,9 @@ class StaticGameMaster(GameMaster):
     def log_target(self) -> None:
         self.log_event("target", self.target)
 
+    @abstractmethod
     def judge(self, move: Any) -> tuple[bool, str]:
         """(won, clembench's event name for the verdict)."""
-        raise NotImplementedError
 
     def on_parse_error(self, role: str, error: ParseError) -> None:
         self.log_event("metadata", f"ParseError: {error.reason}")
@@ -106,7 +107,7 @@ class StaticGameMaster(GameMaster):
             if not isinstance(experiment.get(name), kind):
                 raise PlaypenError(f"{where} needs '{name}' ({kind.__name__}); is this a clembench {cls.name} "
                                    f"instances.json?")
-        if cls.placeholder is not None and "{{" not in experiment["initial_prompt"]:
+        if cls.placeholder is not None and cls.placeholder not in _PLACEHOLDER.findall(experiment["initial_prompt"]):
             raise PlaypenError(f"{where}: 'initial_prompt' has no {{{{{cls.placeholder}}}}} placeholder")
         game_id = instance.get("game_id")
         if not isinstance(instance.get("input"), str):
@@ -221,6 +222,15 @@ class MMLUProGameMaster(StaticGameMaster):
     def judge(self, move: str) -> tuple[bool, str]:
         correct = move == self.target
         return correct, "correct answer" if correct else "wrong answer"
+
+    @classmethod
+    def validate(cls, experiment: Mapping[str, Any], instance: Mapping[str, Any], source: str) -> None:
+        super().validate(experiment, instance, source)
+        try:
+            re.compile(experiment["regex_pattern"])
+        except re.error as error:
+            raise PlaypenError(f"{source}: mmlu_pro experiment '{experiment.get('name')}': 'regex_pattern' is not a "
+                               f"regular expression ({error})") from None
 
 
 class BBHGameMaster(StaticGameMaster):

@@ -49,7 +49,7 @@ def list_(what: Annotated[str, typer.Argument(help="games | models")] = "games")
         from playpen.games import available_games, game_names
 
         available = available_games()
-        table = Table(title="clembench v2.0 text games")
+        table = Table(title="clembench v2.0 text games, then the static tasks (statscore)")
         table.add_column("game", no_wrap=True)
         table.add_column("domain", no_wrap=True)
         table.add_column("roles")
@@ -77,7 +77,7 @@ def list_(what: Annotated[str, typer.Argument(help="games | models")] = "games")
 def run(
     game: Annotated[list[str], typer.Option("--game", "-g", help="Game name(s), 'all', 'in' or 'out'.")],
     model: Annotated[list[str], typer.Option("--model", "-m", help="Model alias or path; one = self-play, a second plays the partner role.")],
-    instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="A clembench instances.json to play instead of a split.")] = None,
+    instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="A clembench instances.json to play instead of a split, or a folder with <game>/in/instances.json per game (e.g. clembench's static/).")] = None,
     split: Annotated[str, typer.Option(help="Instance split: train, validation or test.")] = "test",
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Only these experiments.")] = None,
     per_experiment: Annotated[Optional[int], typer.Option("--per-experiment", "-n", help="Only the first N instances of each experiment.")] = None,
@@ -98,13 +98,15 @@ def run(
     )
 
     from playpen.games import resolve_games
+    from playpen.games.static.master import IFEVAL_MAX_TOKENS
     from playpen.models.base import GenerationSettings
     from playpen.models.registry import load_model
     from playpen.rollout.benchmark import run_benchmark, select_rows
 
     specs = resolve_games(game)
-    if instances is not None and len(specs) != 1:
-        raise PlaypenError("-i/--instances needs exactly one game (-g)")
+    if instances is not None and not instances.is_dir() and len(specs) != 1:
+        raise PlaypenError("-i/--instances with a file needs exactly one game (-g); pass a folder with "
+                           "<game>/in/instances.json for several")
     settings = GenerationSettings(temperature=temperature, max_tokens=max_tokens)
     loaded: dict[str, object] = {}
     models = []
@@ -114,6 +116,9 @@ def run(
         models.append(loaded[name])
     experiments = set(experiment) if experiment else None
     console = _console()
+    if any(spec.name == "ifeval" for spec in specs) and max_tokens < IFEVAL_MAX_TOKENS:
+        console.print(f"[yellow]ifeval: clembench lets its replies run to {IFEVAL_MAX_TOKENS} tokens; "
+                      f"-L {max_tokens} may cut them short (pass -L {IFEVAL_MAX_TOKENS})[/yellow]")
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, transient=False) as progress:
@@ -175,6 +180,8 @@ def eval_(
 
     from playpen.eval.confidence import write_intervals
     from playpen.eval.report import evaluate, summaries
+    from playpen.eval.statscore import STATIC_RESULTS_CSV
+    from playpen.games.static import STATSCORE_GAMES
 
     tables = evaluate(results, models=model, games=_game_filter(game), with_std=std)
     console = _console()
@@ -190,19 +197,26 @@ def eval_(
             table.add_row(name, domain_of(name), str(fig.episodes), f"{fig.played:.2f}",
                           "–" if fig.quality != fig.quality else f"{fig.quality:.2f}")
         console.print(table)
-    columns = ["model", "games", "% played", "quality", "clemscore"] + (["clemscore 95 % CI"] if ci else [])
-    summary = Table(*columns, title="clemscore")
+    columns = ["model", "games", "% played", "quality", "score"] + (["95 % CI"] if ci else [])
+    summary = Table(*columns, title="clemscore (dialogue games), statscore (static)")
     for row in summaries(tables):
         cells = [row.model, f"{row.scope} ({row.games})", f"{row.played:.2f}",
                  "–" if row.quality != row.quality else f"{row.quality:.2f}",
-                 "–" if row.clemscore != row.clemscore else f"{row.clemscore:.2f}"]
+                 ("statscore " if row.scope == "static" else "clemscore ")
+                 + ("–" if row.clemscore != row.clemscore else f"{row.clemscore:.2f}")]
         if ci:
-            interval = intervals[row.model].scopes[row.scope]["clemscore"]
-            cells.append("–" if interval.low != interval.low else f"[{interval.low:.2f}, {interval.high:.2f}]")
+            interval = intervals[row.model].scopes.get(row.scope, {}).get("clemscore")
+            cells.append("–" if interval is None or interval.low != interval.low
+                         else f"[{interval.low:.2f}, {interval.high:.2f}]")
         summary.add_row(*cells)
     console.print(summary)
-    written = ["results.csv", "raw.csv"] + (["results_ci.csv"] if ci else []) + ["results.html"]
-    console.print("wrote " + ", ".join(str(results / name) for name in written))
+    for row in summaries(tables):
+        if row.scope == "static" and row.games < len(STATSCORE_GAMES):
+            console.print(f"[yellow]{row.model}: statscore over {row.games} of the {len(STATSCORE_GAMES)} tasks "
+                          f"({', '.join(STATSCORE_GAMES)}); not comparable to a full run[/yellow]")
+    written = [results / name for name in ("results.csv", STATIC_RESULTS_CSV, "raw.csv", "results_ci.csv", "results.html")
+               if (results / name).is_file()]
+    console.print(f"wrote {', '.join(map(str, written))}")
 
 
 @app.command("compare")

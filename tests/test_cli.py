@@ -28,13 +28,14 @@ def test_help_is_fast_and_does_not_import_torch():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 
-def test_list_games_shows_all_fourteen_with_domains():
+def test_list_games_shows_all_fourteen_and_the_static_tasks_with_domains():
     out = playpen("list", "games").stdout
     rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│")}
-    from playpen.games import IN_DOMAIN, game_names
+    from playpen.games import IN_DOMAIN, game_names, static_games
 
+    assert len(game_names()) == 14 + 5
     assert {name: rows.get(name) for name in game_names()} == {
-        name: "in" if name in IN_DOMAIN else "out" for name in game_names()}
+        name: "static" if name in static_games() else "in" if name in IN_DOMAIN else "out" for name in game_names()}
 
 
 @pytest.mark.parametrize("args, message", [
@@ -42,6 +43,7 @@ def test_list_games_shows_all_fourteen_with_domains():
     (["run", "-g", "wordle", "-m", "gpt-17"], "gpt-17"),
     (["run", "-g", "wordle", "-m", "scripted", "-i", "/nonexistent.json"], "instance file not found"),
     (["run", "-g", "wordle", "-m", "scripted", "--split", "dev"], "unknown split 'dev'"),
+    (["run", "-g", "static", "-m", "scripted"], "ships no 'test' instances: pass clembench's instance file with -i"),
     (["eval", "-r", "/nonexistent"], "results folder not found"),
     (["list", "things"], "cannot list 'things'"),
 ])

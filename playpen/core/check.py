@@ -106,12 +106,13 @@ def check_scores(master: GameMaster) -> None:
     if (aborted == 1) != (master.outcome.status is Status.ABORTED):
         raise GameCheckError(f"{master.name}: Aborted={aborted} but outcome {master.outcome}")
     main = episode[metrics.MAIN_SCORE]
+    low, high = master.main_score_bounds()
     if not aborted:
         if episode[metrics.SUCCESS] + episode[metrics.LOSE] != 1:
             raise GameCheckError(f"{master.name}: played episode with Success+Lose != 1: {episode}")
-        if not isinstance(main, (int, float)) or math.isnan(main) or not 0 <= main <= 100:
-            raise GameCheckError(f"{master.name}: Main Score {main!r} of a played episode is not in [0, 100]")
-    elif not (isinstance(main, float) and math.isnan(main)) and not 0 <= main <= 100:
+        if not isinstance(main, (int, float)) or math.isnan(main) or not low <= main <= high:
+            raise GameCheckError(f"{master.name}: Main Score {main!r} of a played episode is not in [{low}, {high}]")
+    elif not (isinstance(main, float) and math.isnan(main)) and not low <= main <= high:
         raise GameCheckError(f"{master.name}: Main Score {main!r} of an aborted episode is neither NaN nor in range")
     if episode[metrics.REQUEST_COUNT] != master.requests:
         raise GameCheckError(f"{master.name}: Request Count {episode[metrics.REQUEST_COUNT]} != {master.requests}")
@@ -191,7 +192,7 @@ def check_game(
 ) -> CheckReport:
     """Play ``episodes`` episodes per hostile rate and raise :class:`GameCheckError` on any broken invariant."""
     if rows is None:
-        rows = list(iter_rows(spec.name, load_instances(spec.instances_file("validation"))))
+        rows = list(iter_rows(spec.name, load_instances(spec.check_instances_file())))
     rng = random.Random(seed)
     report = CheckReport(spec.name)
     for rate in hostile_rates:

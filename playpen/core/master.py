@@ -297,6 +297,10 @@ class GameMaster(ABC):
     def main_score(self) -> float:
         """The game's quality score (0–100) of a finished, not aborted episode."""
 
+    def main_score_bounds(self) -> tuple[float, float]:
+        """The range ``main_score`` can take (EQ-Bench's formula goes below 0 for far-off answers)."""
+        return 0.0, 100.0
+
     def episode_metrics(self) -> dict[str, Any]:
         """Game-specific episode metrics added to ``episode scores``."""
         return {}

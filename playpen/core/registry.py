@@ -25,7 +25,8 @@ class GameSpec:
     name: str
     master: type[GameMaster]
     description: str
-    domain: Literal["in", "out"]
+    #: the paper's split of the dialogue games; ``static`` for clembench's single-turn reference tasks
+    domain: Literal["in", "out", "static"]
     #: folder holding ``train.json`` / ``validation.json`` / ``test.json`` in clembench's instance format
     instances_dir: Path
     scripted: ScriptedFactory
@@ -42,6 +43,12 @@ class GameSpec:
     #: the role a learner plays by default (TextEnv, GRPO, evaluation in the training setup): the paper's
     #: learner in its training games; None = the first role
     learner: str | None = None
+    #: a game that ships no instance splits: what to tell a user who asks for one (where to get the files)
+    instances_help: str = ""
+    #: a small instances file for ``check_game`` and the tests when the game ships no splits
+    examples: Path | None = None
+    #: checks one (experiment, instance) of an instance file before it is played; raises PlaypenError
+    validate: Callable[[Mapping[str, Any], Mapping[str, Any], str], None] | None = None
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -59,7 +66,14 @@ class GameSpec:
         return role
 
     def instances_file(self, split: str) -> Path:
-        return self.instances_dir / f"{split}.json"
+        path = self.instances_dir / f"{split}.json"
+        if self.instances_help and not path.is_file():
+            raise PlaypenError(f"{self.name} ships no '{split}' instances: {self.instances_help}")
+        return path
+
+    def check_instances_file(self) -> Path:
+        """The instances ``check_game`` plays by default: the examples, else the validation split."""
+        return self.examples if self.examples is not None else self.instances_file("validation")
 
     def new_episode(self, experiment: Mapping[str, Any], instance: Mapping[str, Any]) -> GameMaster:
         return self.master(experiment, instance)

@@ -132,8 +132,9 @@ def _cell(value: float) -> str:
     return "" if math.isnan(value) else repr(float(value))
 
 
-def results_csv(tables: list[ModelTable], *, with_std: bool = True) -> str:
-    """clembench's ``results.csv``: one row per model, columns sorted as pandas sorts the MultiIndex."""
+def results_csv(tables: list[ModelTable], *, with_std: bool = True, average_over: Iterable[str] | None = None) -> str:
+    """clembench's ``results.csv``: one row per model, columns sorted as pandas sorts the MultiIndex. The
+    ``all`` averages and ``-, clemscore`` run over ``average_over`` (default: every game in the table)."""
     columns: set[tuple[str, str]] = {("-", "clemscore"), ("all", "Average % Played"), ("all", "Average Quality Score")}
     for table in tables:
         for game in table.games:
@@ -145,7 +146,7 @@ def results_csv(tables: list[ModelTable], *, with_std: bool = True) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([""] + [f"{g}, {m}" for g, m in ordered])
     for table in tables:
-        played, quality, clemscore = table.average()
+        played, quality, clemscore = table.average(average_over)
         values = {("-", "clemscore"): clemscore, ("all", "Average % Played"): played,
                   ("all", "Average Quality Score"): quality}
         for game, fig in table.games.items():

@@ -29,7 +29,8 @@ from playpen.eval.clemscore import ScoreRow, _number
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_LEVEL = 0.95
-SCOPES = ("all", "in", "out")
+#: the scopes of ``playpen eval``'s summary: the dialogue games (all, in, out) and the statscore tasks (static)
+SCOPES = ("all", "in", "out", "static")
 FIGURES = ("played", "quality", "clemscore")
 
 
@@ -91,7 +92,12 @@ def _domain(game: str) -> str:
 
 
 def _scope_games(games: Iterable[str], scope: str) -> list[str]:
-    return sorted(g for g in games if scope == "all" or _domain(g) == scope)
+    """The games of ``scope`` as ``playpen eval`` groups them (static: the statscore tasks, never in 'all')."""
+    if scope == "static":
+        from playpen.games.static import STATSCORE_GAMES
+
+        return sorted(g for g in games if g in STATSCORE_GAMES)
+    return sorted(g for g in games if _domain(g) != "static" and scope in ("all", _domain(g)))
 
 
 class _Resampler:
@@ -298,7 +304,7 @@ def intervals_csv(figures: Mapping[str, Figures], level: float = DEFAULT_LEVEL) 
 
     for model, figs in sorted(figures.items()):
         for scope, values in figs.scopes.items():
-            count = sum(n for g, n in figs.episodes.items() if scope == "all" or _domain(g) == scope)
+            count = sum(figs.episodes[g] for g in _scope_games(figs.episodes, scope))
             for figure, interval in values.items():
                 writer.writerow([model, scope, "", count, figure, cell(interval.estimate), cell(interval.low), cell(interval.high)])
         for game, values in figs.games.items():
@@ -337,3 +343,14 @@ def compare_results(before, after, *, models: tuple[str | None, str | None] = (N
                                "(select one with --model-a/--model-b)")
         runs.append(next(iter(by_model.values())))
     return compare(runs[0], runs[1], resamples=resamples, level=level, seed=seed)
+
+
+def point_figures(episodes: Mapping[str, GameEpisodes], games: Sequence[str]) -> dict[str, float]:
+    """% played, quality and clemscore over ``games`` taken as one scope (no resampling)."""
+    import numpy as np
+
+    chosen = {g: episodes[g] for g in games if g in episodes}
+    if not chosen:
+        return {f: math.nan for f in FIGURES}
+    identity = {g: np.arange(len(e.keys))[None, :] for g, e in chosen.items()}
+    return {f: float(v[0]) for f, v in _Resampler(chosen, identity).figures(sorted(chosen)).items()}

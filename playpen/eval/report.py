@@ -10,12 +10,25 @@ from html import escape
 from pathlib import Path
 
 from playpen.eval.clemscore import ModelTable, build_tables, load_score_rows, raw_csv, results_csv
-from playpen.games import IN_DOMAIN
+from playpen.eval.statscore import STATIC_RESULTS_CSV
+from playpen.games import IN_DOMAIN, static_games
+from playpen.games.static import STATSCORE_GAMES
 from playpen.results.store import atomic_write_text
+
+#: summary scopes: the dialogue games (all, in, out) and the static tasks (their "clemscore" is statscore)
+SCOPES = ("all", "in", "out", "static")
 
 
 def domain_of(game: str) -> str:
+    if game in static_games():
+        return "static"
     return "in" if game in IN_DOMAIN else "out"
+
+
+def scope_games(table: ModelTable, scope: str) -> list[str]:
+    if scope == "static":
+        return [g for g in table.games if g in STATSCORE_GAMES]
+    return [g for g in table.games if domain_of(g) != "static" and scope in ("all", domain_of(g))]
 
 
 @dataclass
@@ -31,8 +44,8 @@ class Summary:
 def summaries(tables: list[ModelTable]) -> list[Summary]:
     out = []
     for table in tables:
-        for scope in ("all", "in", "out"):
-            games = [g for g in table.games if scope == "all" or domain_of(g) == scope]
+        for scope in SCOPES:
+            games = scope_games(table, scope)
             if not games:
                 continue
             played, quality, clemscore = table.average(games)
@@ -62,8 +75,9 @@ def chart_png(tables: list[ModelTable]) -> bytes:
         axis.set_xticks(list(xs))
         axis.set_xticklabels([f"{g}\n({domain_of(g)})" for g in games], rotation=30, ha="right", fontsize=8)
         axis.set_ylim(0, 105)
-        _, _, clemscore = table.average()
-        axis.set_title(f"{table.model} — clemscore {_fmt(clemscore)}", fontsize=10)
+        headline = ", ".join(f"{'statscore' if s.scope == 'static' else 'clemscore'} {_fmt(s.clemscore)}"
+                             for s in summaries([table]) if s.scope in ("all", "static"))
+        axis.set_title(f"{table.model} — {headline}", fontsize=10)
         axis.legend(fontsize=8, loc="upper right")
         axis.grid(axis="y", alpha=0.3)
     figure.tight_layout()
@@ -95,7 +109,8 @@ table{{border-collapse:collapse;margin:12px 0 28px}}td,th{{border:1px solid #ddd
 td:first-child,td:nth-child(2),th{{text-align:left}}th{{background:#f3f4f6}}</style></head><body>
 <h1>Playpen results</h1>
 <p>clemscore = (average % played / 100) × average quality score, averaged over games as clembench does.
-In-domain games are the paper's training games; out-of-domain games are held out.</p>
+In-domain games are the paper's training games; out-of-domain games are held out. The <i>static</i> row is
+statscore: the same formula over clembench's static tasks (cladder, eqbench, ifeval, mmlu_pro).</p>
 <h2>Summary</h2><table><tr><th>model</th><th>games</th><th>#</th><th>% played</th><th>quality</th><th>clemscore</th></tr>
 {''.join(rows)}</table>
 <img src="data:image/png;base64,{image}" alt="% played and quality score per game" style="max-width:100%">
@@ -105,12 +120,25 @@ In-domain games are the paper's training games; out-of-domain games are held out
 
 def evaluate(results_dir: str | Path, *, models: str | None = None, games: set[str] | None = None,
              with_std: bool = True, chart: bool = True) -> list[ModelTable]:
-    """Write ``raw.csv``, ``results.csv``, ``results.html`` (+ ``results.png``) into ``results_dir``."""
+    """Write ``raw.csv``, ``results.csv``, ``results.html`` (+ ``results.png``) into ``results_dir``.
+
+    As in clembench, the dialogue games and the static tasks get separate tables: ``results.csv`` holds the
+    dialogue games (clemscore), ``results-static.csv`` the static tasks (its ``-, clemscore`` is statscore,
+    averaged over the statscore tasks). A folder with static tasks only gets that table as ``results.csv``
+    too, as clembench's evaluator writes it for a static run."""
     root = Path(results_dir)
     rows = load_score_rows(root, models=models, games=games)
     tables = build_tables(rows)
     atomic_write_text(root / "raw.csv", raw_csv(rows))
-    atomic_write_text(root / "results.csv", results_csv(tables, with_std=with_std))
+    dialogue = [row for row in rows if domain_of(row.game) != "static"]
+    static = [row for row in rows if domain_of(row.game) == "static"]
+    if static:
+        static_csv = results_csv(build_tables(static), with_std=with_std, average_over=STATSCORE_GAMES)
+        atomic_write_text(root / STATIC_RESULTS_CSV, static_csv)
+    if dialogue or not static:
+        atomic_write_text(root / "results.csv", results_csv(build_tables(dialogue), with_std=with_std))
+    else:
+        atomic_write_text(root / "results.csv", static_csv)
     if tables and chart:
         png = chart_png(tables)
         (root / "results.png").write_bytes(png)

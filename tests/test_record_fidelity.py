@@ -316,7 +316,46 @@ def rescore_guesswhat(record, instance, experiment):
     return {**flags(0, 0, 1), metrics.MAIN_SCORE: max(0, speed), "Speed": max(0, speed)}
 
 
+def rescore_imagegame(record, instance, experiment):
+    # the grid comparison is clembench's evaluator (re-implemented in the game); everything else is read from
+    # the record: the scores of the last grid drawn before the instruction giver stops, NaN after a bad reply
+    from playpen.games.imagegame.scoring import precision_recall_f1
+
+    precision = recall = f1 = 0
+
+    def finished() -> dict[str, Any]:
+        won = f1 >= 99
+        return {**flags(0, not won, won), metrics.MAIN_SCORE: f1, "Precision": precision, "Recall": recall}
+
+    for round_events in record["turns"]:
+        grid = None
+        for event in round_events:
+            event_type = event["action"]["type"]
+            if event_type == "found terminate pattern":
+                return finished()
+            if event_type == "invalid format":
+                return {**flags(1, 0, 0), metrics.MAIN_SCORE: math.nan}
+            if event_type == "found grid":
+                grid = event["action"]["content"]
+        scores = None if grid is None else precision_recall_f1(instance["target_grid"], grid)
+        if scores is not None:
+            precision, recall, f1 = scores
+    return finished()
+
+
+def rescore_matchit_ascii(record, instance, experiment):
+    contents = [e["action"] for r in record["turns"] for e in r]
+    if any(a["type"] not in ("invalid format", "invalid content", "valid format")
+           and str(a["content"]).startswith("Abort") for a in contents):
+        return {**flags(1, 0, 0), metrics.MAIN_SCORE: math.nan, "Player Score": math.nan}
+    right = [any(a["type"] == f"Decision Player {p}" and a["content"] == "success" for a in contents) for p in "AB"]
+    both = all(right)
+    return {**flags(0, not both, both), metrics.MAIN_SCORE: 100 * both, "Player Score": 50 * sum(right)}
+
+
 RESCORERS: dict[str, Rescorer] = {
+    "imagegame": rescore_imagegame,
+    "matchit_ascii": rescore_matchit_ascii,
     "guesswhat": rescore_guesswhat,
     "referencegame": rescore_referencegame,
     "adventuregame": rescore_adventuregame,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import json
 import math
-import statistics
 from pathlib import Path
 from typing import Any, Callable
 
@@ -229,10 +228,10 @@ def rescore_adventuregame(record, instance, experiment):
     result = events_of(record, "game_result")[-1]
     finished = result["game_successfully_finished"]
     turns = len(record["turns"])
-    parsing = sum(any(f["phase"] == "parsing" for f in events_of({"turns": [r]}, "action_fail"))
-                  for r in record["turns"])
-    resolution = sum(any(f["phase"] == "resolution" for f in events_of({"turns": [r]}, "action_fail"))
-                     for r in record["turns"])
+    failed_phases = [{e["action"]["content"]["phase"] for e in r if e["action"]["type"] == "action_fail"}
+                     for r in record["turns"]]
+    parsing = sum("parsing" in phases for phases in failed_phases)
+    resolution = sum("resolution" in phases for phases in failed_phases)
     hallucinations, finished_so_far = 0, False
     for round_events in record["turns"]:
         types = [e["action"]["type"] for e in round_events]

@@ -173,14 +173,11 @@ class GameMaster(ABC):
         """clembench's ``turn scores`` / ``episode scores`` for a finished episode."""
         if not self.done:
             raise RuntimeError("scores() needs a finished episode")
-        requests = sum(self.request_counts)
-        violated = sum(self.violated_request_counts)
-        parsed = requests - violated
+        totals = self.request_totals()
+        requests, parsed = totals[metrics.REQUEST_COUNT], totals[metrics.PARSED_REQUEST_COUNT]
         aborted = self.outcome.status is Status.ABORTED
         episode: dict[str, Any] = {
-            metrics.REQUEST_COUNT: requests,
-            metrics.PARSED_REQUEST_COUNT: parsed,
-            metrics.VIOLATED_REQUEST_COUNT: violated,
+            **totals,
             metrics.REQUEST_SUCCESS_RATIO: parsed / requests if requests else 0.0,
             metrics.ABORTED: int(aborted),
             metrics.LOSE: int(self.outcome.status is Status.LOSE),
@@ -197,6 +194,29 @@ class GameMaster(ABC):
                 metrics.PARSED_REQUEST_COUNT: self.request_counts[index] - self.violated_request_counts[index],
             }
         return {metrics.TURN_SCORES_KEY: turns, metrics.EPISODE_SCORES_KEY: episode}
+
+    def request_totals(self) -> dict[str, int]:
+        """The episode's request counts under clembench's names (sums of the per-round counts)."""
+        requests = sum(self.request_counts)
+        violated = sum(self.violated_request_counts)
+        return {
+            metrics.REQUEST_COUNT: requests,
+            metrics.PARSED_REQUEST_COUNT: requests - violated,
+            metrics.VIOLATED_REQUEST_COUNT: violated,
+        }
+
+    def outcome_flags(self) -> dict[str, bool]:
+        """clembench's ``Aborted`` / ``Lose`` / ``Success`` of the current outcome."""
+        status = self.outcome.status
+        return {metrics.ABORTED: status is Status.ABORTED, metrics.LOSE: status is Status.LOSE,
+                metrics.SUCCESS: status is Status.SUCCESS}
+
+    def record_keys(self) -> dict[str, Any]:
+        """Top-level keys that clembench's version of this game logs into ``interactions.json`` for its scorer
+        (its ``log_key`` data), with clembench's names, shapes and meaning, so that clembench's scorer can
+        re-score our records. They replace the common keys of the record where clembench's game logs those
+        differently (e.g. episode totals instead of per-round request counts). Default: none."""
+        return {}
 
     @property
     def responses(self) -> list[str]:

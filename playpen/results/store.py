@@ -101,6 +101,8 @@ def interactions_record(
         metrics.LOSE: int(status == "lose"),
         metrics.SUCCESS: int(status == "success"),
         "outcome": {"status": status, "reason": master.outcome.reason},
+        # the game's own clembench record keys (they may replace the generic request counts above)
+        **master.record_keys(),
     }
 
 

@@ -76,7 +76,9 @@ class AdventureGameMaster(GameMaster):
         return text[1:].split("\n")[0].strip(), plan
 
     def on_parse_error(self, role: str, error: ParseError) -> None:
-        self.log_event("invalid format", error.reason)
+        if error.key == "hallucination":
+            self.log_event("hallucinated_finish", error.response)
+        self.log_event("invalid_format", error.reason)
         self._record_turn({
             "command_tag_missing": int(error.reason == "command_tag_missing"),
             "next_actions_missing": int(error.reason == "next_actions_missing"),
@@ -87,12 +89,14 @@ class AdventureGameMaster(GameMaster):
             "goal_score": 0,
         })
         self.abort(error.reason)
+        self._log_game_result()
 
     # ------------------------------------------------------------------ one turn
     def advance(self, role: str, move: tuple[str, list[str] | None]) -> None:
         command, plan = move
         if plan is not None:
             self.plans.append(plan)
+            self.log_event("turn_plan", plan)
         before = len(self.goals_known)
         result = self.world.process(command)
         self.goals_known = self.world.goals_met() if result.ok else self.world.reported_goals
@@ -109,18 +113,22 @@ class AdventureGameMaster(GameMaster):
         }
         if result.fail_type is not None and result.fail_type not in FAIL_TYPES:
             record[result.fail_type] = 1
-        self.log_event("action", {"command": command, "ok": result.ok, "action": result.action,
-                                  "phase": result.phase, "fail_type": result.fail_type})
-        self.log_event("goal status", sorted(fact_text(g) for g in self.goals_known))
+        self._log_action(result, info)
+        self.log_event("goal_status", {"goal_states_achieved": self._goal_strings(),
+                                       "turn_goal_score": record["goal_score"]})
         if self.plan_variant:
             record.update(self._score_plan(command))
+            for name in ("plan_command_success_ratio", "plan_followed"):
+                if name in record:
+                    self.log_event(name, record[name])
         self._record_turn(record)
         # clembench compares goal *strings* only after a successful command, so failed turns never finish
-        if result.ok and self.goals_known == frozenset(self.adventure.goals):
+        if result.ok and self.goals_known == frozenset(self.adventure.goals) and not self.finished:
             self.finished = True
+            self.log_event("adventure_finished", self._goal_strings())
         if self.requests >= self.max_turns:
             self.turn_limit_reached = True
-            self.log_event("turn limit", self.max_turns)
+            self.log_event("turn_limit_reached", f"turn limit {self.max_turns} reached")
             self.abort(f"turn limit of {self.max_turns} reached")
         elif result.done:
             if self.finished:
@@ -129,6 +137,33 @@ class AdventureGameMaster(GameMaster):
                 self.lose("done before achieving all goals")
         else:
             self.set_context(ROLE, result.feedback)
+        if self.done:
+            self._log_game_result()
+
+    # ------------------------------------------------------------------ clembench's record events
+    # The event types and contents clembench's adventuregame scorer reads from the turns.
+    def _goal_strings(self) -> list[str]:
+        return sorted(fact_text(g) for g in self.goals_known)
+
+    def _log_action(self, result: Any, info: dict[str, Any]) -> None:
+        exploration = {
+            "action_epistemic": bool(info["epistemic_action"]),
+            "action_pragmatic": bool(info["pragmatic_action"]),
+            **{k: v for k, v in info.items() if k not in ("epistemic_action", "pragmatic_action")},
+        }
+        if result.ok:
+            self.log_event("action_info", {"action_type": result.action, "exploration_info": exploration})
+        else:
+            self.log_event("action_fail", {"phase": result.phase, "fail_type": result.fail_type,
+                                           "exploration_info": exploration})
+
+    def _log_game_result(self) -> None:
+        self.log_event("game_result", {"goal_states_achieved": self._goal_strings(),
+                                       "game_successfully_finished": self.finished})
+
+    def record_keys(self) -> dict[str, Any]:
+        return {"adventure_info": {"variant": self.instance.get("variant"), "max_turns": self.max_turns,
+                                   "optimal_turns": self.optimal_turns, "goal_count": len(self.adventure.goals)}}
 
     def _score_plan(self, command: str) -> dict[str, Any]:
         """Run the latest plan on a copy of the world (clembench executes it and rolls it back)."""

@@ -216,6 +216,20 @@ class CodenamesMaster(GameMaster):
         )
         return scores
 
+    def record_keys(self) -> dict[str, Any]:
+        # what clembench's codenames logs at the game end (booleans, episode totals), for its legacy scorer
+        flags = self.outcome_flags()
+        return {
+            "board end status": self.board.status(),
+            "Number of turns": self.number_of_turns,
+            metrics.ABORTED: flags[metrics.ABORTED],
+            metrics.LOSE: flags[metrics.LOSE],
+            "Game ended through assassin": self.assassin_hit,
+            **self.request_totals(),
+            "Cluegiver engaged flags": dict(self.engaged[CLUEGIVER]),
+            "Guesser engaged flags": dict(self.engaged[GUESSER]),
+        }
+
     # ------------------------------------------------------------------ the game
     @property
     def number_of_turns(self) -> int:

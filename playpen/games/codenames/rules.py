@@ -61,6 +61,11 @@ class ValidationError(ParseError):
         }
 
 
+def plural(noun: str) -> str:
+    """"guess" -> "guesses", "target" -> "targets" (clembench's record keys)."""
+    return f"{noun}es" if noun.endswith("s") else f"{noun}s"
+
+
 @dataclass(frozen=True)
 class Clue:
     word: str
@@ -266,7 +271,7 @@ def _check_choice(
                 f"{noun} was already guessed",
                 text,
                 f"'{choice}' was uncovered before; only words still in the list count.",
-                **{noun: choice, f"previous_{noun}s": list(revealed_by_team)},
+                **{noun: choice, f"previous_{plural(noun)}": list(revealed_by_team)},
             )
         else:
             label = "guess word" if noun == "guess" else noun
@@ -275,7 +280,7 @@ def _check_choice(
                 f"{label} is hallucination",
                 text,
                 f"'{choice}' is not one of the listed words.",
-                **{noun: choice, f"previous_{noun}s": list(revealed_by_team), "remaining_words": list(hidden)},
+                **{noun: choice, f"previous_{plural(noun)}": list(revealed_by_team), "remaining_words": list(hidden)},
             )
     if choices.count(choice) > 1:
         if not flags[IGNORE_FALSE]:

@@ -27,6 +27,9 @@ QUESTIONER = "Player 2"
 #: what the answerer's next reply must be
 ACKNOWLEDGEMENT, PROBE, SLOT = "acknowledgement", "probe", "slot"
 
+#: clembench's probe value for a probe that never got a valid reply
+INVALID_PROBE_LABEL = 2
+
 #: instance flag set by ``replay_instance`` for records of clembench HEAD, whose game master first
 #: sends the instructions alone and has the answerer acknowledge them ("Ok.") before probe round 0
 PSEUDO_TURN_FLAG = "playpen_acknowledge_turn"
@@ -225,10 +228,14 @@ class PrivateSharedMaster(GameMaster):
 
     def on_parse_error(self, role: str, error: ParseError) -> None:
         self.log_event("parse error", error.reason)
-        if error.key == PROBE and self.attempt < len(prompts.RETRY_NUDGES):
-            self.attempt += 1
-            self._ask_probe()
-            return
+        if error.key == PROBE:
+            self.current_probe.answer = error.response
+            if self.attempt < len(prompts.RETRY_NUDGES):
+                self.attempt += 1
+                self._ask_probe()
+                return
+            # clembench's record of a probe that failed every try: invalid label, tries one past the last
+            self.current_probe.value, self.current_probe.tries = INVALID_PROBE_LABEL, self.attempt + 1
         where = "probing" if error.key == PROBE else "slot filling"
         self.log_event("invalid format", f"Abort: invalid format in {where}.")
         self.abort(error.reason)
@@ -245,7 +252,7 @@ class PrivateSharedMaster(GameMaster):
     def played_probe_rounds(self) -> int:
         """Probe rounds answered in full (clembench scores only these)."""
         complete = len(self.probe_rounds)
-        if complete and self.probe_rounds[-1].probes[-1].value is None:
+        if complete and any(p.value not in (0, 1) for p in self.probe_rounds[-1].probes):
             complete -= 1
         return complete
 
@@ -280,6 +287,37 @@ class PrivateSharedMaster(GameMaster):
 
     def episode_metrics(self) -> dict[str, Any]:
         return self.statistics()
+
+    def record_keys(self) -> dict[str, Any]:
+        """clembench's privateshared record: every probe round asked (probes never reached keep only target,
+        question and ground truth), the final shared-after indices, and per-round request counts padded to
+        one entry per probe round of a full episode."""
+        probes = [[self._probe_record(p) for p in r.probes] for r in self.probe_rounds]
+        requests = list(self.request_counts)
+        if self.instance.get(PSEUDO_TURN_FLAG):
+            requests[0] -= 1  # the replayed "Ok." of clembench HEAD, which it does not count
+        parsed = [r - v for r, v in zip(requests, self.violated_request_counts)]
+        counts = {name: values + [0] * (self.n_slots + 1 - len(values)) for name, values in (
+            (metrics.REQUEST_COUNT, requests),
+            (metrics.PARSED_REQUEST_COUNT, parsed),
+            (metrics.VIOLATED_REQUEST_COUNT, list(self.violated_request_counts)),
+        )}
+        return {
+            "probes": probes,
+            "realised_slots": dict(self.shared_after),
+            **counts,
+            "Filled Slots": list(self.filled_slots),
+            metrics.ABORTED: self.outcome_flags()[metrics.ABORTED],
+            "Played Probe Rounds": self.played_probe_rounds,
+        }
+
+    @staticmethod
+    def _probe_record(probe: Probe) -> dict[str, Any]:
+        record: dict[str, Any] = {"target": probe.slot.upper(), "question": prompts.probe_text(probe.question, 1),
+                                  "gt": probe.gt}
+        if probe.tries:
+            record.update(answer=probe.answer, value=probe.value, tries=probe.tries)
+        return record
 
     def scores(self) -> dict[str, Any]:
         scores = super().scores()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from playpen.core import metrics
-from playpen.core.errors import ParseError, RuleViolation
+from playpen.core.errors import GameError, ParseError, RuleViolation
 from playpen.core.master import GameMaster, Status
 from playpen.games.taboo import prompts
 from playpen.games.taboo.clues import CLUE_TAG, GUESS_TAG, normalise, taboo_breaches
@@ -62,10 +62,19 @@ class TabooMaster(GameMaster):
             self.log_event("correct guess", guess)
             self.succeed(f"'{guess}' guessed in round {self.current_round + 1}")
         elif self.current_round + 1 >= self.max_turns:
-            self.log_event("max turns reached", self.max_turns)
+            self.log_event("max rounds reached", str(self.max_turns))
             self.lose(f"not guessed in {self.max_turns} rounds")
         else:
             self.set_context(DESCRIBER, text)
+
+    # clembench's event types: its taboo scorer counts an episode as aborted exactly when "invalid format" occurs
+    def on_parse_error(self, role: str, error: ParseError) -> None:
+        self.log_event("invalid format", "abort game")
+        self.abort(error.reason)
+
+    def on_game_error(self, role: str, error: GameError) -> None:
+        self.log_event("invalid clue", error.reason)
+        self.lose(error.reason)
 
     def main_score(self) -> float:
         return 100 / len(self.rounds) if self.outcome.status is Status.SUCCESS else 0

@@ -159,6 +159,11 @@ class TextMapWorldMaster(GameMaster):
         self.log_event("room description", text, sender=DESCRIBER)
         self.set_context(EXPLORER, text)
 
+    def on_parse_error(self, role: str, error: ParseError) -> None:
+        # clembench's event for an unusable reply (its scorer reads it)
+        self.log_event("aborted", error.reason)
+        self.abort(error.reason)
+
     def _map_error(self, reason: str) -> None:
         # clembench's describer answers "Game needs to be aborted" and the episode is aborted
         self.log_event("aborted", reason)

@@ -40,6 +40,13 @@ from playpen.games.wordle.rules import (
 )
 from playpen.games.wordle.words import vocabulary_for
 
+#: clembench's top-level record keys (interactions.json)
+GUESSER_GUESSES = "Guesser Guesses"
+GUESSER_FEEDBACKS = "Guesser Feedbacks"
+GUESSER_EXPLANATIONS = "Guesser Explanations"
+GUESSER_GUESSES_COMMITTED = "Guesser Guesses Committed"
+CRITIC_JUDGEMENTS = "Critic Judgements"
+
 DEFAULT_TURNS = 6
 DEFAULT_RETRIES = 5
 DEFAULT_WORD_LENGTH = 5
@@ -157,6 +164,16 @@ class WordleMaster(GameMaster):
     def episode_metrics(self) -> dict[str, Any]:
         return {GUESS_REPETITIONS: math.nan if self.aborted else guess_repetitions(self.guesses)}
 
+    def record_keys(self) -> dict[str, Any]:
+        # clembench's wordle logs 0/1 outcome flags and episode totals, and one entry per committed guess
+        return {
+            **{name: int(flag) for name, flag in self.outcome_flags().items()},
+            **self.request_totals(),
+            GUESSER_GUESSES: list(self.guesses),
+            GUESSER_FEEDBACKS: [format_feedback(g, c) for g, c in zip(self.guesses, self.colour_lists)],
+            GUESSER_EXPLANATIONS: list(self.explanations),
+        }
+
 
 class WordleWithClueMaster(WordleMaster):
     """wordle_withclue: as wordle, with a crossword clue after the rules."""
@@ -224,3 +241,12 @@ class WordleWithCriticMaster(WordleWithClueMaster):
     def episode_metrics(self) -> dict[str, Any]:
         _, ratios = critic_metrics(self.proposals, self.guesses, self.judgements)
         return {**super().episode_metrics(), **ratios}
+
+    def record_keys(self) -> dict[str, Any]:
+        # here clembench's "Guesser Guesses" are the proposals shown to the critic
+        return {
+            **super().record_keys(),
+            GUESSER_GUESSES: list(self.proposals),
+            GUESSER_GUESSES_COMMITTED: list(self.guesses),
+            CRITIC_JUDGEMENTS: list(self.judgements),
+        }

@@ -36,12 +36,14 @@ def evaluate_policy(
     per_experiment: int | None | Mapping[str, int | None] = 1,
     batch_size: int = 32,
     results_dir: Path | None = None,
+    instances: Mapping[str, str | Path] | None = None,
 ) -> ModelTable:
     """Play the games and return the clembench table of ``model`` (one row of results.csv).
 
     A game in ``roles`` is played in its training setup (``model`` in that role, ``partner`` in the others,
     or ``model`` everywhere when ``partner`` is None); any other game in self-play. All episodes are played in
-    one batch. ``per_experiment`` (instances per experiment, None: all) may be given per game. With
+    one batch. ``per_experiment`` (instances per experiment, None: all) may be given per game. ``instances``
+    names an instance file (or a clembench-style folder) per game to play instead of ``split``. With
     ``results_dir``, every episode is recorded there (run folder named after ``model``)."""
     from playpen.results.store import ResultsStore
 
@@ -50,7 +52,8 @@ def evaluate_policy(
         role = roles.get(spec.name)
         players = {r: (partner if role and r != role and partner is not None else model) for r in spec.roles}
         count = per_experiment.get(spec.name) if isinstance(per_experiment, Mapping) else per_experiment
-        for row in select_rows(spec, split=split, per_experiment=count):
+        source = (instances or {}).get(spec.name)
+        for row in select_rows(spec, split=split, per_experiment=count, instances_file=source):
             jobs.append(EpisodeJob(spec, row, players))
     store = ResultsStore(results_dir, model.name) if results_dir is not None else None
     rows: list[ScoreRow] = []

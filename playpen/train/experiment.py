@@ -53,8 +53,10 @@ class ExperimentRecipe:
     #: the partner in the training setup ("scripted" or any alias), also for the in-domain evaluation
     partner: str = "scripted"
     ood_games: list[str] = field(default_factory=lambda: ["guesswhat", "textmapworld"])
-    #: reference tasks of the static suite (statscore); empty when the static suite is not installed
+    #: reference tasks of the static suite (statscore: cladder, eqbench, ifeval, mmlu_pro) and where their
+    #: clembench instance files are (a folder laid out like clembench's ``static/``; they ship no splits)
     static_games: list[str] = field(default_factory=list)
+    static_instances: str | None = None
     methods: list[str] = field(default_factory=lambda: ["sft", "sft_dpo", "grpo"])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     #: the split the training data and the GRPO episodes come from; evaluation uses ``eval_split``
@@ -85,6 +87,9 @@ class ExperimentRecipe:
         overlap = set(self.games) & (set(self.ood_games) | set(self.static_games))
         if overlap:
             raise PlaypenError(f"{', '.join(sorted(overlap))}: a training game cannot also be held out")
+        if self.static_games and not self.static_instances:
+            raise PlaypenError("the static tasks ship no instances: set static_instances to a folder laid out "
+                               "like clembench's static/ (see docs/games/static.md)")
 
 
 @dataclass(frozen=True)
@@ -255,10 +260,11 @@ class Experiment:
         counts = {s.name: self.recipe.eval_per_experiment for s in self.trained_specs}
         counts.update({s.name: self.recipe.ood_per_experiment for s in self.ood_specs})
         counts.update({s.name: self.recipe.static_per_experiment for s in self.static_specs})
+        static = {s.name: self.recipe.static_instances for s in self.static_specs}
         try:
             evaluate_policy(model, [*self.trained_specs, *self.ood_specs, *self.static_specs], roles=self.roles,
                             partner=partner, split=self.recipe.eval_split, per_experiment=counts,
-                            batch_size=self.recipe.eval_batch_size, results_dir=results)
+                            batch_size=self.recipe.eval_batch_size, results_dir=results, instances=static)
         finally:
             for loaded in (model, partner):
                 close = getattr(loaded, "close", None)

@@ -209,10 +209,11 @@ class Experiment:
         for learner, name in ((competent, "competent"), (sloppy, "sloppy")):
             self._play(self.trained_specs, {g: learner for g in self.roles}, competent, self.recipe.train_split,
                        folder / name, per_experiment=None)
-        sources = [folder / "competent", folder / "sloppy", *map(Path, self.recipe.data_from)]
+        extra = [Path(p) for p in self.recipe.data_from]
         selection = Selection(games=set(self.roles), roles=set(self.roles.values()))
-        sft = sft_rows(read_perspectives(sources), selection=selection)
-        dpo = dpo_rows(read_perspectives(sources), selection=selection)
+        # SFT imitates the competent players only (a sloppy player's lucky win is no example to follow)
+        sft = sft_rows(read_perspectives([folder / "competent", *extra]), selection=selection)
+        dpo = dpo_rows(read_perspectives([folder / "competent", folder / "sloppy", *extra]), selection=selection)
         if not sft:
             raise PlaypenError("no successful training episode to learn from (check the scripted players)")
         write_rows(sft, self.data.sft)

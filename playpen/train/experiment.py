@@ -211,9 +211,14 @@ class Experiment:
                        folder / name, per_experiment=None)
         extra = [Path(p) for p in self.recipe.data_from]
         selection = Selection(games=set(self.roles), roles=set(self.roles.values()))
+
+        def learner_views(perspectives):  # each game's learner role only (not another game's learner role)
+            return (p for p in perspectives if self.roles.get(p.game) == p.role)
+
         # SFT imitates the competent players only (a sloppy player's lucky win is no example to follow)
-        sft = sft_rows(read_perspectives([folder / "competent", *extra]), selection=selection)
-        dpo = dpo_rows(read_perspectives([folder / "competent", folder / "sloppy", *extra]), selection=selection)
+        sft = sft_rows(learner_views(read_perspectives([folder / "competent", *extra])), selection=selection)
+        dpo = dpo_rows(learner_views(read_perspectives([folder / "competent", folder / "sloppy", *extra])),
+                       selection=selection)
         if not sft:
             raise PlaypenError("no successful training episode to learn from (check the scripted players)")
         write_rows(sft, self.data.sft)

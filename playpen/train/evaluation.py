@@ -37,6 +37,7 @@ def evaluate_policy(
     batch_size: int = 32,
     results_dir: Path | None = None,
     instances: Mapping[str, str | Path] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ModelTable:
     """Play the games and return the clembench table of ``model`` (one row of results.csv).
 
@@ -44,7 +45,8 @@ def evaluate_policy(
     or ``model`` everywhere when ``partner`` is None); any other game in self-play. All episodes are played in
     one batch. ``per_experiment`` (instances per experiment, None: all) may be given per game. ``instances``
     names an instance file (or a clembench-style folder) per game to play instead of ``split``. With
-    ``results_dir``, every episode is recorded there (run folder named after ``model``)."""
+    ``results_dir``, every episode is recorded there (run folder named after ``model``). ``progress(done,
+    total)`` is called whenever an episode ends."""
     from playpen.results.store import ResultsStore
 
     jobs = []
@@ -57,7 +59,14 @@ def evaluate_policy(
             jobs.append(EpisodeJob(spec, row, players))
     store = ResultsStore(results_dir, model.name) if results_dir is not None else None
     rows: list[ScoreRow] = []
-    for result in run_episodes(jobs, batch_size=batch_size):
+    ended = []
+
+    def count(result) -> None:
+        ended.append(result)
+        if progress is not None:
+            progress(len(ended), len(jobs))
+
+    for result in run_episodes(jobs, batch_size=batch_size, on_end=count):
         if result.errored or result.master is None:
             continue
         row = result.job.row

@@ -267,10 +267,16 @@ class Experiment:
         counts.update({s.name: self.recipe.ood_per_experiment for s in self.ood_specs})
         counts.update({s.name: self.recipe.static_per_experiment for s in self.static_specs})
         static = {s.name: self.recipe.static_instances for s in self.static_specs}
+
+        def progress(done: int, total: int) -> None:  # a line at every quarter of the episodes
+            if done == total or done * 4 // total > (done - 1) * 4 // total:
+                self.printer(f"  evaluated {done}/{total} episodes")
+
         try:
             evaluate_policy(model, [*self.trained_specs, *self.ood_specs, *self.static_specs], roles=self.roles,
                             partner=partner, split=self.recipe.eval_split, per_experiment=counts,
-                            batch_size=self.recipe.eval_batch_size, results_dir=results, instances=static)
+                            batch_size=self.recipe.eval_batch_size, results_dir=results, instances=static,
+                            progress=progress)
         finally:
             for loaded in (model, partner):
                 close = getattr(loaded, "close", None)

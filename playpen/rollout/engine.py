@@ -121,6 +121,8 @@ def run_episodes(
         else:
             _run_lockstep(jobs, limit, batch_size, finish, loop, before_reply)
     finally:
+        # as asyncio.run does: lets server backends close the connections they opened on this loop
+        loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
     return finished
 

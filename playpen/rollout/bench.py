@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from playpen.core.errors import PlaypenError
 from playpen.core.instances import InstanceRow, iter_rows, load_instances
 from playpen.models.base import GenerationRequest, GenerationSettings
 from playpen.rollout.engine import EpisodeJob, run_episodes
@@ -233,7 +234,7 @@ def bench_rollout(game: str = "taboo", *, latency_ms: float = 50, concurrency: i
     ``requests`` defaults to 128 per unit of concurrency, at most 2,048 (a few seconds per run)."""
     unknown = sorted(set(clients) - set(CLIENTS))
     if unknown:
-        raise ValueError(f"unknown client {', '.join(unknown)} (choose from {', '.join(CLIENTS)})")
+        raise PlaypenError(f"unknown client {', '.join(unknown)} (choose from {', '.join(CLIENTS)})")
     requests = requests or min(2048, 128 * concurrency)
     notes = []
     if "openai" in clients and importlib.util.find_spec("openai") is None:
@@ -260,7 +261,7 @@ def bench_rollout(game: str = "taboo", *, latency_ms: float = 50, concurrency: i
                            for key in ("requests_per_s", "of_ideal", "cpu_ms_per_request")}
     figures: dict[str, Any] = {
         "game": game, "latency_ms": latency_ms, "concurrency": concurrency, "requests": requests,
-        "ideal_requests_per_s": round(ideal, 1), "requests_per_episode": round(per_episode, 2),
+        "ideal_requests_per_s": round(ideal, 1), "requests_per_episode": round(per_episode, 2), "repeats": repeats,
         "summary": summary, "runs": runs, "load_average": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(), "notes": notes,
     }
@@ -270,3 +271,22 @@ def bench_rollout(game: str = "taboo", *, latency_ms: float = 50, concurrency: i
                   for p, r in zip((x for x in runs if x["client"] == "playpen"), (x for x in runs if x["client"] == "raw"))]
         figures["playpen_vs_raw"] = round(statistics.median(ratios), 3)
     return figures
+
+
+def format_figures(figures: dict[str, Any]) -> list[str]:
+    """The figures as a small text table (what ``playpen bench rollout`` prints before the JSON line)."""
+    load = " ".join(f"{x:g}" for x in figures["load_average"])
+    lines = [f"{figures['game']} at {figures['latency_ms']:g} ms/request, concurrency {figures['concurrency']}, "
+             f"{figures['requests']} requests per run, ideal {figures['ideal_requests_per_s']:g} requests/s "
+             f"(load average {load}, {figures['cpus']} CPUs; medians of {figures['repeats']} rounds)",
+             f"{'client':<10}{'requests/s':>12}{'of ideal':>10}{'CPU ms/request':>16}"]
+    for client, summary in figures["summary"].items():
+        lines.append(f"{client:<10}{summary['requests_per_s']:>12.1f}{summary['of_ideal']:>10.2f}"
+                     f"{summary['cpu_ms_per_request']:>16.2f}")
+    if "playpen_vs_raw" in figures:
+        lines.append(f"playpen / raw (a bare aiohttp loop, same rounds): {figures['playpen_vs_raw']:.2f}")
+    errors = sum(r["errors"] for r in figures["runs"])
+    if errors:
+        lines.append(f"{errors} requests failed: the figures are not comparable")
+    lines.extend(f"note: {note}" for note in figures["notes"])
+    return lines

@@ -8,7 +8,7 @@ from playpen.rollout.bench import bench_rollout, format_figures
 if __name__ == "__main__":
     configs = []
     for concurrency in (1, 16, 64):
-        figures = bench_rollout("taboo", latency_ms=50, concurrency=concurrency, repeats=2)
+        figures = bench_rollout("taboo", latency_ms=50, concurrency=concurrency, repeats=5)
         print("\n".join(format_figures(figures)), flush=True)
         configs.append(figures)
     print(json.dumps(configs))

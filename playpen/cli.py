@@ -459,7 +459,7 @@ def bench_rollout_command(
     concurrency: Annotated[int, typer.Option(help="Requests (episodes) in flight.")] = 64,
     requests: Annotated[Optional[int], typer.Option(help="Requests per client and round [default: 128 per unit of concurrency, at most 2,048].")] = None,
     client: Annotated[Optional[list[str]], typer.Option("--client", help="Client to measure (repeatable): playpen, raw (a bare aiohttp loop), openai (AsyncOpenAI, if installed) [default: all].")] = None,
-    repeats: Annotated[int, typer.Option(help="Rounds; the clients take turns in each.")] = 2,
+    repeats: Annotated[int, typer.Option(help="Rounds; the clients take turns in each.")] = 3,
     game: Annotated[str, typer.Option("--game", "-g")] = "taboo",
 ) -> None:
     """Requests to a local OpenAI-compatible server with a fixed delay: Playpen vs a bare aiohttp loop vs ideal."""

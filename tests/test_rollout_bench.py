@@ -13,7 +13,7 @@ from playpen.rollout.bench import bench_rollout, format_figures
 def test_playpen_and_the_bare_loop_take_turns(monkeypatch):
     monkeypatch.setitem(sys.modules, "openai", None)  # as if the openai package were not installed
     figures = bench_rollout("taboo", latency_ms=5, concurrency=4, requests=24, repeats=2)
-    assert [r["client"] for r in figures["runs"]] == ["playpen", "raw"] * 2
+    assert [r["client"] for r in figures["runs"]] == ["playpen", "raw", "raw", "playpen"]
     assert all(r["errors"] == 0 and r["requests"] >= 24 and r["cpu_ms_per_request"] > 0 for r in figures["runs"])
     assert set(figures["summary"]) == {"playpen", "raw"}
     assert figures["ideal_requests_per_s"] == 800 and figures["requests_per_episode"] >= 1

@@ -10,9 +10,9 @@ limit, so the same run also measures baselines against the same server:
   game — what any Python client can reach on this machine;
 * ``openai``: the official ``AsyncOpenAI`` client with the same bodies (only if ``openai`` is installed).
 
-The clients take turns (``repeats`` rounds of each), since other load on the machine changes over minutes;
-Playpen's figure is reported as its ratio to the bare loop of the same round, with the client process's CPU
-time per request.
+The clients take turns (``repeats`` rounds, every other one in reverse order), since other load on the
+machine changes over minutes; Playpen's figure is reported as its ratio to the bare loop of the same round,
+with the client process's CPU time per request.
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def _requests_per_episode(base_url: str, rows: _Rows) -> float:
 
 # ---------------------------------------------------------------------- the benchmark
 def bench_rollout(game: str = "taboo", *, latency_ms: float = 50, concurrency: int = 64,
-                  requests: int | None = None, clients: tuple[str, ...] = CLIENTS, repeats: int = 2,
+                  requests: int | None = None, clients: tuple[str, ...] = CLIENTS, repeats: int = 3,
                   split: str = "validation") -> dict[str, Any]:
     """Each client in turn, ``repeats`` rounds, against one test server; returns the figures (JSON-able).
 
@@ -246,7 +246,8 @@ def bench_rollout(game: str = "taboo", *, latency_ms: float = 50, concurrency: i
     with test_server_process(latency_ms) as base_url:
         per_episode = _requests_per_episode(base_url, rows)
         for repeat in range(repeats):
-            for client in clients:
+            # every other round in reverse order, so that a drifting load favours no client
+            for client in (clients if repeat % 2 == 0 else clients[::-1]):
                 if client == "playpen":
                     run = _run_playpen(base_url, rows, concurrency, requests, per_episode)
                 elif client == "raw":

@@ -6,8 +6,9 @@ throughput is ``c / l`` requests per second. On a small machine the client's CPU
 limit, so the same run also measures baselines against the same server:
 
 * ``playpen``: episodes played by the rollout engine with the OpenAI-compatible backend;
-* ``raw``: a bare aiohttp loop (``c`` tasks on one session) posting pre-encoded first-turn bodies of the same
-  game — what any Python client can reach on this machine;
+* ``raw``: a bare aiohttp loop (``c`` tasks on one session) posting pre-encoded bodies — those Playpen sent
+  in an untimed run of the same game, so the server's work is the same — which is what any Python client
+  can reach on this machine;
 * ``openai``: the official ``AsyncOpenAI`` client with the same bodies (only if ``openai`` is installed).
 
 The clients take turns (``repeats`` rounds, every other one in reverse order), since other load on the
@@ -30,13 +31,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from playpen.core.errors import PlaypenError
 from playpen.core.instances import InstanceRow, iter_rows, load_instances
-from playpen.models.base import GenerationRequest, GenerationSettings
+from playpen.models.base import GenerationSettings
 from playpen.rollout.engine import EpisodeJob, run_episodes
 
 CLIENTS = ("playpen", "raw", "openai")
@@ -134,95 +135,91 @@ def _run_playpen(base_url: str, rows: _Rows, concurrency: int, requests: int, pe
         model.close()
 
 
-def _first_turn_bodies(base_url: str, rows: _Rows, count: int) -> list[dict[str, Any]]:
-    """The backend's request body for the first turn of ``count`` fresh episodes."""
-    model = _model(base_url, 1)
-    bodies = []
-    for row in rows.take(count):
-        master = rows.spec.new_episode(row.experiment, row.instance)
-        role = master.current_role
-        bodies.append(model.body(GenerationRequest(master.messages_for(role), row.game, role, row.key,
-                                                   row.experiment, row.instance)))
+@dataclass
+class _Recording:
+    """The request bodies Playpen sent in an untimed run: the baselines replay them, so the server does the
+    same work for every client (the scripted players answer from the messages alone)."""
+
+    bodies: list[dict[str, Any]]
+    requests_per_episode: float
+
+
+def _record(base_url: str, rows: _Rows, concurrency: int, count: int) -> _Recording:
+    model = _model(base_url, concurrency)
+    players = {role: model for role in rows.spec.roles}
+    bodies: list[dict[str, Any]] = []
+    episodes = 0
+    while len(bodies) < count:
+        batch = rows.take(max(concurrency, 32))
+        results = run_episodes([EpisodeJob(rows.spec, row, players) for row in batch], batch_size=concurrency)
+        bodies += [g.prompt for r in results for g in r.generations if g.error is None]
+        episodes += len(batch)
     model.close()
-    return bodies
+    return _Recording(bodies[:count], len(bodies) / episodes)
 
 
 def _content(data: Any) -> str:
     return data["choices"][0]["message"]["content"]
 
 
-def _run_raw(base_url: str, rows: _Rows, concurrency: int, requests: int) -> ClientRun:
+async def _replay(client: str, items: list[Any], concurrency: int, post: Callable[[Any], Awaitable[bool]]) -> ClientRun:
+    """``concurrency`` tasks ``post`` the items (``post`` says whether the answer was good); a first wave of
+    ``concurrency`` items warms up (connections) untimed."""
+
+    async def drain(queue: Iterator[Any]) -> int:
+        failed = 0
+        for item in queue:
+            failed += not await post(item)
+        return failed
+
+    async def wave(batch: list[Any]) -> int:
+        queue = iter(batch)
+        return sum(await asyncio.gather(*(drain(queue) for _ in range(concurrency))))
+
+    await wave(items[:concurrency])
+    cpu, wall = time.process_time(), time.perf_counter()
+    errors = await wave(items)
+    return ClientRun(client, len(items), time.perf_counter() - wall, time.process_time() - cpu, errors)
+
+
+def _run_raw(base_url: str, recording: _Recording, concurrency: int) -> ClientRun:
     import aiohttp
 
-    warmup = [json.dumps(b).encode() for b in _first_turn_bodies(base_url, rows, concurrency)]
-    payloads = [json.dumps(b).encode() for b in _first_turn_bodies(base_url, rows, requests)]
+    payloads = [json.dumps(b, default=str).encode() for b in recording.bodies]
     url = f"{base_url}/chat/completions"
-    outcome: dict[str, ClientRun] = {}
 
-    async def loop() -> None:
+    async def main() -> ClientRun:
         connector = aiohttp.TCPConnector(limit=concurrency)
         async with aiohttp.ClientSession(connector=connector, headers={"Content-Type": "application/json"}) as session:
-            async def post_all(queue: Iterator[bytes]) -> int:
-                errors = 0
-                for payload in queue:
-                    async with session.post(url, data=payload) as response:
-                        data = json.loads(await response.read())
-                        errors += response.status != 200 or not isinstance(_content(data), str)
-                return errors
+            async def post(payload: bytes) -> bool:
+                async with session.post(url, data=payload) as response:
+                    return response.status == 200 and isinstance(_content(json.loads(await response.read())), str)
 
-            async def wave(batch: list[bytes]) -> tuple[int, int]:
-                queue = iter(batch)
-                return len(batch), sum(await asyncio.gather(*(post_all(queue) for _ in range(concurrency))))
+            return await _replay("raw", payloads, concurrency, post)
 
-            await wave(warmup)
-            cpu, wall = time.process_time(), time.perf_counter()
-            done, errors = await wave(payloads)
-            outcome["run"] = ClientRun("raw", done, time.perf_counter() - wall, time.process_time() - cpu, errors)
-
-    asyncio.run(loop())
-    return outcome["run"]
+    return asyncio.run(main())
 
 
-def _run_openai(base_url: str, rows: _Rows, concurrency: int, requests: int) -> ClientRun:
+def _run_openai(base_url: str, recording: _Recording, concurrency: int) -> ClientRun:
     from openai import AsyncOpenAI
 
-    warmup = _first_turn_bodies(base_url, rows, concurrency)
-    bodies = _first_turn_bodies(base_url, rows, requests)
-    outcome: dict[str, ClientRun] = {}
+    bodies = json.loads(json.dumps(recording.bodies, default=str))
+    standard = ("model", "messages", "temperature", "max_tokens")
 
-    async def loop() -> None:
+    async def main() -> ClientRun:
         client = AsyncOpenAI(base_url=base_url, api_key="unused", max_retries=0)
 
-        async def post_all(queue: Iterator[dict[str, Any]]) -> int:
-            errors = 0
-            for body in queue:
-                extra = {k: v for k, v in body.items() if k not in ("model", "messages", "temperature", "max_tokens")}
-                completion = await client.chat.completions.create(
-                    model=body["model"], messages=body["messages"], temperature=body["temperature"],
-                    max_tokens=body["max_tokens"], extra_body=extra)
-                errors += not isinstance(completion.choices[0].message.content, str)
-            return errors
+        async def post(body: dict[str, Any]) -> bool:
+            completion = await client.chat.completions.create(
+                **{k: body[k] for k in standard}, extra_body={k: v for k, v in body.items() if k not in standard})
+            return isinstance(completion.choices[0].message.content, str)
 
-        async def wave(batch: list[dict[str, Any]]) -> tuple[int, int]:
-            queue = iter(batch)
-            return len(batch), sum(await asyncio.gather(*(post_all(queue) for _ in range(concurrency))))
+        try:
+            return await _replay("openai", bodies, concurrency, post)
+        finally:
+            await client.close()
 
-        await wave(warmup)
-        cpu, wall = time.process_time(), time.perf_counter()
-        done, errors = await wave(bodies)
-        outcome["run"] = ClientRun("openai", done, time.perf_counter() - wall, time.process_time() - cpu, errors)
-        await client.close()
-
-    asyncio.run(loop())
-    return outcome["run"]
-
-
-def _requests_per_episode(base_url: str, rows: _Rows) -> float:
-    model = _model(base_url, 16)
-    players = {role: model for role in rows.spec.roles}
-    results = run_episodes([EpisodeJob(rows.spec, row, players) for row in rows.take(32)], batch_size=16)
-    model.close()
-    return statistics.fmean(len(r.generations) for r in results)
+    return asyncio.run(main())
 
 
 # ---------------------------------------------------------------------- the benchmark
@@ -244,16 +241,17 @@ def bench_rollout(game: str = "taboo", *, latency_ms: float = 50, concurrency: i
     rows = _Rows(game, split)
     runs: list[dict[str, Any]] = []
     with test_server_process(latency_ms) as base_url:
-        per_episode = _requests_per_episode(base_url, rows)
+        recording = _record(base_url, rows, concurrency, requests)
+        per_episode = recording.requests_per_episode
         for repeat in range(repeats):
             # every other round in reverse order, so that a drifting load favours no client
             for client in (clients if repeat % 2 == 0 else clients[::-1]):
                 if client == "playpen":
                     run = _run_playpen(base_url, rows, concurrency, requests, per_episode)
                 elif client == "raw":
-                    run = _run_raw(base_url, rows, concurrency, requests)
+                    run = _run_raw(base_url, recording, concurrency)
                 else:
-                    run = _run_openai(base_url, rows, concurrency, requests)
+                    run = _run_openai(base_url, recording, concurrency)
                 runs.append({"repeat": repeat, **run.figures(ideal)})
     summary = {}
     for client in clients:

@@ -190,13 +190,13 @@ class OpenAICompatibleModel(Model):
         }
         body.update(self.extra_body)
         if self.send_request_context:
-            body["playpen"] = {
-                "game": request.game,
-                "role": request.role,
-                "episode": request.episode,
-                "experiment": {k: v for k, v in (request.experiment or {}).items() if k != "game_instances"},
-                "instance": dict(request.instance or {}),
-            }
+            experiment, instance = request.experiment or {}, request.instance or {}
+            if "game_instances" in experiment or not isinstance(experiment, dict):  # rows come without them
+                experiment = {k: v for k, v in experiment.items() if k != "game_instances"}
+            # shared, not copied: the body is encoded at once, and every copy kept in a result is one more
+            # object for the garbage collector to walk until the run ends
+            body["playpen"] = {"game": request.game, "role": request.role, "episode": request.episode,
+                               "experiment": experiment, "instance": instance if isinstance(instance, dict) else dict(instance)}
         return body
 
     def _key_hint(self) -> str:

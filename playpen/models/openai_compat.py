@@ -11,9 +11,10 @@ Ollama, hosted APIs.
 * Transport: one ``aiohttp`` session (a keep-alive connection pool) per event loop, used directly by
   ``agenerate`` on the caller's loop, so a request costs no thread hop; at most ``max_concurrency`` requests
   of one loop are in flight. Sync ``generate`` runs the same coroutines on a private loop in a daemon thread.
-  A request's body is built and encoded once; retries resend the same bytes. On a 2-core machine this path
-  costs about what a bare aiohttp loop costs per request (``playpen bench rollout``), where worker threads
-  with one blocking client each (the previous design) cost 5-7x more and httpx's async client stalled.
+  A request's body is built and encoded once; retries resend the same bytes. On a 2-core machine a request
+  costs ~0.35 ms of client CPU with the engine and game masters included, a bare aiohttp loop 0.2-0.25 ms
+  (``playpen bench rollout``); worker threads with one blocking httpx client each (the previous design)
+  cost 1.0-1.5 ms.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import gc
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -313,3 +314,9 @@ def test_tls_certificates_are_verified(serve, certificate):
     assert result.error_kind == "backend" and "certificate" in result.error and "ca_bundle" in result.error
     assert client(server, ca_bundle=certificate[0]).generate([ask("private CA")])[0].text == "private CA"
     assert client(server, verify=False).generate([ask("unverified")])[0].text == "unverified"
+
+
+def test_aiohttp_is_imported_on_first_use_only():
+    code = ("import sys, playpen.cli, playpen.models.openai_compat as m; "
+            "m.OpenAICompatibleModel('http://127.0.0.1:9/v1', 'x'); print('aiohttp' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -122,7 +122,8 @@ def _run_playpen(base_url: str, rows: _Rows, concurrency: int, requests: int, pe
     model = _model(base_url, concurrency)
     try:
         players = {role: model for role in rows.spec.roles}
-        # warm-up, untimed: connections, imports, first-call caches
+        # warm-up, untimed: imports, first-call caches (connections belong to a run's own event loop, so
+        # opening them is part of the timed run, as it is of every run)
         run_episodes([EpisodeJob(rows.spec, row, players) for row in rows.take(concurrency)], batch_size=concurrency)
         jobs = [EpisodeJob(rows.spec, row, players) for row in rows.take(math.ceil(requests / per_episode))]
 
@@ -152,7 +153,11 @@ def _record(base_url: str, rows: _Rows, concurrency: int, count: int) -> _Record
     while len(bodies) < count:
         batch = rows.take(max(concurrency, 32))
         results = run_episodes([EpisodeJob(rows.spec, row, players) for row in batch], batch_size=concurrency)
-        bodies += [g.prompt for r in results for g in r.generations if g.error is None]
+        answered = [g.prompt for r in results for g in r.generations if g.error is None]
+        if not answered:
+            raise PlaypenError(f"the benchmark's test server at {base_url} answered no request: "
+                               f"{next((r.error for r in results if r.errored), 'no answers')}")
+        bodies += answered
         episodes += len(batch)
     model.close()
     return _Recording(bodies[:count], len(bodies) / episodes)

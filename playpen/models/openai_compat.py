@@ -28,7 +28,7 @@ import ssl
 import threading
 import urllib.request
 import weakref
-from collections.abc import Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, TypeVar
@@ -85,10 +85,11 @@ class _LoopClient:
 
     session: aiohttp.ClientSession
     slots: asyncio.Semaphore
-    guard: Any
+    guard: AsyncGenerator[None, None]
 
 
-async def _close_with_loop(session: aiohttp.ClientSession):
+async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Parked after its first step; closing it (by the loop, or ``close()``) closes the session."""
     try:
         yield
     finally:

@@ -1,11 +1,14 @@
-"""Rollout engine against a local OpenAI-compatible server with 50 ms latency: concurrency 64 vs 1."""
+"""Rollout engine vs a bare aiohttp loop (and the openai client, if installed) against a local
+OpenAI-compatible server with 50 ms latency, at concurrency 1, 16 and 64; the clients take turns."""
 
 import json
 
-from playpen.rollout.bench import bench_rollout
+from playpen.rollout.bench import bench_rollout, format_figures
 
 if __name__ == "__main__":
-    figures = bench_rollout("taboo", latency_ms=50, concurrency=64, episodes=256)
-    print(f"{figures['episodes_per_s']} episodes/s vs ideal {figures['ideal_episodes_per_s']} "
-          f"(efficiency {figures['efficiency']:.1%}), {figures['speedup_vs_sequential']}x sequential")
-    print(json.dumps(figures))
+    configs = []
+    for concurrency in (1, 16, 64):
+        figures = bench_rollout("taboo", latency_ms=50, concurrency=concurrency, repeats=5)
+        print("\n".join(format_figures(figures)), flush=True)
+        configs.append(figures)
+    print(json.dumps(configs))

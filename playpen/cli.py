@@ -550,20 +550,20 @@ app.add_typer(bench_app, name="bench")
 @bench_app.command("rollout")
 def bench_rollout_command(
     latency_ms: Annotated[float, typer.Option(help="Server delay per request.")] = 50,
-    concurrency: Annotated[int, typer.Option(help="Episodes in flight.")] = 64,
-    episodes: Annotated[int, typer.Option()] = 256,
+    concurrency: Annotated[int, typer.Option(help="Requests (episodes) in flight.")] = 64,
+    requests: Annotated[Optional[int], typer.Option(help="Requests per client and round [default: 128 per unit of concurrency, at most 2,048].")] = None,
+    client: Annotated[Optional[list[str]], typer.Option("--client", help="Client to measure (repeatable): playpen, raw (a bare aiohttp loop), openai (AsyncOpenAI, if installed) [default: all].")] = None,
+    repeats: Annotated[int, typer.Option(help="Rounds; the clients take turns in each.")] = 3,
     game: Annotated[str, typer.Option("--game", "-g")] = "taboo",
 ) -> None:
-    """Play episodes against a local OpenAI-compatible server with a fixed delay; compare with ideal."""
+    """Requests to a local OpenAI-compatible server with a fixed delay: Playpen vs a bare aiohttp loop vs ideal."""
     import json
 
-    from playpen.rollout.bench import bench_rollout
+    from playpen.rollout.bench import CLIENTS, bench_rollout, format_figures
 
-    figures = bench_rollout(game, latency_ms=latency_ms, concurrency=concurrency, episodes=episodes)
-    console = _console()
-    console.print(f"{figures['episodes']} {game} episodes at {latency_ms:g} ms/request, concurrency {concurrency}: "
-                  f"{figures['episodes_per_s']} episodes/s (ideal {figures['ideal_episodes_per_s']}, "
-                  f"efficiency {figures['efficiency']:.1%}); {figures['speedup_vs_sequential']}x sequential")
+    figures = bench_rollout(game, latency_ms=latency_ms, concurrency=concurrency, requests=requests,
+                            clients=tuple(client or CLIENTS), repeats=repeats)
+    print("\n".join(format_figures(figures)))
     print(json.dumps(figures))
 
 

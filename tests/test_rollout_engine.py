@@ -2,7 +2,7 @@ import pytest
 
 from playpen.core.instances import iter_rows
 from playpen.core.master import Status
-from playpen.rollout.engine import EpisodeJob, run_episodes
+from playpen.rollout.engine import GC_FACTOR, EpisodeJob, run_episodes
 from tests.toygame import SPEC, ToyModel, instances
 
 
@@ -81,3 +81,15 @@ def test_before_reply_sees_each_turn_and_a_start_state_plays_on_from_a_copy(sche
     assert forked.master.rounds[0] == full.master.rounds[0]  # the first round is the shared history
     assert len(forked.master.history_of["Sayer"]) == len(full.master.history_of["Sayer"])
     assert fork_state.history_of["Sayer"] == history and not fork_state.done
+
+
+def test_async_runs_collect_garbage_less_often_and_restore_the_threshold():
+    import gc
+
+    default = gc.get_threshold()
+    during = []
+    for schedule in ("async", "lockstep"):
+        model = toy_model(schedule)
+        run_episodes(jobs(model, 2), before_reply=lambda job, master: during.append(gc.get_threshold()[0]))
+        assert gc.get_threshold() == default
+    assert during == [default[0] * GC_FACTOR] * 12 + [default[0]] * 12  # 2 episodes x 6 turns each, per schedule

@@ -13,10 +13,12 @@ Serves ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 (a free
   ``None`` = no fault);
 * a context check: with ``context_size`` set, (whitespace-separated words of all messages + max_tokens) above it
   gives vLLM's HTTP 400 "maximum context length" error;
-* an optional ``api_key`` (``Authorization: Bearer <key>`` required, else 401).
+* an optional ``api_key`` (``Authorization: Bearer <key>`` required, else 401);
+* optional TLS: ``tls=(certfile, keyfile)`` serves ``https://``.
 
 Every chat request (body and headers) is kept in ``server.requests`` (``record=False`` keeps only ``count``);
-``server.max_in_flight`` is the highest number of requests handled at the same time.
+``server.max_in_flight`` is the highest number of requests handled at the same time, ``server.connections``
+the number of TCP connections accepted (keep-alive reuse shows as fewer connections than requests).
 
     with TestServer(answer=echo_answer, faults=["500"]) as server:
         model = OpenAICompatibleModel(server.base_url, server.model_id)
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import ssl
 import threading
 import time
 import uuid
@@ -97,6 +100,7 @@ class TestServer:
         api_key: str | None = None,
         seed: int = 0,
         record: bool = True,
+        tls: tuple[str, str] | None = None,
     ):
         for fault in faults:
             if fault is not None and fault not in FAULTS:
@@ -109,12 +113,14 @@ class TestServer:
         self.slow_seconds = slow_seconds
         self.context_size = context_size
         self.api_key = api_key
+        self.tls = tls
         #: keep every request's body and headers in ``requests`` (turn off for long benchmarks)
         self.record = record
         self.requests: list[dict[str, Any]] = []
         self.count = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.connections = 0
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -123,10 +129,14 @@ class TestServer:
     # ------------------------------------------------------------------ lifecycle
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/v1"
 
     def start(self) -> "TestServer":
         server = _Server((self.host, self.port), _handler(self))
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(
@@ -243,6 +253,11 @@ def _handler(server: TestServer) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
+
+        def setup(self) -> None:  # once per connection
+            super().setup()
+            with server._lock:
+                server.connections += 1
 
         def _send(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
             data = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")

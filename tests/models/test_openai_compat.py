@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import shutil
 import socket
+import subprocess
+import sys
+import threading
 import time
+import warnings
 
 import pytest
 
 from playpen.core.errors import PlaypenError
+from playpen.games import get_game
 from playpen.models.base import GenerationRequest, GenerationSettings
 from playpen.models.openai_compat import OpenAICompatibleModel
 from playpen.models.testserver import echo_answer
+from playpen.rollout.benchmark import select_rows
+from playpen.rollout.engine import EpisodeJob, run_episodes
 
 
 def ask(text: str, **kw) -> GenerationRequest:
@@ -203,3 +212,111 @@ def test_scripted_answers_through_the_server(serve, fake_game):
     assert server.requests[0]["body"]["playpen"]["episode"] == "fakegame/0_x/episode_0"
     # without the context the default answer echoes
     assert client(server).generate([ask("echo me")])[0].text == "echo me"
+
+
+# ---------------------------------------------------------------------- transport
+def test_connections_are_reused_across_calls(serve):
+    server = serve(answer=echo_answer)
+    model = client(server, max_concurrency=4)
+
+    async def one_at_a_time():
+        for i in range(10):
+            assert (await model.agenerate([ask(f"a{i}")]))[0].text == f"a{i}"
+        await model.agenerate([ask(f"b{i}") for i in range(8)])
+
+    asyncio.run(one_at_a_time())
+    assert server.count == 18 and server.connections <= 4  # one keep-alive pool, at most 4 connections
+    before = server.connections
+    for i in range(5):
+        assert model.generate([ask(f"sync {i}")])[0].text == f"sync {i}"
+    assert server.connections == before + 1  # the sync path keeps its own connection across calls
+    model.close()
+
+
+def test_async_requests_need_no_worker_threads(serve):
+    server = serve(answer=echo_answer, latency=0.05)
+    model = client(server, max_concurrency=16)
+
+    def client_threads():  # the test server's threads (one per connection) live in this process too
+        return {t.name for t in threading.enumerate() if "process_request_thread" not in t.name}
+
+    async def main():
+        threads = client_threads()
+        results = await model.agenerate([ask(str(i)) for i in range(16)])
+        return results, threads, client_threads()
+
+    results, before, after = asyncio.run(main())
+    assert [r.text for r in results] == [str(i) for i in range(16)]
+    assert after == before  # requests ran on the caller's event loop
+    assert server.max_in_flight >= 8
+
+
+def test_sync_generate_inside_a_running_event_loop(serve):
+    server = serve(answer=echo_answer)
+    model = client(server)
+
+    async def caller():  # e.g. a notebook cell: generate() must not try to run this loop again
+        return model.generate([ask("from a coroutine")])
+
+    assert asyncio.run(caller())[0].text == "from a coroutine"
+    model.close()
+    assert model.generate([ask("after close")])[0].text == "after close"  # close() is not the end
+    model.close()
+
+
+def test_no_session_is_left_open(serve):
+    server = serve(answer=echo_answer)
+    spec = get_game("taboo")
+    rows = select_rows(spec, split="validation", per_game=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = client(server, send_request_context=True)
+        run_episodes([EpisodeJob(spec, row, {role: model for role in spec.roles}) for row in rows], batch_size=2)
+        asyncio.run(model.agenerate([ask("asyncio.run")]))
+        model.generate([ask("sync")])
+        model.close()
+        del model
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_proxy_from_the_environment(serve, monkeypatch):
+    server = serve(answer=echo_answer)
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                 "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nobody = sock.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{nobody}")
+    [result] = client(server, max_retries=0).generate([ask("via proxy")])
+    assert result.error_kind == "backend" and "cannot connect" in result.error and server.count == 0
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert client(server).generate([ask("direct")])[0].text == "direct"
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+def test_tls_certificates_are_verified(serve, certificate):
+    server = serve(answer=echo_answer, tls=certificate)
+    assert server.base_url.startswith("https://")
+    [result] = client(server, max_retries=0).generate([ask("unknown CA")])
+    assert result.error_kind == "backend" and "certificate" in result.error and "ca_bundle" in result.error
+    assert client(server, ca_bundle=certificate[0]).generate([ask("private CA")])[0].text == "private CA"
+    assert client(server, verify=False).generate([ask("unverified")])[0].text == "unverified"
+
+
+def test_aiohttp_is_imported_on_first_use_only():
+    code = ("import sys, playpen.cli, playpen.models.openai_compat as m; "
+            "m.OpenAICompatibleModel('http://127.0.0.1:9/v1', 'x'); print('aiohttp' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -137,3 +137,13 @@ def test_intervals_csv_has_a_row_per_scope_game_and_figure():
     assert lines[0] == "model,scope,game,episodes,figure,estimate,ci95_low,ci95_high"
     assert len(lines) == 1 + 3 * 3 + 2 * 3  # scopes all/in/out + 2 games, 3 figures each
     assert any(line.startswith("m,all,,30,clemscore,") for line in lines)
+
+
+def test_nothing_played_has_clemscore_zero_so_learning_to_play_is_a_change():
+    base = {"imagegame": _episodes("imagegame", [0] * 10, [0] * 10)}
+    trained = {"imagegame": _episodes("imagegame", [1] * 10, [40.0] * 10)}
+    change = compare(base, trained, resamples=200).games["imagegame"]
+    assert change["clemscore"].interval.estimate == pytest.approx(40) and change["clemscore"].significant
+    assert math.isnan(change["quality"].interval.estimate)  # undefined before: no quality change to report
+    level = seed_change(None, [trained, trained], ["imagegame"], resamples=200)["quality"]
+    assert level.interval.estimate == pytest.approx(40)

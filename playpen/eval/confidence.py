@@ -127,7 +127,10 @@ class _Resampler:
         with np.errstate(invalid="ignore"):
             counted = (~np.isnan(qualities)).sum(axis=0)
             quality = np.where(counted > 0, np.nansum(qualities, axis=0) / np.maximum(counted, 1), np.nan)
-        return {"played": played, "quality": quality, "clemscore": played / 100 * quality}
+        # nothing played: quality is undefined but the clemscore is 0 (its limit), so that a model that learns to
+        # play at all shows a change instead of an undefined one (training evaluations report it the same way)
+        clemscore = np.where(played == 0, 0.0, played / 100 * quality)
+        return {"played": played, "quality": quality, "clemscore": clemscore}
 
 
 def _draws(episodes: Mapping[str, GameEpisodes], resamples: int, rng, *, template: Mapping[str, int] | None = None):
@@ -245,10 +248,12 @@ def compare(a: Mapping[str, GameEpisodes], b: Mapping[str, GameEpisodes], *, res
     return Comparison(paired, games, scopes)
 
 
-def seed_change(base: Mapping[str, GameEpisodes], seeds: Sequence[Mapping[str, GameEpisodes]], games: Sequence[str],
-                *, resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0) -> dict[str, Difference]:
+def seed_change(base: Mapping[str, GameEpisodes] | None, seeds: Sequence[Mapping[str, GameEpisodes]],
+                games: Sequence[str], *, resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL,
+                seed: int = 0) -> dict[str, Difference]:
     """Mean change (trained − base) over training seeds for ``games`` as one scope, with a two-level bootstrap:
     seeds with replacement, then episodes within each seed (paired with the base where the episodes match).
+    With ``base`` None, the same for the trained figure itself (its level, not its change).
 
     The point estimate is the mean over seeds of each seed's change; with one seed this is ``compare``."""
     import numpy as np
@@ -256,6 +261,12 @@ def seed_change(base: Mapping[str, GameEpisodes], seeds: Sequence[Mapping[str, G
     if not seeds:
         raise ValueError("seed_change needs at least one trained run")
     rng = np.random.default_rng(seed)
+    if base is None:  # a base that is 0 everywhere: the change is the level
+        base = {g: GameEpisodes(g, e.keys, (0.0,) * len(e.keys), (0.0,) * len(e.keys))
+                for g, e in seeds[0].items()}
+        zero = True
+    else:
+        zero = False
     names = [g for g in games if g in base and all(g in s for s in seeds)]
     if not names:
         nan = Interval(math.nan, math.nan, math.nan)
@@ -269,7 +280,7 @@ def seed_change(base: Mapping[str, GameEpisodes], seeds: Sequence[Mapping[str, G
             da[game] = _draws({game: left[game]}, resamples, rng)[game]
             db[game] = da[game] if aligned else _draws({game: right[game]}, resamples, rng)[game]
         fa, fb = _Resampler(left, da).figures(names), _Resampler(right, db).figures(names)
-        per_seed.append({f: fb[f] - fa[f] for f in FIGURES})
+        per_seed.append({f: fb[f] - (0 if zero else fa[f]) for f in FIGURES})
     picks = rng.integers(0, len(per_seed), size=(resamples + 1, len(per_seed)))
     picks[0] = np.arange(len(per_seed))
     out = {}

@@ -313,6 +313,7 @@ class Experiment:
             targets += [(scope, game, [game]) for scope, games in scope_games.items() for game in games]
             for scope, game, games in targets:
                 change = seed_change(base, list(runs.values()), games, resamples=self.recipe.resamples)
+                levels = seed_change(None, list(runs.values()), games, resamples=self.recipe.resamples)
                 for figure, difference in change.items():
                     per_seed = {seed: _scope_figure(run, games, figure) for seed, run in runs.items()}
                     values = [v for v in per_seed.values() if not math.isnan(v)]
@@ -320,6 +321,7 @@ class Experiment:
                         "method": method, "scope": scope, "game": game or "", "figure": figure,
                         "base": _scope_figure(base, games, figure),
                         "trained": statistics.fmean(values) if values else math.nan,
+                        "trained_ci_low": levels[figure].interval.low, "trained_ci_high": levels[figure].interval.high,
                         "change": difference.interval.estimate, "ci_low": difference.interval.low,
                         "ci_high": difference.interval.high, "p_value": difference.p_value,
                         "significant": difference.significant, "seeds": len(runs),
@@ -367,11 +369,13 @@ def _report_csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     seeds = sorted({seed for row in rows for seed in row["per_seed"]})
-    writer.writerow(["method", "scope", "game", "figure", "base", "trained", "change", "ci95_low", "ci95_high",
-                     "p_value", "significant", "seeds", "seed_sd"] + [f"seed_{s}" for s in seeds])
+    writer.writerow(["method", "scope", "game", "figure", "base", "trained", "trained_ci95_low", "trained_ci95_high",
+                     "change", "ci95_low", "ci95_high", "p_value", "significant", "seeds", "seed_sd"]
+                    + [f"seed_{s}" for s in seeds])
     for row in rows:
         writer.writerow([row["method"], row["scope"], row["game"], row["figure"], _fmt(row["base"]),
-                         _fmt(row["trained"]), _fmt(row["change"]), _fmt(row["ci_low"]), _fmt(row["ci_high"]),
+                         _fmt(row["trained"]), _fmt(row["trained_ci_low"]), _fmt(row["trained_ci_high"]),
+                         _fmt(row["change"]), _fmt(row["ci_low"]), _fmt(row["ci_high"]),
                          "" if math.isnan(row["p_value"]) else f"{row['p_value']:.4f}", int(row["significant"]),
                          row["seeds"], _fmt(row["seed_sd"])] + [_fmt(row["per_seed"].get(s, math.nan)) for s in seeds])
     return out.getvalue()
@@ -427,7 +431,8 @@ def _report_html(report: dict[str, Any], png: bytes | None) -> str:
 
     def table(rows: list[dict[str, Any]], with_game: bool) -> str:
         head = "<tr><th>method</th><th>" + ("game" if with_game else "scope") + "</th><th>figure</th><th>base</th>" \
-               "<th>trained (mean)</th><th>change</th><th>95 % CI</th><th>p</th><th>seed sd</th><th>per seed</th></tr>"
+               "<th>trained (mean)</th><th>its 95 % CI</th><th>change</th><th>95 % CI</th><th>p</th><th>seed sd</th>" \
+               "<th>per seed</th></tr>"
         body = []
         for row in rows:
             where = row["game"] if with_game else SCOPE_LABELS.get(row["scope"], row["scope"])
@@ -436,6 +441,7 @@ def _report_html(report: dict[str, Any], png: bytes | None) -> str:
             p_value = "" if math.isnan(row["p_value"]) else f"{row['p_value']:.3f}"
             body.append(f"<tr><td>{escape(row['method'].replace('_', '→'))}</td><td>{escape(where)}</td>"
                         f"<td>{row['figure']}</td><td>{_fmt(row['base'])}</td><td>{_fmt(row['trained'])}</td>"
+                        f"<td>[{_fmt(row['trained_ci_low'])}, {_fmt(row['trained_ci_high'])}]</td>"
                         f"<td{mark}>{_fmt(row['change'], True)}</td>"
                         f"<td>[{_fmt(row['ci_low'], True)}, {_fmt(row['ci_high'], True)}]</td>"
                         f"<td>{p_value}</td>"
@@ -459,7 +465,9 @@ Reference tasks (statscore): {escape(', '.join(recipe['static_games']) or 'none'
 Seeds: {escape(', '.join(map(str, recipe['seeds'])))}; evaluation split: {escape(recipe['eval_split'])}, greedy.</p>
 <p>Every change is trained − base on the same episodes, averaged over seeds; the 95 % interval comes from a
 bootstrap over seeds and, within each seed, over episodes (paired with the base). Bold: the interval excludes
-zero. Quality is the mean Main Score of the played episodes; clemscore = % played / 100 × quality.</p>
+zero. Quality is the mean Main Score of the played episodes (undefined, "", when nothing was played: then compare
+the trained quality and its interval with the game's format-only level); clemscore = % played / 100 × quality,
+0 when nothing was played.</p>
 {image}
 <h2>Change vs base per scope</h2>{table(scopes, False)}
 <h2>Per game</h2>{table(games, True)}

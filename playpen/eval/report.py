@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import math
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from playpen.eval.clemscore import ModelTable, build_tables, load_score_rows, raw_csv, results_csv
-from playpen.games import IN_DOMAIN
-from playpen.results.store import atomic_write_text
+from playpen.core.errors import PlaypenError
+from playpen.eval.clemscore import Gaps, ModelTable, build_tables, raw_csv, results_csv, scan_scores
+from playpen.games import IN_DOMAIN, game_names
+from playpen.results.store import ResultsFileError, atomic_write_bytes, atomic_write_json, read_json
+
+OUTPUT_FILES = ("raw.csv", "results.csv", "results.html", "results.png")
+#: sha256 of every output file eval wrote into a folder, so it never overwrites one it did not write
+MANIFEST = ".playpen-eval.json"
+#: where eval writes when the results folder holds another tool's (clembench's) outputs
+BESIDE_FOLDER = "playpen-eval"
 
 
 def domain_of(game: str) -> str:
@@ -73,7 +81,8 @@ def chart_png(tables: list[ModelTable]) -> bytes:
     return buffer.getvalue()
 
 
-def results_html(tables: list[ModelTable], png: bytes) -> str:
+def results_html(tables: list[ModelTable], png: bytes, notes: list[str] | None = None) -> str:
+    warnings = "".join(f"<p class='warn'>{escape(note)}</p>" for note in notes or [])
     rows = []
     for summary in summaries(tables):
         rows.append(
@@ -92,8 +101,9 @@ def results_html(tables: list[ModelTable], png: bytes) -> str:
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Playpen results</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}}
 table{{border-collapse:collapse;margin:12px 0 28px}}td,th{{border:1px solid #ddd;padding:4px 10px;text-align:right}}
-td:first-child,td:nth-child(2),th{{text-align:left}}th{{background:#f3f4f6}}</style></head><body>
-<h1>Playpen results</h1>
+td:first-child,td:nth-child(2),th{{text-align:left}}th{{background:#f3f4f6}}
+.warn{{background:#fff3cd;border:1px solid #e0c060;padding:6px 10px}}</style></head><body>
+<h1>Playpen results</h1>{warnings}
 <p>clemscore = (average % played / 100) × average quality score, averaged over games as clembench does.
 In-domain games are the paper's training games; out-of-domain games are held out.</p>
 <h2>Summary</h2><table><tr><th>model</th><th>games</th><th>#</th><th>% played</th><th>quality</th><th>clemscore</th></tr>
@@ -103,16 +113,99 @@ In-domain games are the paper's training games; out-of-domain games are held out
 <th>quality</th><th>quality std</th></tr>{''.join(per_game)}</table></body></html>"""
 
 
-def evaluate(results_dir: str | Path, *, models: str | None = None, games: set[str] | None = None,
-             with_std: bool = True, chart: bool = True) -> list[ModelTable]:
-    """Write ``raw.csv``, ``results.csv``, ``results.html`` (+ ``results.png``) into ``results_dir``."""
+@dataclass
+class Evaluation:
+    tables: list[ModelTable]
+    #: per model, the episodes the tables leave out
+    gaps: dict[str, Gaps]
+    #: one line per problem that makes a table incomplete (left-out episodes, games without episodes)
+    notes: list[str]
+    #: the folder the files went to (the results folder, or its ``playpen-eval`` folder)
+    output_dir: Path
+    written: list[Path]
+
+
+def completeness_notes(tables: list[ModelTable], gaps: dict[str, Gaps], games: set[str] | None) -> list[str]:
+    notes = []
+    for model in sorted({t.model for t in tables} | set(gaps)):
+        gap = gaps.get(model)
+        if gap is not None and gap.count:
+            kinds = [f"{len(v)} {k}" for k, v in (("errored", gap.errored), ("unfinished", gap.unfinished),
+                                                   ("with unusable scores", gap.invalid)) if v]
+            first = gap.invalid[0] if gap.invalid else str((gap.errored or gap.unfinished)[0])
+            notes.append(f"{model}: {gap.count} episodes left out ({', '.join(kinds)}; e.g. {first}); re-run the "
+                         "same `playpen run` command to play them")
+    expected = sorted(games) if games else game_names()
+    for table in tables:
+        missing = [g for g in expected if g not in table.games]
+        if missing:
+            notes.append(f"{table.model}: no scored episodes of {len(missing)} of {len(expected)} games "
+                         f"({', '.join(missing)}); its clemscore covers only {len(table.games)} games")
+    return notes
+
+
+def _sha256(path: Path) -> str | None:
+    if not path.is_file():  # never open a FIFO or a device
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def output_folder(root: Path, in_place: bool) -> Path:
+    """``root`` unless it holds an output file that eval did not write there (e.g. clembench's own
+    ``results.csv``): then ``root/playpen-eval``, so that nothing of the other tool's is overwritten."""
+    if in_place:
+        return root
+    try:
+        ours = read_json(root / MANIFEST)
+    except ResultsFileError:
+        ours = {}
+    for name in OUTPUT_FILES:
+        path = root / name
+        if path.exists() and ours.get(name) != _sha256(path):
+            return root / BESIDE_FOLDER
+    return root
+
+
+def run_evaluation(results_dir: str | Path, *, models: str | None = None, games: set[str] | None = None,
+                   with_std: bool = True, chart: bool = True, in_place: bool = False,
+                   strict: bool = False) -> Evaluation:
+    """Write ``raw.csv``, ``results.csv``, ``results.html`` (+ ``results.png``); nothing is written when no
+    scores match, and with ``strict`` nothing when episodes are left out."""
     root = Path(results_dir)
-    rows = load_score_rows(root, models=models, games=games)
+    rows, gaps = scan_scores(root, models=models, games=games)
     tables = build_tables(rows)
-    atomic_write_text(root / "raw.csv", raw_csv(rows))
-    atomic_write_text(root / "results.csv", results_csv(tables, with_std=with_std))
-    if tables and chart:
+    if not tables:
+        left = sum(g.count for g in gaps.values())
+        hint = f" ({left} episodes without usable scores)" if left else ""
+        which = f" matching -m '{models}'" if models else ""
+        raise PlaypenError(f"no scores.json{which} found under {root}{hint} (run `playpen run` or `playpen score` "
+                           "first)")
+    notes = completeness_notes(tables, gaps, games)
+    left_out = [n for n in notes if "episodes left out" in n]
+    if strict and left_out:
+        raise PlaypenError(f"incomplete results, nothing written: {left_out[0]}")
+    out = output_folder(root, in_place)
+    files = {"raw.csv": raw_csv(rows).encode(), "results.csv": results_csv(tables, with_std=with_std).encode()}
+    if chart:
         png = chart_png(tables)
-        (root / "results.png").write_bytes(png)
-        atomic_write_text(root / "results.html", results_html(tables, png))
-    return tables
+        files["results.png"] = png
+        files["results.html"] = results_html(tables, png, notes).encode()
+    for name, data in files.items():
+        atomic_write_bytes(out / name, data)
+    try:
+        manifest = read_json(out / MANIFEST)
+    except ResultsFileError:
+        manifest = {}
+    manifest.update({name: hashlib.sha256(data).hexdigest() for name, data in files.items()})
+    atomic_write_json(out / MANIFEST, manifest)
+    return Evaluation(tables, gaps, notes, out, [out / name for name in files])
+
+
+def evaluate(results_dir: str | Path, *, models: str | None = None, games: set[str] | None = None,
+             with_std: bool = True, chart: bool = True, in_place: bool = False) -> list[ModelTable]:
+    """``run_evaluation``'s tables."""
+    return run_evaluation(results_dir, models=models, games=games, with_std=with_std, chart=chart,
+                          in_place=in_place).tables

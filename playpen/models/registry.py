@@ -160,7 +160,7 @@ def list_models() -> list[dict[str, Any]]:
     for alias, entry in load_registry().items():
         row = {
             "name": alias,
-            "backend": BACKENDS.get(str(entry["backend"]), entry["backend"]),
+            "backend": BACKENDS.get(str(entry["backend"]), str(entry["backend"])),
             "description": entry.get("description", ""),
             "source": entry["source"],
             "status": _status(entry),
@@ -186,7 +186,33 @@ def _construct(cls: type, entry: Mapping[str, Any], alias: str, settings: Genera
             f"'{entry['backend']}' (allowed: {', '.join(allowed)})"
         )
     options.update(fixed)
+    _check_types(cls, parameters, options, alias, entry)
     return cls(settings=settings, name=entry.get("model_name") or alias, **options)
+
+
+#: JSON values accepted for a setting whose default has this type
+_ACCEPTED = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}
+
+
+def _check_types(cls: type, parameters: Mapping[str, inspect.Parameter], options: Mapping[str, Any], alias: str,
+                 entry: Mapping[str, Any]) -> None:
+    """Missing required settings and values of the wrong type, as one message (before the backend sees them:
+    ``"verify": "false"`` would otherwise be taken for a CA file name, ``"max_concurrency": "lots"`` fail deep
+    inside)."""
+    required = [name for name, p in parameters.items()
+                if name not in ("self", "settings", "name") and p.default is inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in options]
+    if required:
+        raise PlaypenError(f"model '{alias}': the {entry['backend']} backend needs "
+                           f"{', '.join(repr(r) for r in required)} in its registry entry")
+    for key, value in options.items():
+        default = parameters[key].default
+        accepted = _ACCEPTED.get(type(default))
+        if accepted is None or value is None and default is None:
+            continue
+        if not isinstance(value, accepted) or (bool not in accepted and isinstance(value, bool)):
+            wanted = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}[type(default)]
+            raise PlaypenError(f"model '{alias}': \"{key}\" must be {wanted} (got {json.dumps(value, default=str)})")
 
 
 def model_from_entry(alias: str, entry: Mapping[str, Any], settings: GenerationSettings | None = None) -> Model:

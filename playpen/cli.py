@@ -66,8 +66,7 @@ def list_(what: Annotated[str, typer.Argument(help="games | models")] = "games")
 
         table = Table("alias", "backend", "status", "source", "description", title="model aliases")
         for entry in list_models():
-            table.add_row(entry["name"], entry.get("backend", ""), entry.get("status", ""), entry.get("source", ""),
-                          entry.get("description", ""))
+            table.add_row(*(str(entry.get(key) or "") for key in ("name", "backend", "status", "source", "description")))
         console.print(table)
     else:
         raise PlaypenError(f"cannot list '{what}' (choose 'games' or 'models')")
@@ -80,11 +79,11 @@ def run(
     instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="A clembench instances.json to play instead of a split.")] = None,
     split: Annotated[str, typer.Option(help="Instance split: train, validation or test.")] = "test",
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Only these experiments.")] = None,
-    per_experiment: Annotated[Optional[int], typer.Option("--per-experiment", "-n", help="Only the first N instances of each experiment.")] = None,
-    per_game: Annotated[Optional[int], typer.Option("--per-game", "-N", help="At most N episodes per game, spread over its experiments.")] = None,
-    temperature: Annotated[float, typer.Option("--temperature", "-T")] = 0.0,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", "-L")] = 300,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Episodes answered in one model call (servers: requests in flight).")] = 16,
+    per_experiment: Annotated[Optional[int], typer.Option("--per-experiment", "-n", min=1, help="Only the first N instances of each experiment.")] = None,
+    per_game: Annotated[Optional[int], typer.Option("--per-game", "-N", min=1, help="At most N episodes per game, spread over its experiments.")] = None,
+    temperature: Annotated[float, typer.Option("--temperature", "-T", min=0.0)] = 0.0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", "-L", min=1)] = 300,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Episodes answered in one model call (servers: requests in flight).")] = 16,
     results: ResultsOption = Path("results"),
 ) -> None:
     """Play games and write results (re-running the same command resumes where it stopped)."""
@@ -100,8 +99,10 @@ def run(
     from playpen.games import resolve_games
     from playpen.models.base import GenerationSettings
     from playpen.models.registry import load_model
+    from playpen.results.store import check_results_folder
     from playpen.rollout.benchmark import run_benchmark, select_rows
 
+    check_results_folder(results)
     specs = resolve_games(game)
     if instances is not None and len(specs) != 1:
         raise PlaypenError("-i/--instances needs exactly one game (-g)")
@@ -139,25 +140,34 @@ def run(
     for model_ in loaded.values():
         model_.close()
     console.print(f"played {summary.played} episodes, skipped {summary.skipped} finished, "
-                  f"{len(summary.errored)} errored → {results}")
+                  f"{len(summary.errored)} errored → {results}", markup=False, highlight=False)
     for line in summary.errored[:20]:
-        console.print(f"  [red]errored[/red] {line}")
+        console.print(f"  errored {line}", markup=False, highlight=False)
     if summary.errored:
-        console.print("errored episodes are not scored; run the same command again to retry them")
         if not summary.played:
             raise PlaypenError(f"every episode failed; the first error: {summary.errored[0]}")
+        total = summary.played + len(summary.errored)
+        raise PlaypenError(f"{len(summary.errored)} of {total} episodes errored and are not scored (first: "
+                           f"{summary.errored[0]}); run the same command again to retry them")
+
+
+InPlaceOption = Annotated[bool, typer.Option(
+    "--in-place", help="Also overwrite files that another tool (clembench) wrote into the results folder.")]
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
 
 
 @app.command()
-def score(results: ResultsOption = Path("results"), game: GamesOption = None) -> None:
+def score(results: ResultsOption = Path("results"), game: GamesOption = None, in_place: InPlaceOption = False) -> None:
     """Recompute every scores.json by replaying the recorded replies."""
     from playpen.eval.rescore import rescore
 
-    done, problems = rescore(results, _game_filter(game))
-    console = _console()
-    for problem in problems:
-        console.print(f"[yellow]{problem}[/yellow]")
-    console.print(f"rescored {done} episodes in {results}")
+    done, problems = rescore(results, _game_filter(game), in_place=in_place)
+    _warn(problems)
+    _console().print(f"rescored {done} episodes in {results}", markup=False, highlight=False)
 
 
 @app.command("eval")
@@ -166,16 +176,19 @@ def eval_(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Only runs whose path contains this.")] = None,
     game: GamesOption = None,
     std: Annotated[bool, typer.Option(help="Add the Quality Score (std) columns.")] = True,
+    in_place: InPlaceOption = False,
+    strict: Annotated[bool, typer.Option(
+        help="Refuse (write nothing, exit 1) when episodes are errored, unfinished or unreadable.")] = False,
 ) -> None:
     """Write raw.csv, results.csv (clembench's layout) and results.html with a chart."""
     from rich.table import Table
 
-    from playpen.eval.report import evaluate, summaries
+    from playpen.eval.report import run_evaluation, summaries
 
-    tables = evaluate(results, models=model, games=_game_filter(game), with_std=std)
+    evaluation = run_evaluation(results, models=model, games=_game_filter(game), with_std=std, in_place=in_place,
+                                strict=strict)
+    tables = evaluation.tables
     console = _console()
-    if not tables:
-        raise PlaypenError(f"no scores.json found under {results} (run `playpen run` or `playpen score` first)")
     for model_table in tables:
         table = Table("game", "domain", "episodes", "% played", "quality", title=model_table.model)
         from playpen.eval.report import domain_of
@@ -191,7 +204,16 @@ def eval_(
                         "–" if row.quality != row.quality else f"{row.quality:.2f}",
                         "–" if row.clemscore != row.clemscore else f"{row.clemscore:.2f}")
     console.print(summary)
-    console.print(f"wrote {results / 'results.csv'}, {results / 'raw.csv'}, {results / 'results.html'}")
+    if evaluation.output_dir != results:
+        console.print(f"{results} holds another tool's results.csv/raw.csv: wrote ours beside them (--in-place "
+                      "overwrites them)", markup=False, highlight=False)
+    console.print(f"wrote {', '.join(str(p) for p in evaluation.written)}", markup=False, highlight=False)
+    for note in evaluation.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    if evaluation.warnings:
+        console.print("INCOMPLETE: these figures leave out episodes (see the warnings; --strict refuses)",
+                      style="bold red")
+    _warn(evaluation.warnings)
 
 
 @app.command()
@@ -199,8 +221,9 @@ def transcribe(results: ResultsOption = Path("results"), game: GamesOption = Non
     """(Re)build the HTML transcript of every episode."""
     from playpen.results.transcript import build_transcripts
 
-    count = build_transcripts(results, _game_filter(game))
-    _console().print(f"wrote {count} transcripts under {results}")
+    count, problems = build_transcripts(results, _game_filter(game))
+    _warn(problems)
+    _console().print(f"wrote {count} transcripts under {results}", markup=False, highlight=False)
 
 
 @app.command()
@@ -250,7 +273,7 @@ def generate(
 
 
 @app.command("check")
-def check(game: GamesOption = None, episodes: int = 30, seed: int = 0) -> None:
+def check(game: GamesOption = None, episodes: Annotated[int, typer.Option(min=1)] = 30, seed: int = 0) -> None:
     """Fuzz games with random and hostile replies (the environment checker)."""
     from playpen.core.check import check_game
     from playpen.games import resolve_games
@@ -266,7 +289,8 @@ ResultsArgs = Annotated[list[Path], typer.Argument(help="Results folders (ours o
 OutOption = Annotated[Path, typer.Option("--output", "-o", help="Output file: .jsonl or .parquet.")]
 RoleOption = Annotated[Optional[list[str]], typer.Option("--role", help="Only these roles.")]
 ModelFilter = Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Only these models (as recorded).")]
-HoldoutOption = Annotated[float, typer.Option(help="Fraction of instances held out as split 'validation'.")]
+HoldoutOption = Annotated[float, typer.Option(min=0.0, max=1.0,
+                                               help="Fraction of instances held out as split 'validation'.")]
 
 
 def _selection(game, role, model):
@@ -455,9 +479,9 @@ app.add_typer(bench_app, name="bench")
 
 @bench_app.command("rollout")
 def bench_rollout_command(
-    latency_ms: Annotated[float, typer.Option(help="Server delay per request.")] = 50,
-    concurrency: Annotated[int, typer.Option(help="Episodes in flight.")] = 64,
-    episodes: Annotated[int, typer.Option()] = 256,
+    latency_ms: Annotated[float, typer.Option(min=0.0, help="Server delay per request.")] = 50,
+    concurrency: Annotated[int, typer.Option(min=1, help="Episodes in flight.")] = 64,
+    episodes: Annotated[int, typer.Option(min=1)] = 256,
     game: Annotated[str, typer.Option("--game", "-g")] = "taboo",
 ) -> None:
     """Play episodes against a local OpenAI-compatible server with a fixed delay; compare with ideal."""
@@ -495,15 +519,54 @@ def demo(
     run_demo(output, steps=steps, seed=seed, ood_games=[g for g in ood.split(",") if g.strip()])
 
 
+def _os_error(error: OSError) -> str:
+    """One line for a failed file operation, with what to do for the usual causes."""
+    import errno
+
+    where = f" ({error.filename})" if error.filename else ""
+    hint = {errno.ENOSPC: "free some disk space, then run the same command again",
+            errno.EDQUOT: "free some disk space, then run the same command again",
+            errno.EROFS: "the file system is read-only: choose another folder",
+            errno.EACCES: "no permission: choose a folder you can write to",
+            errno.EPERM: "no permission: choose a folder you can write to",
+            errno.ENAMETOOLONG: "a name is too long for the file system",
+            errno.ENOTDIR: "a path component is a file, not a folder",
+            errno.EISDIR: "a folder is in the way of a file"}.get(error.errno)
+    return f"{error.strerror or error}{where}" + (f"; {hint}" if hint else "")
+
+
 def main() -> None:
+    """The entry point: every failure is one line on stderr and a non-zero exit status, never a traceback
+    (usage errors exit 2, everything else 1, an interruption 130)."""
+    interrupted = "interrupted (finished episodes are saved; run the same command again to resume)"
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
+    except typer.TyperException as error:  # typer's (vendored click's) usage errors
+        if type(error).__name__ == "NoArgsIsHelpError":
+            error.show()
+        else:
+            ctx = getattr(error, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            print(f"error: {error.format_message()}{where}", file=sys.stderr)
+        sys.exit(getattr(error, "exit_code", 2))
     except PlaypenError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        print("interrupted (finished episodes are saved; run the same command again to resume)", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         sys.exit(130)
+    except OSError as error:
+        import errno
+
+        if error.errno != errno.EPIPE:  # a closed pipe (`| head`) is no error worth a word
+            print(f"error: {_os_error(error)}", file=sys.stderr)
+        sys.exit(1)
+    if code == 130:  # typer turns Ctrl-C into exit status 130
+        print(interrupted, file=sys.stderr)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -118,30 +118,34 @@ class Evaluation:
     tables: list[ModelTable]
     #: per model, the episodes the tables leave out
     gaps: dict[str, Gaps]
-    #: one line per problem that makes a table incomplete (left-out episodes, games without episodes)
+    #: one line per model whose table leaves out episodes (errored, unfinished, unusable scores)
+    warnings: list[str]
+    #: one line per model that has no episodes of some of the games (its clemscore covers fewer games)
     notes: list[str]
     #: the folder the files went to (the results folder, or its ``playpen-eval`` folder)
     output_dir: Path
     written: list[Path]
 
 
-def completeness_notes(tables: list[ModelTable], gaps: dict[str, Gaps], games: set[str] | None) -> list[str]:
-    notes = []
+def completeness(tables: list[ModelTable], gaps: dict[str, Gaps],
+                 games: set[str] | None) -> tuple[list[str], list[str]]:
+    """(warnings: episodes left out, notes: games without scored episodes), one line per model each."""
+    warnings, notes = [], []
     for model in sorted({t.model for t in tables} | set(gaps)):
         gap = gaps.get(model)
         if gap is not None and gap.count:
             kinds = [f"{len(v)} {k}" for k, v in (("errored", gap.errored), ("unfinished", gap.unfinished),
                                                    ("with unusable scores", gap.invalid)) if v]
             first = gap.invalid[0] if gap.invalid else str((gap.errored or gap.unfinished)[0])
-            notes.append(f"{model}: {gap.count} episodes left out ({', '.join(kinds)}; e.g. {first}); re-run the "
+            warnings.append(f"{model}: {gap.count} episodes left out ({', '.join(kinds)}; e.g. {first}); re-run the "
                          "same `playpen run` command to play them")
     expected = sorted(games) if games else game_names()
     for table in tables:
         missing = [g for g in expected if g not in table.games]
         if missing:
-            notes.append(f"{table.model}: no scored episodes of {len(missing)} of {len(expected)} games "
-                         f"({', '.join(missing)}); its clemscore covers only {len(table.games)} games")
-    return notes
+            notes.append(f"{table.model}: the clemscore covers {len(table.games)} of {len(expected)} games "
+                         f"(no scored episodes of {', '.join(missing)})")
+    return warnings, notes
 
 
 def _sha256(path: Path) -> str | None:
@@ -183,16 +187,15 @@ def run_evaluation(results_dir: str | Path, *, models: str | None = None, games:
         which = f" matching -m '{models}'" if models else ""
         raise PlaypenError(f"no scores.json{which} found under {root}{hint} (run `playpen run` or `playpen score` "
                            "first)")
-    notes = completeness_notes(tables, gaps, games)
-    left_out = [n for n in notes if "episodes left out" in n]
-    if strict and left_out:
-        raise PlaypenError(f"incomplete results, nothing written: {left_out[0]}")
+    warnings, notes = completeness(tables, gaps, games)
+    if strict and warnings:
+        raise PlaypenError(f"incomplete results, nothing written: {warnings[0]}")
     out = output_folder(root, in_place)
     files = {"raw.csv": raw_csv(rows).encode(), "results.csv": results_csv(tables, with_std=with_std).encode()}
     if chart:
         png = chart_png(tables)
         files["results.png"] = png
-        files["results.html"] = results_html(tables, png, notes).encode()
+        files["results.html"] = results_html(tables, png, warnings + notes).encode()
     for name, data in files.items():
         atomic_write_bytes(out / name, data)
     try:
@@ -201,7 +204,7 @@ def run_evaluation(results_dir: str | Path, *, models: str | None = None, games:
         manifest = {}
     manifest.update({name: hashlib.sha256(data).hexdigest() for name, data in files.items()})
     atomic_write_json(out / MANIFEST, manifest)
-    return Evaluation(tables, gaps, notes, out, [out / name for name in files])
+    return Evaluation(tables, gaps, warnings, notes, out, [out / name for name in files])
 
 
 def evaluate(results_dir: str | Path, *, models: str | None = None, games: set[str] | None = None,

@@ -92,7 +92,7 @@ def _read(path: Path | None) -> dict[str, Any]:
         else:
             return {}
         data = json.loads(text)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise PlaypenError(
             f"cannot read the model registry file {path or 'models.json (packaged)'}: {error}"
         ) from error

@@ -189,7 +189,7 @@ def shape_error(path: Path, error: BaseException) -> ResultsFileError:
 
 
 #: what a reader of a record's fields can run into on a wrongly shaped (but valid JSON) file
-SHAPE_ERRORS = (KeyError, IndexError, TypeError, AttributeError, ValueError)
+SHAPE_ERRORS = (KeyError, IndexError, TypeError, AttributeError, ValueError, RecursionError)
 
 
 def is_ours(record: Mapping[str, Any]) -> bool:
@@ -200,8 +200,8 @@ def is_ours(record: Mapping[str, Any]) -> bool:
 
 
 # ---------------------------------------------------------------------- secrets
-_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#@'\"]*@)?"
-                  r"(?P<rest>[^\s?#'\"]*)(?P<query>\?[^\s#'\"]*)?")
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#@'\"()<>\[\]]*@)?"
+                  r"(?P<rest>[^\s?#'\"()<>\[\]]*)(?P<query>\?[^\s#'\"()<>\[\]]*)?")
 
 
 def redact(value: Any) -> Any:

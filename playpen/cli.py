@@ -529,6 +529,7 @@ def _os_error(error: OSError) -> str:
             errno.EROFS: "the file system is read-only: choose another folder",
             errno.EACCES: "no permission: choose a folder you can write to",
             errno.EPERM: "no permission: choose a folder you can write to",
+            errno.EFBIG: "a file is larger than this process may write (ulimit -f)",
             errno.ENAMETOOLONG: "a name is too long for the file system",
             errno.ENOTDIR: "a path component is a file, not a folder",
             errno.EISDIR: "a folder is in the way of a file"}.get(error.errno)

@@ -20,6 +20,8 @@ import inspect
 import json
 import os
 import tempfile
+import types
+import typing
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
@@ -190,8 +192,18 @@ def _construct(cls: type, entry: Mapping[str, Any], alias: str, settings: Genera
     return cls(settings=settings, name=entry.get("model_name") or alias, **options)
 
 
-#: JSON values accepted for a setting whose default has this type
-_ACCEPTED = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}
+#: what a setting of each simple type may hold in JSON
+_JSON_FOR = {bool: (bool,), int: (int,), float: (int, float), str: (str,), Path: (str,)}
+_WANTED = {bool: "true or false", int: "a whole number", float: "a number", str: "a string", Path: "a path"}
+
+
+def _simple_types(hint: Any) -> tuple[type, ...] | None:
+    """The simple types a parameter annotation allows (``str | Path | None`` -> (str, Path, NoneType)), or None
+    when it allows something this check does not know (then any value passes)."""
+    members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    if all(m in _JSON_FOR or m is type(None) for m in members):
+        return members
+    return None
 
 
 def _check_types(cls: type, parameters: Mapping[str, inspect.Parameter], options: Mapping[str, Any], alias: str,
@@ -205,13 +217,17 @@ def _check_types(cls: type, parameters: Mapping[str, inspect.Parameter], options
     if required:
         raise PlaypenError(f"model '{alias}': the {entry['backend']} backend needs "
                            f"{', '.join(repr(r) for r in required)} in its registry entry")
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # an annotation that cannot be evaluated here: leave the values to the backend
+        hints = {}
     for key, value in options.items():
-        default = parameters[key].default
-        accepted = _ACCEPTED.get(type(default))
-        if accepted is None or value is None and default is None:
+        allowed = _simple_types(hints.get(key, Any))
+        if allowed is None:
             continue
-        if not isinstance(value, accepted) or (bool not in accepted and isinstance(value, bool)):
-            wanted = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}[type(default)]
+        accepted = tuple(t for a in allowed for t in _JSON_FOR.get(a, (type(None),)))
+        if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in allowed):
+            wanted = " or ".join(_WANTED[a] for a in allowed if a in _WANTED)
             raise PlaypenError(f"model '{alias}': \"{key}\" must be {wanted} (got {json.dumps(value, default=str)})")
 
 

@@ -113,8 +113,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:
+            error.filename = str(path)  # a failed write() names no file; the one-line message should
         raise
 
 
@@ -262,22 +264,22 @@ def lock_results(root: Path) -> Iterator[None]:
     except ImportError:  # no advisory locks on this platform: run unguarded
         yield
         return
-    handle = open(root / LOCK_FILE, "a+", encoding="utf-8")
+    fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, _file_mode())
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
             raise PlaypenError(f"another playpen process (pid {holder}) is writing to {root}; wait for it to "
                                "finish or use another -r folder") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        try:  # who holds it, for the message above; the lock itself needs no disk space
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        except OSError:
+            pass
         yield
     finally:
-        handle.close()  # releases the lock
+        os.close(fd)  # releases the lock
 
 
 def players_record(master: GameMaster, role_models: Mapping[str, str]) -> dict[str, dict[str, str]]:

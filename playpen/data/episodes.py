@@ -95,11 +95,19 @@ def read_perspectives(roots: list[str | Path]) -> Iterator[Perspective]:
             path = episode_dir / "interactions.json"
             interactions = read_json(path)
             scores_path = episode_dir / "scores.json"
-            scores = read_json(scores_path) if scores_path.exists() else None
+            # outcome and score: from scores.json when there is one (clembench's), else from the interactions
+            source, record = (scores_path, read_json(scores_path)) if scores_path.exists() else (path, interactions)
             try:
-                perspectives = list(_episode_perspectives(episode_dir, interactions, scores))
+                episode = record.get(metrics.EPISODE_SCORES_KEY, {}) if source == scores_path else record
+                main = episode.get(metrics.MAIN_SCORE, math.nan)
+                main = math.nan if main is None else float(main)
+                outcome = _outcome(episode)
             except SHAPE_ERRORS as error:
-                raise shape_error(scores_path if scores is not None else path, error) from None
+                raise shape_error(source, error) from None
+            try:
+                perspectives = list(_episode_perspectives(episode_dir, interactions, outcome, main))
+            except SHAPE_ERRORS as error:
+                raise shape_error(path, error) from None
             yield from perspectives
 
 
@@ -110,12 +118,9 @@ def _text(value: Any) -> str:
     raise TypeError(f"a name field holds {type(value).__name__} {str(value)[:40]!r}")
 
 
-def _episode_perspectives(episode_dir: Path, interactions: dict[str, Any],
-                          scores: dict[str, Any] | None) -> Iterator[Perspective]:
+def _episode_perspectives(episode_dir: Path, interactions: dict[str, Any], outcome: str,
+                          main: float) -> Iterator[Perspective]:
     meta = interactions.get("meta") or {}
-    episode = scores.get(metrics.EPISODE_SCORES_KEY, {}) if scores is not None else interactions
-    main = episode.get(metrics.MAIN_SCORE, math.nan)
-    main = math.nan if main is None else float(main)
     for player, info in (interactions.get("players") or {}).items():
         if player == "GM" or info.get("model_name") in ("programmatic", "mock"):
             continue
@@ -130,7 +135,7 @@ def _episode_perspectives(episode_dir: Path, interactions: dict[str, Any],
             player=player,
             role=_text(info.get("game_role")),
             model=_text(info.get("model_name")),
-            outcome=_outcome(episode),
+            outcome=outcome,
             main_score=main,
             messages=tuple(messages),
         )

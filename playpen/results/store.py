@@ -20,13 +20,13 @@ This module is also the one place that
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
 import re
 import stat
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -96,11 +96,20 @@ def check_results_folder(root: Path) -> None:
 
 
 # ---------------------------------------------------------------------- writing
-@functools.cache
+_UMASK_LOCK = threading.Lock()
+
+
 def _file_mode() -> int:
     """What ``open()`` would give a new file: 0o666 less the umask (``mkstemp`` makes 0o600 files)."""
-    mask = os.umask(0)
-    os.umask(mask)
+    try:  # Linux: read it, without the set-and-restore race of os.umask
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
     return 0o666 & ~mask
 
 

@@ -71,7 +71,7 @@ class Sandbox:
 
     def finished(self) -> dict[str, str]:
         """Every finished episode of the results folder (scores.json path -> sha256)."""
-        return {str(p.relative_to(self.results)): _sha(p) for p in sorted(self.results.rglob("scores.json"))}
+        return {str(p.relative_to(self.results)): _sha(p) for p in sorted(self.results.rglob("scores.json")) if p.is_file()}
 
     def write(self, name: str, text: str | bytes) -> Path:
         """An input file in the working directory (taken into the outside baseline)."""

@@ -150,7 +150,7 @@ def _status(entry: Mapping[str, Any]) -> str:
                 return f"missing wheel ({embedded.INSTALL_HINT})"
             return "converted on first use (or `playpen prepare-model`)"
         path = entry.get("path")
-        return "ready" if path and Path(path).is_dir() else f"folder not found: {path}"
+        return "ready" if isinstance(path, str) and path and Path(path).is_dir() else f"folder not found: {path}"
     if backend == "openai":
         return str(entry.get("base_url", ""))
     return "ready"
@@ -239,6 +239,11 @@ def model_from_entry(alias: str, entry: Mapping[str, Any], settings: GenerationS
             f"model '{alias}': unknown backend '{entry.get('backend')}' "
             f"(use one of {', '.join(sorted(set(BACKENDS.values())))})"
         )
+    for key, kinds, wanted in (("model_name", (str,), "a string"), ("temperature", (int, float), "a number"),
+                               ("max_tokens", (int,), "a whole number")):
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+            raise PlaypenError(f"model '{alias}': \"{key}\" must be {wanted} (got {json.dumps(value, default=str)})")
     if settings is None:
         settings = GenerationSettings(
             temperature=float(entry.get("temperature", 0.0)), max_tokens=int(entry.get("max_tokens", 300))
@@ -263,7 +268,7 @@ def model_from_entry(alias: str, entry: Mapping[str, Any], settings: GenerationS
     if backend == "replay":
         from playpen.models.replay import ReplayModel
 
-        if not entry.get("path"):
+        if not isinstance(entry.get("path"), str) or not entry["path"]:
             raise PlaypenError(f"model '{alias}': a replay entry needs \"path\" (a results folder)")
         return ReplayModel.from_results(entry["path"], settings, name=entry.get("model_name") or alias)
     from playpen.models.human import HumanModel

@@ -100,6 +100,10 @@ def test_damaged_results_files(sandbox, recorded, command, file, damage):
     ({"backend": "scripted", "seed": 1.5}, '"seed" must be a whole number'),
     ({"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "bogus": 1}, "unknown setting(s) bogus"),
     ("not an entry", 'needs a "backend"'),
+    ({"backend": "scripted", "model_name": 5}, '"model_name" must be a string (got 5)'),
+    ({"backend": "scripted", "temperature": "hot"}, '"temperature" must be a number (got "hot")'),
+    ({"backend": "huggingface", "path": 5}, '"path" must be a string or a path (got 5)'),
+    ({"backend": "replay", "path": 5}, 'a replay entry needs "path"'),
 ])
 def test_wrong_registry_values(guarded, entry, message):
     guarded.registry({"broken": entry})

@@ -430,6 +430,15 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str] | None:
     return out
 
 
+def _numbers(pairs: dict[str, str] | None, what: str) -> dict[str, float] | None:
+    if pairs is None:
+        return None
+    try:
+        return {key: float(value) for key, value in pairs.items()}
+    except ValueError:
+        raise PlaypenError(f"--{what} takes game=number (got {pairs})") from None
+
+
 @train_app.command("grpo")
 def train_grpo_command(
     learner: LearnerOption, output: TrainOut, config: ConfigOption = None, resume: ResumeOption = False,
@@ -464,7 +473,7 @@ def train_grpo_command(
     weights = _pairs(weight, "weight")
     settings = load_config(config, GRPOSettings, dict(
         games=games.split(",") if games else None, roles=_pairs(role, "role"),
-        weights={k: float(v) for k, v in weights.items()} if weights else None, partner=partner,
+        weights=_numbers(weights, "weight"), partner=partner,
         group_size=group_size, batch_size=batch_size, micro_batch_size=micro_batch_size, max_steps=max_steps,
         temperature=temperature, learning_rate=learning_rate, beta=beta,
         lora_r=lora_r, reward=reward, abort_penalty=abort_penalty, max_new_tokens=max_new_tokens,

@@ -189,7 +189,10 @@ def _construct(cls: type, entry: Mapping[str, Any], alias: str, settings: Genera
         )
     options.update(fixed)
     _check_types(cls, parameters, options, alias, entry)
-    return cls(settings=settings, name=entry.get("model_name") or alias, **options)
+    try:
+        return cls(settings=settings, name=entry.get("model_name") or alias, **options)
+    except ValueError as error:  # a backend refusing a setting's value (e.g. an unknown scripted skill)
+        raise PlaypenError(f"model '{alias}': {error}") from None
 
 
 #: what a setting of each simple type may hold in JSON
@@ -292,7 +295,11 @@ def load_model(name_or_path: str | Path, settings: GenerationSettings | None = N
             entry = json.loads(text)
         except ValueError as error:
             raise PlaypenError(f"cannot parse the model entry {text!r}: {error}") from error
+        if not isinstance(entry, dict):
+            raise PlaypenError(f"the model entry {text!r} must be a JSON object")
         base = entry.pop("alias", None)
+        if base is not None and not isinstance(base, str):
+            raise PlaypenError(f'the model entry\'s "alias" must be a string (got {json.dumps(base)})')
         if base is not None:
             if base not in registry:
                 raise _unknown(base, registry)

@@ -208,3 +208,20 @@ def test_main_module_matches_the_command():
     result = subprocess.run([sys.executable, "-m", "playpen.cli", "run", "-g", "taboo", "-m", "scripted", "-b", "0"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.startswith("error: Invalid value for '--batch-size'")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "-g", "taboo", "-m", '{"backend": "scripted", "skill": "nope"}'], "unknown skill 'nope'"),
+    (["run", "-g", "taboo", "-m", '{"alias": 5}'], "\"alias\" must be a string"),
+    (["run", "-g", "taboo", "-m", "{"], "cannot parse the model entry"),
+    (["run", "-g", "taboo", "-m", "replay:/nonexistent"], "results folder not found: /nonexistent"),
+    (["run", "-g", "taboo", "-m", "scripted", "-i", "."], "instance file not found"),
+    (["run", "-g", "taboo", "-m", "scripted", "-r", "/dev/null"], "/dev/null is not a folder"),
+    (["train", "grpo", "-m", "scripted", "-o", "out", "-c", "bad.json"], "bad.json: not a valid json file"),
+    (["train", "grpo", "-m", "scripted", "-o", "out", "--weight", "taboo=abc"], "--weight takes game=number"),
+    (["generate", "-g", "taboo", "-o", "/proc/playpen"], "(/proc/playpen"),
+])
+def test_hostile_arguments(guarded, args, message):
+    guarded.write("bad.json", "{garbage")
+    result = guarded.cli(*args)
+    assert result.code == 1 and message in result.error_line

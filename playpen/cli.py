@@ -217,11 +217,12 @@ def eval_(
 
 
 @app.command()
-def transcribe(results: ResultsOption = Path("results"), game: GamesOption = None) -> None:
+def transcribe(results: ResultsOption = Path("results"), game: GamesOption = None,
+               in_place: InPlaceOption = False) -> None:
     """(Re)build the HTML transcript of every episode."""
     from playpen.results.transcript import build_transcripts
 
-    count, problems = build_transcripts(results, _game_filter(game))
+    count, problems = build_transcripts(results, _game_filter(game), in_place=in_place)
     _warn(problems)
     _console().print(f"wrote {count} transcripts under {results}", markup=False, highlight=False)
 

@@ -76,6 +76,18 @@ def test_score_keeps_clembench_scores_unless_in_place(played):
                for p in finished)
 
 
+def test_transcribe_keeps_clembench_transcripts_unless_in_place(played):
+    _clembench_run(played)
+    transcripts = sorted(played.results.rglob("transcript.html"))
+    for path in transcripts:
+        path.write_text("clembench's transcript")
+    result = played.cli("transcribe", "-r", played.results)
+    assert result.code == 0 and "3 transcripts were written by another tool" in result.stderr
+    assert all(p.read_text() == "clembench's transcript" for p in transcripts)
+    assert "wrote 3 transcripts" in played.cli("transcribe", "-r", played.results, "--in-place").stdout
+    assert all(p.read_text().startswith("<!DOCTYPE html>") for p in transcripts)
+
+
 def test_written_files_get_the_umask_mode(played):
     old = os.umask(0o027)
     try:

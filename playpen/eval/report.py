@@ -13,7 +13,13 @@ from pathlib import Path
 from playpen.core.errors import PlaypenError
 from playpen.eval.clemscore import Gaps, ModelTable, build_tables, raw_csv, results_csv, scan_scores
 from playpen.games import IN_DOMAIN, game_names
-from playpen.results.store import ResultsFileError, atomic_write_bytes, atomic_write_json, read_json
+from playpen.results.store import (
+    ResultsFileError,
+    atomic_write_bytes,
+    atomic_write_json,
+    read_json,
+    remove_stale_temporaries,
+)
 
 OUTPUT_FILES = ("raw.csv", "results.csv", "results.html", "results.png")
 #: sha256 of every output file eval wrote into a folder, so it never overwrites one it did not write
@@ -191,6 +197,7 @@ def run_evaluation(results_dir: str | Path, *, models: str | None = None, games:
     if strict and warnings:
         raise PlaypenError(f"incomplete results, nothing written: {warnings[0]}")
     out = output_folder(root, in_place)
+    remove_stale_temporaries(out, (*OUTPUT_FILES, MANIFEST))  # of an eval that was killed
     files = {"raw.csv": raw_csv(rows).encode(), "results.csv": results_csv(tables, with_std=with_std).encode()}
     if chart:
         png = chart_png(tables)

@@ -41,6 +41,8 @@ from playpen.core.master import GM, GameMaster
 
 SCORES_FILE = "scores.json"
 ERROR_FILE = "error.json"
+#: every file the store writes into a run folder
+RECORD_FILES = ("experiment.json", "instance.json", "interactions.json", "transcript.html", SCORES_FILE, ERROR_FILE)
 LOCK_FILE = ".playpen.lock"
 TMP_SUFFIX = ".tmp"
 #: the ``clem_version`` prefix of our records (clembench writes its own version number)
@@ -148,24 +150,22 @@ def _has_surrogate(text: str) -> bool:
     return not text.isascii() and _SURROGATE.search(text) is not None
 
 
-def remove_stale_temporaries(root: Path) -> int:
-    """Delete the temporary files that a killed writer left behind (call only while holding the lock)."""
-    removed = 0
-    for path in Path(root).rglob(f".*{TMP_SUFFIX}"):
-        try:
-            if path.is_file() and not path.is_symlink():
-                path.unlink()
-                removed += 1
-        except OSError:
-            continue
-    return removed
+def remove_stale_temporaries(folder: Path, names: Sequence[str], *, below: bool = False) -> None:
+    """Delete the temporary files that a killed writer of ``names`` left in ``folder`` (``below``: in every
+    folder under it too; only while holding the folder's lock, as a live writer's files look the same)."""
+    for name in names:
+        pattern = f".{name}.*{TMP_SUFFIX}"
+        for path in Path(folder).rglob(pattern) if below else Path(folder).glob(pattern):
+            try:
+                if path.is_file() and not path.is_symlink():
+                    path.unlink()
+            except OSError:
+                continue
 
 
 # ---------------------------------------------------------------------- reading
-def read_json(path: Path, expect: type | tuple[type, ...] | None = dict) -> Any:
-    """The JSON document at ``path``; ``ResultsFileError`` naming the path when it cannot be that.
-
-    ``expect`` is the type the top level must have (an object by default; None for any)."""
+def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object at ``path``; ``ResultsFileError`` naming the path when it cannot be that."""
     path = Path(path)
     try:
         mode = path.stat().st_mode
@@ -183,14 +183,10 @@ def read_json(path: Path, expect: type | tuple[type, ...] | None = dict) -> Any:
         raise ResultsFileError(f"{path}: JSON nested too deeply to read") from None
     except OSError as error:
         raise ResultsFileError(f"cannot read {path}: {error.strerror or error}") from None
-    if expect is not None and not isinstance(data, expect):
-        names = " or ".join(_JSON_TYPES.get(t, t.__name__) for t in (expect if isinstance(expect, tuple) else (expect,)))
-        raise ResultsFileError(f"{path}: expected a JSON {names}, found {_JSON_TYPES.get(type(data), type(data).__name__)}")
+    if not isinstance(data, dict):
+        found = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(data), "a number")
+        raise ResultsFileError(f"{path}: expected a JSON object, found {found}")
     return data
-
-
-_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean",
-               type(None): "null"}
 
 
 def shape_error(path: Path, error: BaseException) -> ResultsFileError:

@@ -11,6 +11,7 @@ from playpen.core.instances import InstanceRow, iter_rows, load_instances
 from playpen.core.registry import SPLITS, GameSpec
 from playpen.models.base import Model
 from playpen.results.store import (
+    RECORD_FILES,
     ResultsStore,
     lock_results,
     played_from,
@@ -131,7 +132,7 @@ def run_benchmark(
     A failure to write one episode's records (disk full, an unwritable name) marks that episode errored;
     the run goes on with the others."""
     with lock_results(Path(results_dir)):
-        remove_stale_temporaries(Path(results_dir))
+        remove_stale_temporaries(Path(results_dir), RECORD_FILES, below=True)
         planned, skipped = plan_jobs(specs, models, results_dir, rows_for)
         summary = RunSummary(skipped=skipped)
         if on_start is not None:

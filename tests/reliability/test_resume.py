@@ -98,8 +98,12 @@ def test_a_second_run_into_the_same_folder_is_refused_while_the_first_runs(guard
 def test_stale_temporary_files_of_a_killed_run_are_removed(guarded):
     assert guarded.cli(*RUN, "-r", guarded.results).code == 0
     episode = next(guarded.results.rglob("scores.json")).parent
-    stale = [episode / ".scores.json.abc123.tmp", guarded.results / ".results.png.x1.tmp"]
+    stale = [episode / ".scores.json.abc123.tmp", episode.parent / ".experiment.json.x1.tmp"]
     for path in stale:
         path.write_text("half")
     assert guarded.cli(*RUN, "-r", guarded.results).code == 0
     assert not any(p.exists() for p in stale)
+    eval_stale = guarded.results / ".results.png.x2.tmp"
+    eval_stale.write_text("half")
+    assert guarded.cli("eval", "-r", guarded.results).code == 0
+    assert not eval_stale.exists()

@@ -53,7 +53,7 @@ def _number(value: Any) -> float:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float))  # bool included: clembench's records hold True/False in places
+    return isinstance(value, (int, float))  # True/False count as 1/0, as pandas counts them
 
 
 @dataclass

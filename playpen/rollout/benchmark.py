@@ -141,7 +141,7 @@ def run_benchmark(
         infos = model_infos(models)
 
         def fail(episode: PlannedEpisode, error: str) -> None:
-            summary.errored.append(redact(f"{episode.store.run_name}/{episode.job.row.key}: {error.splitlines()[0]}"))
+            summary.errored.append(redact(f"{episode.store.run_name}/{episode.job.row.key}: {(error.splitlines() or [''])[0]}"))
             try:
                 episode.store.write_error(episode.job.row, error, infos)
             except (OSError, ValueError, PlaypenError):  # the folder itself cannot be written: the count says so

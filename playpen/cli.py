@@ -190,13 +190,15 @@ def eval_(
     tables = evaluation.tables
     console = _console()
     for model_table in tables:
-        table = Table("game", "domain", "episodes", "% played", "quality", title=model_table.model)
+        gaps = evaluation.gaps.get(model_table.model)
+        table = Table("game", "domain", "episodes", "left out", "% played", "quality", title=model_table.model)
         from playpen.eval.report import domain_of
 
         for name in sorted(model_table.games, key=lambda g: (domain_of(g), g)):
             fig = model_table.games[name]
-            table.add_row(name, domain_of(name), str(fig.episodes), f"{fig.played:.2f}",
-                          "–" if fig.quality != fig.quality else f"{fig.quality:.2f}")
+            left = gaps.of_game(name) if gaps else 0
+            table.add_row(name, domain_of(name), str(fig.episodes), f"[red]{left}[/red]" if left else "0",
+                          f"{fig.played:.2f}", "–" if fig.quality != fig.quality else f"{fig.quality:.2f}")
         console.print(table)
     summary = Table("model", "games", "% played", "quality", "clemscore", title="clemscore")
     for row in summaries(tables):

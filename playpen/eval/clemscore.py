@@ -62,12 +62,16 @@ class Gaps:
 
     errored: list[Path] = field(default_factory=list)
     unfinished: list[Path] = field(default_factory=list)
-    #: ``path: reason`` of scores files that cannot be counted (damaged, wrong shape, non-numeric Aborted)
-    invalid: list[str] = field(default_factory=list)
+    #: episode folder -> why its scores file cannot be counted (damaged, wrong shape, non-numeric Aborted)
+    invalid: dict[Path, str] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
         return len(self.errored) + len(self.unfinished) + len(self.invalid)
+
+    def of_game(self, game: str) -> int:
+        """How many of the left-out episodes belong to ``game`` (``<game>/<experiment>/<episode>``)."""
+        return sum(folder.parents[1].name == game for folder in (*self.errored, *self.unfinished, *self.invalid))
 
 
 def _episode_parts(path: Path) -> tuple[str, str, str, str] | None:
@@ -123,7 +127,7 @@ def scan_scores(results_dir: str | Path, *, models: str | None = None,
         try:
             episode_scores = _check_scores(path, read_json(path))
         except ResultsFileError as error:
-            gaps.setdefault(model, Gaps()).invalid.append(str(error))
+            gaps.setdefault(model, Gaps()).invalid[episode_dir] = str(error)
             continue
         for metric, value in episode_scores.items():
             rows.append(ScoreRow(game, model, experiment, episode, metric, value))

@@ -142,7 +142,7 @@ def completeness(tables: list[ModelTable], gaps: dict[str, Gaps],
         if gap is not None and gap.count:
             kinds = [f"{len(v)} {k}" for k, v in (("errored", gap.errored), ("unfinished", gap.unfinished),
                                                    ("with unusable scores", gap.invalid)) if v]
-            first = gap.invalid[0] if gap.invalid else str((gap.errored or gap.unfinished)[0])
+            first = next(iter(gap.invalid.values())) if gap.invalid else str((gap.errored or gap.unfinished)[0])
             warnings.append(f"{model}: {gap.count} episodes left out ({', '.join(kinds)}; e.g. {first}); re-run the "
                          "same `playpen run` command to play them")
     expected = sorted(games) if games else game_names()

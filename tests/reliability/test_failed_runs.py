@@ -1,6 +1,7 @@
 """Class 4: a run with errored episodes fails, and eval says what its table leaves out."""
 
 import json
+import re
 
 from playpen.models.testserver import TestServer
 
@@ -22,6 +23,7 @@ def test_a_run_with_errored_episodes_exits_non_zero_and_says_how_to_resume(guard
     evaluation = guarded.cli("eval", "-r", guarded.results)
     assert evaluation.code == 0
     assert "INCOMPLETE" in evaluation.stdout
+    assert re.search(r"│ taboo\s+│ in\s+│ 10\s+│ 2\s+│ 100.00", evaluation.stdout)  # 10 scored, 2 left out
     assert "warning: served: 2 episodes left out (2 errored;" in evaluation.stderr
     assert "served: the clemscore covers 1 of 14 games" in evaluation.stdout
     html = (guarded.results / "results.html").read_text()

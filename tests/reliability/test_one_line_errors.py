@@ -83,10 +83,7 @@ def test_damaged_results_files(sandbox, recorded, command, file, damage):
         assert f"warning: scripted: 1 episodes left out (1 with unusable scores; e.g. {victim}" in result.stderr
     after = sandbox.finished()
     assert all(after.get(k) == v for k, v in others.items())  # nothing finished was lost
-    if command in ("data sft", "data dpo", "replay"):
-        sandbox.outside_snapshot()  # outputs go to the working directory by design
-    else:
-        sandbox.check_outside()
+    sandbox.check_outside("work/sft.jsonl", "work/dpo.jsonl", "work/replayed/")  # the commands' own outputs
 
 
 @pytest.mark.parametrize("entry, message", [

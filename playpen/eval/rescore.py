@@ -7,12 +7,14 @@ from pathlib import Path
 from playpen.core.errors import PlaypenError
 from playpen.eval.verify import replay_episode
 from playpen.results.store import (
+    SHAPE_ERRORS,
     ResultsFileError,
     atomic_write_json,
     is_ours,
     lock_results,
     read_json,
     scores_record,
+    shape_error,
 )
 
 
@@ -44,7 +46,12 @@ def rescore(results_dir: str | Path, games: set[str] | None = None, *, in_place:
             if not master.done:
                 problems.append(f"{episode_dir}: the recorded replies do not finish the episode; scores left as they were")
                 continue
-            atomic_write_json(episode_dir / "scores.json", scores_record(master, interactions))
+            try:
+                scores = scores_record(master, interactions)
+            except SHAPE_ERRORS as error:  # the recorded meta or players are not shaped like a record's
+                problems.append(str(shape_error(episode_dir / "interactions.json", error)))
+                continue
+            atomic_write_json(episode_dir / "scores.json", scores)
             done += 1
     if foreign:
         problems.append(f"{len(foreign)} episodes were recorded by another tool (e.g. {foreign[0]}) and keep their "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from collections import Counter
@@ -90,8 +91,9 @@ def _sha(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+#: PLAYPEN_FUZZ_EXAMPLES=4000 for a longer search (the default keeps `make test` fast)
+@settings(max_examples=int(os.environ.get("PLAYPEN_FUZZ_EXAMPLES", "400")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(damage=damages(), data=st.data())
 def test_readers_never_raise_anything_but_playpen_errors(template, damage, data):
     file, kind, rng = damage

@@ -27,6 +27,24 @@ def test_a_reply_with_a_lone_surrogate_is_recorded_and_sent_back_encodable(guard
     assert later_requests and any("\ufffd" in m["content"] for r in later_requests for m in r["body"]["messages"])
 
 
+def test_a_lone_surrogate_in_an_instance_file_reaches_the_server_encodable(guarded):
+    from playpen.games import get_game
+
+    data = json.loads(get_game("taboo").instances_file("validation").read_text())
+    experiment = data["experiments"][0]
+    instance = {**experiment["game_instances"][0]}
+    instance["related_word"] = [w + "\ud800" for w in instance["related_word"]]
+    path = guarded.write("instances.json", json.dumps({"experiments": [{**experiment, "game_instances": [instance]}]}))
+    with TestServer(answer=lambda messages, body: "CLUE: a striped animal") as server:
+        entry = json.dumps({"backend": "openai", "base_url": server.base_url, "model_id": server.model_id})
+        result = guarded.cli("run", "-g", "taboo", "-i", path, "-m", entry, "-r", guarded.results)
+        prompts = [m["content"] for r in server.requests for m in r["body"]["messages"]]
+    assert result.code == 0, result.stderr
+    assert any("\ufffd" in prompt for prompt in prompts) and len(guarded.finished()) == 1
+    recorded = json.loads(next(guarded.results.rglob("instance.json")).read_text(encoding="utf-8"))
+    assert recorded == instance  # the record keeps the instance as it was (its JSON escape)
+
+
 def test_one_episode_that_cannot_be_written_is_errored_and_the_run_goes_on(guarded):
     blocker = guarded.results / "scripted" / "taboo" / "0_high_en" / "episode_1" / "transcript.html"
     blocker.mkdir(parents=True)  # a folder where the transcript file must go

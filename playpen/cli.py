@@ -66,8 +66,7 @@ def list_(what: Annotated[str, typer.Argument(help="games | models")] = "games")
 
         table = Table("alias", "backend", "status", "source", "description", title="model aliases")
         for entry in list_models():
-            table.add_row(entry["name"], entry.get("backend", ""), entry.get("status", ""), entry.get("source", ""),
-                          entry.get("description", ""))
+            table.add_row(*(str(entry.get(key) or "") for key in ("name", "backend", "status", "source", "description")))
         console.print(table)
     else:
         raise PlaypenError(f"cannot list '{what}' (choose 'games' or 'models')")
@@ -80,11 +79,11 @@ def run(
     instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="A clembench instances.json to play instead of a split, or a folder with <game>/in/instances.json per game (e.g. clembench's static/).")] = None,
     split: Annotated[str, typer.Option(help="Instance split: train, validation or test.")] = "test",
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Only these experiments.")] = None,
-    per_experiment: Annotated[Optional[int], typer.Option("--per-experiment", "-n", help="Only the first N instances of each experiment.")] = None,
-    per_game: Annotated[Optional[int], typer.Option("--per-game", "-N", help="At most N episodes per game, spread over its experiments.")] = None,
-    temperature: Annotated[float, typer.Option("--temperature", "-T")] = 0.0,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", "-L")] = 300,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Episodes answered in one model call (servers: requests in flight).")] = 16,
+    per_experiment: Annotated[Optional[int], typer.Option("--per-experiment", "-n", min=1, help="Only the first N instances of each experiment.")] = None,
+    per_game: Annotated[Optional[int], typer.Option("--per-game", "-N", min=1, help="At most N episodes per game, spread over its experiments.")] = None,
+    temperature: Annotated[float, typer.Option("--temperature", "-T", min=0.0)] = 0.0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", "-L", min=1)] = 300,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Episodes answered in one model call (servers: requests in flight).")] = 16,
     results: ResultsOption = Path("results"),
 ) -> None:
     """Play games and write results (re-running the same command resumes where it stopped)."""
@@ -101,8 +100,10 @@ def run(
     from playpen.games.static.master import IFEVAL_MAX_TOKENS
     from playpen.models.base import GenerationSettings
     from playpen.models.registry import load_model
+    from playpen.results.store import check_results_folder
     from playpen.rollout.benchmark import run_benchmark, select_rows
 
+    check_results_folder(results)
     specs = resolve_games(game)
     if instances is not None and not instances.is_dir() and len(specs) != 1:
         raise PlaypenError("-i/--instances with a file needs exactly one game (-g); pass a folder with "
@@ -144,25 +145,34 @@ def run(
     for model_ in loaded.values():
         model_.close()
     console.print(f"played {summary.played} episodes, skipped {summary.skipped} finished, "
-                  f"{len(summary.errored)} errored → {results}")
+                  f"{len(summary.errored)} errored → {results}", markup=False, highlight=False)
     for line in summary.errored[:20]:
-        console.print(f"  [red]errored[/red] {line}")
+        console.print(f"  errored {line}", markup=False, highlight=False)
     if summary.errored:
-        console.print("errored episodes are not scored; run the same command again to retry them")
         if not summary.played:
             raise PlaypenError(f"every episode failed; the first error: {summary.errored[0]}")
+        total = summary.played + len(summary.errored)
+        raise PlaypenError(f"{len(summary.errored)} of {total} episodes errored and are not scored (first: "
+                           f"{summary.errored[0]}); run the same command again to retry them")
+
+
+InPlaceOption = Annotated[bool, typer.Option(
+    "--in-place", help="Also overwrite files that another tool (clembench) wrote into the results folder.")]
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
 
 
 @app.command()
-def score(results: ResultsOption = Path("results"), game: GamesOption = None) -> None:
+def score(results: ResultsOption = Path("results"), game: GamesOption = None, in_place: InPlaceOption = False) -> None:
     """Recompute every scores.json by replaying the recorded replies."""
     from playpen.eval.rescore import rescore
 
-    done, problems = rescore(results, _game_filter(game))
-    console = _console()
-    for problem in problems:
-        console.print(f"[yellow]{problem}[/yellow]")
-    console.print(f"rescored {done} episodes in {results}")
+    done, problems = rescore(results, _game_filter(game), in_place=in_place)
+    _warn(problems)
+    _console().print(f"rescored {done} episodes in {results}", markup=False, highlight=False)
 
 
 @app.command("eval")
@@ -174,28 +184,30 @@ def eval_(
     ci: Annotated[bool, typer.Option(help="Bootstrap 95 % intervals over episodes (results_ci.csv).")] = True,
     resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    in_place: InPlaceOption = False,
+    strict: Annotated[bool, typer.Option(
+        help="Refuse (write nothing, exit 1) when episodes are errored, unfinished or unreadable.")] = False,
 ) -> None:
     """Write raw.csv, results.csv (clembench's layout), results_ci.csv and results.html with a chart."""
     from rich.table import Table
 
-    from playpen.eval.confidence import write_intervals
-    from playpen.eval.report import evaluate, summaries
-    from playpen.eval.statscore import STATIC_RESULTS_CSV
+    from playpen.eval.report import run_evaluation, summaries
     from playpen.games.static import STATSCORE_GAMES
 
-    tables = evaluate(results, models=model, games=_game_filter(game), with_std=std)
+    evaluation = run_evaluation(results, models=model, games=_game_filter(game), with_std=std, in_place=in_place,
+                                strict=strict, resamples=resamples if ci else 0, seed=seed)
+    tables, intervals = evaluation.tables, evaluation.figures
     console = _console()
-    if not tables:
-        raise PlaypenError(f"no scores.json found under {results} (run `playpen run` or `playpen score` first)")
-    intervals = write_intervals(results, models=model, games=_game_filter(game), resamples=resamples, seed=seed) if ci else {}
     for model_table in tables:
-        table = Table("game", "domain", "episodes", "% played", "quality", title=model_table.model)
+        gaps = evaluation.gaps.get(model_table.model)
+        table = Table("game", "domain", "episodes", "left out", "% played", "quality", title=model_table.model)
         from playpen.eval.report import domain_of
 
         for name in sorted(model_table.games, key=lambda g: (domain_of(g), g)):
             fig = model_table.games[name]
-            table.add_row(name, domain_of(name), str(fig.episodes), f"{fig.played:.2f}",
-                          "–" if fig.quality != fig.quality else f"{fig.quality:.2f}")
+            left = gaps.of_game(name) if gaps else 0
+            table.add_row(name, domain_of(name), str(fig.episodes), f"[red]{left}[/red]" if left else "0",
+                          f"{fig.played:.2f}", "–" if fig.quality != fig.quality else f"{fig.quality:.2f}")
         console.print(table)
     columns = ["model", "games", "% played", "quality", "score"] + (["95 % CI"] if ci else [])
     summary = Table(*columns, title="clemscore (dialogue games), statscore (static)")
@@ -214,9 +226,16 @@ def eval_(
         if row.scope == "static" and row.games < len(STATSCORE_GAMES):
             console.print(f"[yellow]{row.model}: statscore over {row.games} of the {len(STATSCORE_GAMES)} tasks "
                           f"({', '.join(STATSCORE_GAMES)}); not comparable to a full run[/yellow]")
-    written = [results / name for name in ("results.csv", STATIC_RESULTS_CSV, "raw.csv", "results_ci.csv", "results.html")
-               if (results / name).is_file()]
-    console.print(f"wrote {', '.join(map(str, written))}")
+    if evaluation.output_dir != results:
+        console.print(f"{results} holds another tool's results.csv/raw.csv: wrote ours beside them (--in-place "
+                      "overwrites them)", markup=False, highlight=False)
+    console.print(f"wrote {', '.join(str(p) for p in evaluation.written)}", markup=False, highlight=False)
+    for note in evaluation.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    if evaluation.warnings:
+        console.print("INCOMPLETE: these figures leave out episodes (see the warnings; --strict refuses)",
+                      style="bold red")
+    _warn(evaluation.warnings)
 
 
 @app.command("compare")
@@ -252,12 +271,14 @@ def compare_command(
 
 
 @app.command()
-def transcribe(results: ResultsOption = Path("results"), game: GamesOption = None) -> None:
+def transcribe(results: ResultsOption = Path("results"), game: GamesOption = None,
+               in_place: InPlaceOption = False) -> None:
     """(Re)build the HTML transcript of every episode."""
     from playpen.results.transcript import build_transcripts
 
-    count = build_transcripts(results, _game_filter(game))
-    _console().print(f"wrote {count} transcripts under {results}")
+    count, problems = build_transcripts(results, _game_filter(game), in_place=in_place)
+    _warn(problems)
+    _console().print(f"wrote {count} transcripts under {results}", markup=False, highlight=False)
 
 
 @app.command()
@@ -307,7 +328,7 @@ def generate(
 
 
 @app.command("check")
-def check(game: GamesOption = None, episodes: int = 30, seed: int = 0) -> None:
+def check(game: GamesOption = None, episodes: Annotated[int, typer.Option(min=1)] = 30, seed: int = 0) -> None:
     """Fuzz games with random and hostile replies (the environment checker)."""
     from playpen.core.check import check_game
     from playpen.games import resolve_games
@@ -323,7 +344,8 @@ ResultsArgs = Annotated[list[Path], typer.Argument(help="Results folders (ours o
 OutOption = Annotated[Path, typer.Option("--output", "-o", help="Output file: .jsonl or .parquet.")]
 RoleOption = Annotated[Optional[list[str]], typer.Option("--role", help="Only these roles.")]
 ModelFilter = Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Only these models (as recorded).")]
-HoldoutOption = Annotated[float, typer.Option(help="Fraction of instances held out as split 'validation'.")]
+HoldoutOption = Annotated[float, typer.Option(min=0.0, max=1.0,
+                                               help="Fraction of instances held out as split 'validation'.")]
 
 
 def _selection(game, role, model):
@@ -463,6 +485,15 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str] | None:
     return out
 
 
+def _numbers(pairs: dict[str, str] | None, what: str) -> dict[str, float] | None:
+    if pairs is None:
+        return None
+    try:
+        return {key: float(value) for key, value in pairs.items()}
+    except ValueError:
+        raise PlaypenError(f"--{what} takes game=number (got {pairs})") from None
+
+
 @train_app.command("grpo")
 def train_grpo_command(
     learner: LearnerOption, output: TrainOut, config: ConfigOption = None, resume: ResumeOption = False,
@@ -501,7 +532,7 @@ def train_grpo_command(
     weights = _pairs(weight, "weight")
     settings = load_config(config, GRPOSettings, dict(
         games=games.split(",") if games else None, roles=_pairs(role, "role"),
-        weights={k: float(v) for k, v in weights.items()} if weights else None, partner=partner,
+        weights=_numbers(weights, "weight"), partner=partner,
         group_size=group_size, batch_size=batch_size, micro_batch_size=micro_batch_size, max_steps=max_steps,
         temperature=temperature, learning_rate=learning_rate, beta=beta,
         lora_r=lora_r, reward=reward, abort_penalty=abort_penalty, max_new_tokens=max_new_tokens,
@@ -549,11 +580,11 @@ app.add_typer(bench_app, name="bench")
 
 @bench_app.command("rollout")
 def bench_rollout_command(
-    latency_ms: Annotated[float, typer.Option(help="Server delay per request.")] = 50,
-    concurrency: Annotated[int, typer.Option(help="Requests (episodes) in flight.")] = 64,
-    requests: Annotated[Optional[int], typer.Option(help="Requests per client and round [default: 128 per unit of concurrency, at most 2,048].")] = None,
+    latency_ms: Annotated[float, typer.Option(min=0.0, help="Server delay per request.")] = 50,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests (episodes) in flight.")] = 64,
+    requests: Annotated[Optional[int], typer.Option(min=1, help="Requests per client and round [default: 128 per unit of concurrency, at most 2,048].")] = None,
     client: Annotated[Optional[list[str]], typer.Option("--client", help="Client to measure (repeatable): playpen, raw (a bare aiohttp loop), openai (AsyncOpenAI, if installed) [default: all].")] = None,
-    repeats: Annotated[int, typer.Option(help="Rounds; the clients take turns in each.")] = 3,
+    repeats: Annotated[int, typer.Option(min=1, help="Rounds; the clients take turns in each.")] = 3,
     game: Annotated[str, typer.Option("--game", "-g")] = "taboo",
 ) -> None:
     """Requests to a local OpenAI-compatible server with a fixed delay: Playpen vs a bare aiohttp loop vs ideal."""
@@ -589,15 +620,55 @@ def demo(
     run_demo(output, steps=steps, seed=seed, ood_games=[g for g in ood.split(",") if g.strip()])
 
 
+def _os_error(error: OSError) -> str:
+    """One line for a failed file operation, with what to do for the usual causes."""
+    import errno
+
+    where = f" ({error.filename})" if error.filename else ""
+    hint = {errno.ENOSPC: "free some disk space, then run the same command again",
+            errno.EDQUOT: "free some disk space, then run the same command again",
+            errno.EROFS: "the file system is read-only: choose another folder",
+            errno.EACCES: "no permission: choose a folder you can write to",
+            errno.EPERM: "no permission: choose a folder you can write to",
+            errno.EFBIG: "a file is larger than this process may write (ulimit -f)",
+            errno.ENAMETOOLONG: "a name is too long for the file system",
+            errno.ENOTDIR: "a path component is a file, not a folder",
+            errno.EISDIR: "a folder is in the way of a file"}.get(error.errno)
+    return f"{error.strerror or error}{where}" + (f"; {hint}" if hint else "")
+
+
 def main() -> None:
+    """The entry point: every failure is one line on stderr and a non-zero exit status, never a traceback
+    (usage errors exit 2, everything else 1, an interruption 130)."""
+    interrupted = "interrupted (finished episodes are saved; run the same command again to resume)"
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
+    except typer.TyperException as error:  # typer's (vendored click's) usage errors
+        if type(error).__name__ == "NoArgsIsHelpError":
+            error.show()
+        else:
+            ctx = getattr(error, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            print(f"error: {error.format_message()}{where}", file=sys.stderr)
+        sys.exit(getattr(error, "exit_code", 2))
     except PlaypenError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        print("interrupted (finished episodes are saved; run the same command again to resume)", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         sys.exit(130)
+    except OSError as error:
+        import errno
+
+        if error.errno != errno.EPIPE:  # a closed pipe (`| head`) is no error worth a word
+            print(f"error: {_os_error(error)}", file=sys.stderr)
+        sys.exit(1)
+    if code == 130:  # typer turns Ctrl-C into exit status 130
+        print(interrupted, file=sys.stderr)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -62,8 +62,8 @@ def load_instances(path: str | Path) -> dict[str, Any]:
         raise PlaypenError(f"instance file not found: {path} (pass an existing clembench instances.json with -i)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise PlaypenError(f"{path}: not valid JSON ({error})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise PlaypenError(f"{path}: not valid JSON ({error or 'nested too deeply'})") from None
     return validate_instances(data, str(path))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -51,36 +52,93 @@ def _number(value: Any) -> float:
         return math.nan
 
 
-def load_score_rows(results_dir: str | Path, *, models: str | None = None, games: set[str] | None = None) -> list[ScoreRow]:
-    """Every episode metric of every ``scores.json`` below ``results_dir`` (plus the derived ``Played``)."""
-    from playpen.results.store import read_json
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float))  # True/False count as 1/0, as pandas counts them
+
+
+@dataclass
+class Gaps:
+    """What a model's table leaves out: episodes without a usable ``scores.json``, per kind."""
+
+    errored: list[Path] = field(default_factory=list)
+    unfinished: list[Path] = field(default_factory=list)
+    #: episode folder -> why its scores file cannot be counted (damaged, wrong shape, non-numeric Aborted)
+    invalid: dict[Path, str] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return len(self.errored) + len(self.unfinished) + len(self.invalid)
+
+    def of_game(self, game: str) -> int:
+        """How many of the left-out episodes belong to ``game`` (``<game>/<experiment>/<episode>``)."""
+        return sum(folder.parents[1].name == game for folder in (*self.errored, *self.unfinished, *self.invalid))
+
+
+def _episode_parts(path: Path) -> tuple[str, str, str, str] | None:
+    parts = path.parts[-5:]
+    return tuple(parts[:4]) if len(parts) == 5 else None  # type: ignore[return-value]
+
+
+def _check_scores(path: Path, record: dict[str, Any]) -> dict[str, Any]:
+    from playpen.results.store import ResultsFileError
+
+    episode_scores = record.get(metrics.EPISODE_SCORES_KEY)
+    if not isinstance(episode_scores, dict):
+        raise ResultsFileError(f"{path}: no '{metrics.EPISODE_SCORES_KEY}' object")
+    if metrics.PLAYED in episode_scores:
+        raise PlaypenError(f"{path}: games must not log '{metrics.PLAYED}' (eval derives it from '{metrics.ABORTED}')")
+    aborted = episode_scores.get(metrics.ABORTED, 0)
+    if not _is_number(aborted) or math.isnan(aborted):
+        raise ResultsFileError(f"{path}: '{metrics.ABORTED}' is {json.dumps(aborted)[:40]}, not 0 or 1")
+    main = episode_scores.get(metrics.MAIN_SCORE)
+    if main is not None and not _is_number(main):
+        raise ResultsFileError(f"{path}: '{metrics.MAIN_SCORE}' is {json.dumps(main)[:40]}, not a number")
+    return episode_scores
+
+
+def scan_scores(results_dir: str | Path, *, models: str | None = None,
+                games: set[str] | None = None) -> tuple[list[ScoreRow], dict[str, Gaps]]:
+    """Every episode metric of every usable ``scores.json`` below ``results_dir`` (plus the derived
+    ``Played``), and per model the episodes left out: errored, unfinished (no scores), unusable scores."""
+    from playpen.results.store import ERROR_FILE, SCORES_FILE, ResultsFileError, read_json
 
     root = Path(results_dir)
     if not root.is_dir():
         raise PlaypenError(f"results folder not found: {root}")
     rows: list[ScoreRow] = []
+    gaps: dict[str, Gaps] = {}
     seen: set[tuple[str, str, str, str]] = set()
-    for path in sorted(root.rglob("scores.json")):
-        parts = path.parts[-5:]
-        if len(parts) < 5:
+    episode_files = sorted({p.parent for pattern in (SCORES_FILE, "instance.json", ERROR_FILE)
+                            for p in root.rglob(pattern)})
+    for episode_dir in episode_files:
+        path = episode_dir / SCORES_FILE
+        key = _episode_parts(path)
+        if key is None:
             continue
-        model, game, experiment, episode = parts[:4]
-        if models and models not in str(path):
-            continue
-        if games and game not in games:
-            continue
-        key = (game, model, experiment, episode)
-        if key in seen:
+        model, game, experiment, episode = key
+        if models and models not in str(path) or games and game not in games or key in seen:
             continue
         seen.add(key)
-        episode_scores = read_json(path).get(metrics.EPISODE_SCORES_KEY, {})
-        if metrics.PLAYED in episode_scores:
-            raise PlaypenError(f"{path}: games must not log '{metrics.PLAYED}' (eval derives it from '{metrics.ABORTED}')")
+        if not path.exists():
+            if (episode_dir / "instance.json").exists() or (episode_dir / ERROR_FILE).exists():
+                kind = "errored" if (episode_dir / ERROR_FILE).exists() else "unfinished"
+                getattr(gaps.setdefault(model, Gaps()), kind).append(episode_dir)
+            continue
+        try:
+            episode_scores = _check_scores(path, read_json(path))
+        except ResultsFileError as error:
+            gaps.setdefault(model, Gaps()).invalid[episode_dir] = str(error)
+            continue
         for metric, value in episode_scores.items():
             rows.append(ScoreRow(game, model, experiment, episode, metric, value))
         if metrics.ABORTED in episode_scores:
             rows.append(ScoreRow(game, model, experiment, episode, metrics.PLAYED, 1 - _number(episode_scores[metrics.ABORTED])))
-    return rows
+    return rows, gaps
+
+
+def load_score_rows(results_dir: str | Path, *, models: str | None = None, games: set[str] | None = None) -> list[ScoreRow]:
+    """Every episode metric of every usable ``scores.json`` below ``results_dir`` (plus the derived ``Played``)."""
+    return scan_scores(results_dir, models=models, games=games)[0]
 
 
 @dataclass

@@ -325,20 +325,6 @@ def intervals_csv(figures: Mapping[str, Figures], level: float = DEFAULT_LEVEL) 
     return out.getvalue()
 
 
-def write_intervals(results_dir, *, models: str | None = None, games: set[str] | None = None,
-                    resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0) -> dict[str, Figures]:
-    """Bootstrap every model's figures below ``results_dir`` and write them to ``results_ci.csv`` there."""
-    from pathlib import Path
-
-    from playpen.eval.clemscore import load_score_rows
-    from playpen.results.store import atomic_write_text
-
-    figures = model_figures(load_score_rows(results_dir, models=models, games=games), resamples=resamples,
-                            level=level, seed=seed)
-    atomic_write_text(Path(results_dir) / "results_ci.csv", intervals_csv(figures, level))
-    return figures
-
-
 def compare_results(before, after, *, models: tuple[str | None, str | None] = (None, None),
                     resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0) -> Comparison:
     """``compare`` of two results folders, each holding exactly one model's run (or selected with ``models``)."""

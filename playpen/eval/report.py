@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from playpen.eval.clemscore import ModelTable, build_tables, load_score_rows, raw_csv, results_csv
+from playpen.core.errors import PlaypenError
+from playpen.eval.clemscore import Gaps, ModelTable, build_tables, raw_csv, results_csv, scan_scores
 from playpen.eval.statscore import STATIC_RESULTS_CSV
-from playpen.games import IN_DOMAIN, static_games
+from playpen.games import IN_DOMAIN, game_names, static_games
 from playpen.games.static import STATSCORE_GAMES
-from playpen.results.store import atomic_write_text
+from playpen.results.store import (
+    ResultsFileError,
+    atomic_write_bytes,
+    atomic_write_json,
+    read_json,
+    remove_stale_temporaries,
+)
+
+OUTPUT_FILES = ("raw.csv", "results.csv", STATIC_RESULTS_CSV, "results_ci.csv", "results.html", "results.png")
+#: sha256 of every output file eval wrote into a folder, so it never overwrites one it did not write
+MANIFEST = ".playpen-eval.json"
+#: where eval writes when the results folder holds another tool's (clembench's) outputs
+BESIDE_FOLDER = "playpen-eval"
 
 #: summary scopes: the dialogue games (all, in, out) and the static tasks (their "clemscore" is statscore)
 SCOPES = ("all", "in", "out", "static")
@@ -87,7 +101,8 @@ def chart_png(tables: list[ModelTable]) -> bytes:
     return buffer.getvalue()
 
 
-def results_html(tables: list[ModelTable], png: bytes) -> str:
+def results_html(tables: list[ModelTable], png: bytes, notes: list[str] | None = None) -> str:
+    warnings = "".join(f"<p class='warn'>{escape(note)}</p>" for note in notes or [])
     rows = []
     for summary in summaries(tables):
         rows.append(
@@ -106,8 +121,9 @@ def results_html(tables: list[ModelTable], png: bytes) -> str:
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Playpen results</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}}
 table{{border-collapse:collapse;margin:12px 0 28px}}td,th{{border:1px solid #ddd;padding:4px 10px;text-align:right}}
-td:first-child,td:nth-child(2),th{{text-align:left}}th{{background:#f3f4f6}}</style></head><body>
-<h1>Playpen results</h1>
+td:first-child,td:nth-child(2),th{{text-align:left}}th{{background:#f3f4f6}}
+.warn{{background:#fff3cd;border:1px solid #e0c060;padding:6px 10px}}</style></head><body>
+<h1>Playpen results</h1>{warnings}
 <p>clemscore = (average % played / 100) × average quality score, averaged over games as clembench does.
 In-domain games are the paper's training games; out-of-domain games are held out. The <i>static</i> row is
 statscore: the same formula over clembench's static tasks (cladder, eqbench, ifeval, mmlu_pro).</p>
@@ -118,29 +134,125 @@ statscore: the same formula over clembench's static tasks (cladder, eqbench, ife
 <th>quality</th><th>quality std</th></tr>{''.join(per_game)}</table></body></html>"""
 
 
-def evaluate(results_dir: str | Path, *, models: str | None = None, games: set[str] | None = None,
-             with_std: bool = True, chart: bool = True) -> list[ModelTable]:
-    """Write ``raw.csv``, ``results.csv``, ``results.html`` (+ ``results.png``) into ``results_dir``.
+@dataclass
+class Evaluation:
+    tables: list[ModelTable]
+    #: per model, the episodes the tables leave out
+    gaps: dict[str, Gaps]
+    #: one line per model whose table leaves out episodes (errored, unfinished, unusable scores)
+    warnings: list[str]
+    #: one line per model that has no episodes of some of the games (its clemscore covers fewer games)
+    notes: list[str]
+    #: the folder the files went to (the results folder, or its ``playpen-eval`` folder)
+    output_dir: Path
+    written: list[Path]
+    #: per model, the bootstrap intervals (``playpen.eval.confidence.Figures``) when asked for
+    figures: dict = field(default_factory=dict)
 
-    As in clembench, the dialogue games and the static tasks get separate tables: ``results.csv`` holds the
-    dialogue games (clemscore), ``results-static.csv`` the static tasks (its ``-, clemscore`` is statscore,
-    averaged over the statscore tasks). A folder with static tasks only gets that table as ``results.csv``
-    too, as clembench's evaluator writes it for a static run."""
+
+def completeness(tables: list[ModelTable], gaps: dict[str, Gaps],
+                 games: set[str] | None) -> tuple[list[str], list[str]]:
+    """(warnings: episodes left out, notes: games without scored episodes), one line per model each."""
+    warnings, notes = [], []
+    for model in sorted({t.model for t in tables} | set(gaps)):
+        gap = gaps.get(model)
+        if gap is not None and gap.count:
+            kinds = [f"{len(v)} {k}" for k, v in (("errored", gap.errored), ("unfinished", gap.unfinished),
+                                                   ("with unusable scores", gap.invalid)) if v]
+            first = next(iter(gap.invalid.values())) if gap.invalid else str((gap.errored or gap.unfinished)[0])
+            warnings.append(f"{model}: {gap.count} episodes left out ({', '.join(kinds)}; e.g. {first}); re-run the "
+                         "same `playpen run` command to play them")
+    for table in tables:
+        played_static = any(domain_of(g) == "static" for g in table.games)
+        played_dialogue = any(domain_of(g) != "static" for g in table.games)
+        expected = sorted(games) if games else (
+            (game_names() if played_dialogue else []) + (list(STATSCORE_GAMES) if played_static else []))
+        missing = [g for g in expected if g not in table.games]
+        if missing:
+            notes.append(f"{table.model}: the clemscore covers {len(table.games)} of {len(expected)} games "
+                         f"(no scored episodes of {', '.join(missing)})")
+    return warnings, notes
+
+
+def _sha256(path: Path) -> str | None:
+    if not path.is_file():  # never open a FIFO or a device
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def output_folder(root: Path, in_place: bool) -> Path:
+    """``root`` unless it holds an output file that eval did not write there (e.g. clembench's own
+    ``results.csv``): then ``root/playpen-eval``, so that nothing of the other tool's is overwritten."""
+    if in_place:
+        return root
+    try:
+        ours = read_json(root / MANIFEST)
+    except ResultsFileError:
+        ours = {}
+    for name in OUTPUT_FILES:
+        path = root / name
+        if path.exists() and ours.get(name) != _sha256(path):
+            return root / BESIDE_FOLDER
+    return root
+
+
+def run_evaluation(results_dir: str | Path, *, models: str | None = None, games: set[str] | None = None,
+                   with_std: bool = True, chart: bool = True, in_place: bool = False,
+                   strict: bool = False, resamples: int = 0, seed: int = 0) -> Evaluation:
+    """Write ``raw.csv``, ``results.csv`` (+ ``results-static.csv``), ``results.html`` (+ ``results.png``) and,
+    with ``resamples``, ``results_ci.csv`` (bootstrap intervals); nothing is written when no scores match, and
+    with ``strict`` nothing when episodes are left out."""
     root = Path(results_dir)
-    rows = load_score_rows(root, models=models, games=games)
+    rows, gaps = scan_scores(root, models=models, games=games)
     tables = build_tables(rows)
-    atomic_write_text(root / "raw.csv", raw_csv(rows))
+    if not tables:
+        left = sum(g.count for g in gaps.values())
+        hint = f" ({left} episodes without usable scores)" if left else ""
+        which = f" matching -m '{models}'" if models else ""
+        raise PlaypenError(f"no scores.json{which} found under {root}{hint} (run `playpen run` or `playpen score` "
+                           "first)")
+    warnings, notes = completeness(tables, gaps, games)
+    if strict and warnings:
+        raise PlaypenError(f"incomplete results, nothing written: {warnings[0]}")
+    out = output_folder(root, in_place)
+    remove_stale_temporaries(out, (*OUTPUT_FILES, MANIFEST))  # of an eval that was killed
+    files = {"raw.csv": raw_csv(rows).encode()}
+    # as in clembench, the dialogue games and the static tasks get separate tables: results.csv holds the
+    # dialogue games (clemscore), results-static.csv the static tasks (its "-, clemscore" is the statscore);
+    # a folder of static tasks only gets that table as results.csv too, as clembench writes it for a static run
     dialogue = [row for row in rows if domain_of(row.game) != "static"]
     static = [row for row in rows if domain_of(row.game) == "static"]
     if static:
-        static_csv = results_csv(build_tables(static), with_std=with_std, average_over=STATSCORE_GAMES)
-        atomic_write_text(root / STATIC_RESULTS_CSV, static_csv)
-    if dialogue or not static:
-        atomic_write_text(root / "results.csv", results_csv(build_tables(dialogue), with_std=with_std))
-    else:
-        atomic_write_text(root / "results.csv", static_csv)
-    if tables and chart:
+        files[STATIC_RESULTS_CSV] = results_csv(build_tables(static), with_std=with_std,
+                                                average_over=STATSCORE_GAMES).encode()
+    files["results.csv"] = (results_csv(build_tables(dialogue), with_std=with_std).encode() if dialogue or not static
+                            else files[STATIC_RESULTS_CSV])
+    figures = {}
+    if resamples:
+        from playpen.eval.confidence import intervals_csv, model_figures
+
+        figures = model_figures(rows, resamples=resamples, seed=seed)
+        files["results_ci.csv"] = intervals_csv(figures).encode()
+    if chart:
         png = chart_png(tables)
-        (root / "results.png").write_bytes(png)
-        atomic_write_text(root / "results.html", results_html(tables, png))
-    return tables
+        files["results.png"] = png
+        files["results.html"] = results_html(tables, png, warnings + notes).encode()
+    for name, data in files.items():
+        atomic_write_bytes(out / name, data)
+    try:
+        manifest = read_json(out / MANIFEST)
+    except ResultsFileError:
+        manifest = {}
+    manifest.update({name: hashlib.sha256(data).hexdigest() for name, data in files.items()})
+    atomic_write_json(out / MANIFEST, manifest)
+    return Evaluation(tables, gaps, warnings, notes, out, [out / name for name in files], figures)
+
+
+def evaluate(results_dir: str | Path, *, models: str | None = None, games: set[str] | None = None,
+             with_std: bool = True, chart: bool = True, in_place: bool = False) -> list[ModelTable]:
+    """``run_evaluation``'s tables."""
+    return run_evaluation(results_dir, models=models, games=games, with_std=with_std, chart=chart,
+                          in_place=in_place).tables

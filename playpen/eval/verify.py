@@ -8,7 +8,6 @@ compared with the recorded ``scores.json``.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +17,11 @@ from playpen.core import metrics
 from playpen.core.errors import PlaypenError
 from playpen.core.master import GameMaster
 from playpen.games import get_game, game_names
+from playpen.results.store import SHAPE_ERRORS, ResultsFileError, read_json, shape_error
+
+__all__ = ["read_json", "recorded_responses", "replay_episode", "verify", "find_episodes", "agreement_table"]
 
 COMPARED = (metrics.ABORTED, metrics.SUCCESS, metrics.LOSE, metrics.MAIN_SCORE)
-
-
-def read_json(path: Path) -> Any:
-    # clembench writes NaN as a bare token; Python's json reads it
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def recorded_responses(interactions: dict[str, Any]) -> list[str]:
@@ -67,18 +64,26 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def replay_episode(episode_dir: Path) -> tuple[GameMaster, list[str]] | None:
-    """Rebuild a recorded episode from its files; None when the game is not one of ours."""
-    interactions = read_json(episode_dir / "interactions.json")
-    game = interactions.get("meta", {}).get("game_name") or episode_dir.parents[1].name
-    if game not in game_names():
+    """Rebuild a recorded episode from its files; None when the game is not one of ours. A record of the wrong
+    shape raises ``ResultsFileError``; an exception while replaying the game is the caller's to report."""
+    path = episode_dir / "interactions.json"
+    interactions = read_json(path)
+    meta = interactions.get("meta")
+    game = (meta.get("game_name") if isinstance(meta, dict) else None) or episode_dir.parents[1].name
+    if not isinstance(game, str) or game not in game_names():
         return None
     spec = get_game(game)
     experiment = read_json(episode_dir.parent / "experiment.json")
     instance = read_json(episode_dir / "instance.json")
-    if spec.replay_instance is not None:
-        instance = spec.replay_instance(instance, interactions)
+    try:
+        responses = recorded_responses(interactions)
+        if spec.replay_instance is not None:
+            instance = spec.replay_instance(instance, interactions)
+    except SHAPE_ERRORS as error:
+        raise shape_error(path, error) from None
+    if not all(isinstance(r, str) for r in responses):
+        raise ResultsFileError(f"{path}: a recorded reply is not a string")
     master = spec.new_episode(experiment, instance)
-    responses = recorded_responses(interactions)
     for response in responses:
         if master.done:
             break
@@ -90,12 +95,16 @@ def verify_episode(episode_dir: Path) -> EpisodeCheck:
     game = episode_dir.parents[1].name
     try:
         replayed_episode = replay_episode(episode_dir)
+    except ResultsFileError:
+        raise
     except PlaypenError as error:  # a game we do not implement (yet)
         return EpisodeCheck(episode_dir, game, "skipped", str(error))
     if replayed_episode is None:
         return EpisodeCheck(episode_dir, game, "skipped", "not a clembench v2.0 text game")
     master, responses = replayed_episode
-    recorded = read_json(episode_dir / "scores.json")[metrics.EPISODE_SCORES_KEY]
+    recorded = read_json(episode_dir / "scores.json").get(metrics.EPISODE_SCORES_KEY)
+    if not isinstance(recorded, dict):
+        raise ResultsFileError(f"{episode_dir / 'scores.json'}: no '{metrics.EPISODE_SCORES_KEY}' object")
     rec = {k: recorded.get(k) for k in COMPARED}
     if not master.done:
         return EpisodeCheck(episode_dir, game, "disagree",
@@ -129,6 +138,8 @@ def verify(root: str | Path, games: set[str] | None = None) -> list[EpisodeCheck
             continue
         try:
             checks.append(verify_episode(episode_dir))
+        except ResultsFileError as error:
+            checks.append(EpisodeCheck(episode_dir, game, "error", str(error)))
         except Exception as error:  # one broken record must not stop the others
             checks.append(EpisodeCheck(episode_dir, game, "error", f"{type(error).__name__}: {error}"))
     return checks

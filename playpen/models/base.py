@@ -9,11 +9,22 @@ and go on with the others.
 from __future__ import annotations
 
 import asyncio
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
 Messages = list[dict[str, str]]
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with every lone surrogate (e.g. from a ``\\ud800`` escape in a server's JSON) replaced by U+FFFD:
+    such a string cannot be encoded as UTF-8, so it could neither be recorded nor sent back in the history."""
+    if text.isascii():
+        return text
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,13 @@ class GenerationResult:
     #: "context": the conversation does not fit the model's context (episode aborted with that reason)
     error_kind: Literal["backend", "context"] | None = None
     usage: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # the model boundary: whatever a backend returns, the games and the records get encodable text
+        if isinstance(self.text, str):
+            self.text = clean_text(self.text)
+        if isinstance(self.error, str):
+            self.error = clean_text(self.error)
 
 
 @dataclass

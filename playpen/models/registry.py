@@ -20,6 +20,8 @@ import inspect
 import json
 import os
 import tempfile
+import types
+import typing
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
@@ -92,7 +94,7 @@ def _read(path: Path | None) -> dict[str, Any]:
         else:
             return {}
         data = json.loads(text)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise PlaypenError(
             f"cannot read the model registry file {path or 'models.json (packaged)'}: {error}"
         ) from error
@@ -148,7 +150,7 @@ def _status(entry: Mapping[str, Any]) -> str:
                 return f"missing wheel ({embedded.INSTALL_HINT})"
             return "converted on first use (or `playpen prepare-model`)"
         path = entry.get("path")
-        return "ready" if path and Path(path).is_dir() else f"folder not found: {path}"
+        return "ready" if isinstance(path, str) and path and Path(path).is_dir() else f"folder not found: {path}"
     if backend == "openai":
         return str(entry.get("base_url", ""))
     return "ready"
@@ -160,7 +162,7 @@ def list_models() -> list[dict[str, Any]]:
     for alias, entry in load_registry().items():
         row = {
             "name": alias,
-            "backend": BACKENDS.get(str(entry["backend"]), entry["backend"]),
+            "backend": BACKENDS.get(str(entry["backend"]), str(entry["backend"])),
             "description": entry.get("description", ""),
             "source": entry["source"],
             "status": _status(entry),
@@ -186,7 +188,50 @@ def _construct(cls: type, entry: Mapping[str, Any], alias: str, settings: Genera
             f"'{entry['backend']}' (allowed: {', '.join(allowed)})"
         )
     options.update(fixed)
-    return cls(settings=settings, name=entry.get("model_name") or alias, **options)
+    _check_types(cls, parameters, options, alias, entry)
+    try:
+        return cls(settings=settings, name=entry.get("model_name") or alias, **options)
+    except ValueError as error:  # a backend refusing a setting's value (e.g. an unknown scripted skill)
+        raise PlaypenError(f"model '{alias}': {error}") from None
+
+
+#: what a setting of each simple type may hold in JSON
+_JSON_FOR = {bool: (bool,), int: (int,), float: (int, float), str: (str,), Path: (str,)}
+_WANTED = {bool: "true or false", int: "a whole number", float: "a number", str: "a string", Path: "a path"}
+
+
+def _simple_types(hint: Any) -> tuple[type, ...] | None:
+    """The simple types a parameter annotation allows (``str | Path | None`` -> (str, Path, NoneType)), or None
+    when it allows something this check does not know (then any value passes)."""
+    members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    if all(m in _JSON_FOR or m is type(None) for m in members):
+        return members
+    return None
+
+
+def _check_types(cls: type, parameters: Mapping[str, inspect.Parameter], options: Mapping[str, Any], alias: str,
+                 entry: Mapping[str, Any]) -> None:
+    """Missing required settings and values of the wrong type, as one message (before the backend sees them:
+    ``"verify": "false"`` would otherwise be taken for a CA file name, ``"max_concurrency": "lots"`` fail deep
+    inside)."""
+    required = [name for name, p in parameters.items()
+                if name not in ("self", "settings", "name") and p.default is inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in options]
+    if required:
+        raise PlaypenError(f"model '{alias}': the {entry['backend']} backend needs "
+                           f"{', '.join(repr(r) for r in required)} in its registry entry")
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # an annotation that cannot be evaluated here: leave the values to the backend
+        hints = {}
+    for key, value in options.items():
+        allowed = _simple_types(hints.get(key, Any))
+        if allowed is None:
+            continue
+        accepted = tuple(t for a in allowed for t in _JSON_FOR.get(a, (type(None),)))
+        if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in allowed):
+            wanted = " or ".join(_WANTED[a] for a in allowed if a in _WANTED)
+            raise PlaypenError(f"model '{alias}': \"{key}\" must be {wanted} (got {json.dumps(value, default=str)})")
 
 
 def model_from_entry(alias: str, entry: Mapping[str, Any], settings: GenerationSettings | None = None) -> Model:
@@ -197,6 +242,11 @@ def model_from_entry(alias: str, entry: Mapping[str, Any], settings: GenerationS
             f"model '{alias}': unknown backend '{entry.get('backend')}' "
             f"(use one of {', '.join(sorted(set(BACKENDS.values())))})"
         )
+    for key, kinds, wanted in (("model_name", (str,), "a string"), ("temperature", (int, float), "a number"),
+                               ("max_tokens", (int,), "a whole number")):
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+            raise PlaypenError(f"model '{alias}': \"{key}\" must be {wanted} (got {json.dumps(value, default=str)})")
     if settings is None:
         settings = GenerationSettings(
             temperature=float(entry.get("temperature", 0.0)), max_tokens=int(entry.get("max_tokens", 300))
@@ -221,7 +271,7 @@ def model_from_entry(alias: str, entry: Mapping[str, Any], settings: GenerationS
     if backend == "replay":
         from playpen.models.replay import ReplayModel
 
-        if not entry.get("path"):
+        if not isinstance(entry.get("path"), str) or not entry["path"]:
             raise PlaypenError(f"model '{alias}': a replay entry needs \"path\" (a results folder)")
         return ReplayModel.from_results(entry["path"], settings, name=entry.get("model_name") or alias)
     from playpen.models.human import HumanModel
@@ -245,7 +295,11 @@ def load_model(name_or_path: str | Path, settings: GenerationSettings | None = N
             entry = json.loads(text)
         except ValueError as error:
             raise PlaypenError(f"cannot parse the model entry {text!r}: {error}") from error
+        if not isinstance(entry, dict):
+            raise PlaypenError(f"the model entry {text!r} must be a JSON object")
         base = entry.pop("alias", None)
+        if base is not None and not isinstance(base, str):
+            raise PlaypenError(f'the model entry\'s "alias" must be a string (got {json.dumps(base)})')
         if base is not None:
             if base not in registry:
                 raise _unknown(base, registry)

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from playpen.core.errors import PlaypenError
 from playpen.models.base import GenerationRequest, GenerationResult, GenerationSettings, Model
+from playpen.results.store import SHAPE_ERRORS, read_json, shape_error
 
 
 def episode_key(episode_dir: Path) -> str:
@@ -25,19 +26,24 @@ def episode_key(episode_dir: Path) -> str:
 
 def read_replies(interactions: Mapping[str, Any]) -> dict[str, list[str]]:
     """``{role or player name: [replies]}`` of one interactions.json (roles shared by two players omitted)."""
-    players = {name: info for name, info in (interactions.get("players") or {}).items() if name != "GM"}
+    players = {name: info for name, info in (interactions.get("players") or {}).items()
+               if name != "GM" and isinstance(info, dict)}
     by_player: dict[str, list[str]] = defaultdict(list)
     for round_events in interactions.get("turns") or []:
-        for event in round_events:
-            action = event.get("action") or {}
-            if action.get("type") == "get message" and event.get("to") == "GM" and event.get("from") in players:
+        for event in round_events if isinstance(round_events, list) else []:
+            action = event.get("action") if isinstance(event, dict) else None
+            if not isinstance(action, dict):
+                continue
+            sender = event.get("from")
+            if action.get("type") == "get message" and event.get("to") == "GM" and isinstance(sender, str) \
+                    and sender in players:
                 content = action.get("content")
                 by_player[event["from"]].append(content if isinstance(content, str) else json.dumps(content))
     replies: dict[str, list[str]] = {name: list(by_player.get(name, [])) for name in players}
     roles: dict[str, list[str]] = defaultdict(list)
     for name, info in players.items():
-        role = (info or {}).get("game_role")
-        if role:
+        role = info.get("game_role")
+        if isinstance(role, str) and role:
             roles[role].append(name)
     for role, names in roles.items():
         if len(names) == 1 and role not in replies:
@@ -59,10 +65,11 @@ def load_results(folder: str | Path) -> dict[str, dict[str, list[str]]]:
                 f"two recorded episodes share the key {key} ({sources[key].parent} and {path.parent}): point replay at "
                 "the folder of one run (one model pair), not at a folder holding several"
             )
+        interactions = read_json(path)
         try:
-            episodes[key] = read_replies(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as error:
-            raise PlaypenError(f"cannot read {path}: {error}") from error
+            episodes[key] = read_replies(interactions)
+        except SHAPE_ERRORS as error:
+            raise shape_error(path, error) from None
         sources[key] = path
     if not episodes:
         raise PlaypenError(f"no interactions.json below {root}")

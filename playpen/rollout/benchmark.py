@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,7 +10,15 @@ from playpen.core.errors import PlaypenError
 from playpen.core.instances import InstanceRow, iter_rows, load_instances
 from playpen.core.registry import SPLITS, GameSpec
 from playpen.models.base import Model
-from playpen.results.store import ResultsStore, run_dir_name
+from playpen.results.store import (
+    RECORD_FILES,
+    ResultsStore,
+    lock_results,
+    played_from,
+    redact,
+    remove_stale_temporaries,
+    run_dir_name,
+)
 from playpen.rollout.engine import EpisodeJob, EpisodeResult, run_episodes
 
 
@@ -76,25 +84,52 @@ def model_infos(models: Sequence[Model]) -> dict[str, dict]:
             for i, m in enumerate(models)}
 
 
+def player_settings(players: Mapping[str, Model]) -> dict[str, dict]:
+    """The settings an episode's replies depend on, per role (recorded in ``played_from``)."""
+    return {role: {"model": m.name, "temperature": m.settings.temperature, "max_tokens": m.settings.max_tokens}
+            for role, m in players.items()}
+
+
+@dataclass
+class PlannedEpisode:
+    job: EpisodeJob
+    store: ResultsStore
+    provenance: dict
+
+
 def plan_jobs(
     specs: Sequence[GameSpec],
     models: Sequence[Model],
     results_dir: str | Path,
     rows_for: Callable[[GameSpec], list[InstanceRow]],
-) -> tuple[list[tuple[EpisodeJob, ResultsStore]], int]:
-    """The episodes still to play (finished ones are skipped: resume) and how many were skipped."""
-    jobs: list[tuple[EpisodeJob, ResultsStore]] = []
+) -> tuple[list[PlannedEpisode], int]:
+    """The episodes still to play (finished ones are skipped: resume) and how many were skipped.
+
+    A folder that already holds a finished episode played from another instance, experiment or settings
+    is refused: skipping it would report a different episode as this run's, replaying it would lose it."""
+    planned: list[PlannedEpisode] = []
     skipped = 0
+    conflicts: list[str] = []
     for spec in specs:
         players = assign_roles(spec, models)
         used = [players[role] for role in spec.roles]
         store = ResultsStore(results_dir, run_dir_name([m.name for m in used]))
+        settings = player_settings(players)
         for row in rows_for(spec):
-            if store.is_finished(row):
+            provenance = played_from(row, settings)
+            state = store.state(row, provenance)
+            if state.conflict is not None:
+                conflicts.append(f"{store.run_name}/{row.key} was played from {state.conflict}")
+            elif state.finished:
                 skipped += 1
             else:
-                jobs.append((EpisodeJob(spec, row, players), store))
-    return jobs, skipped
+                planned.append(PlannedEpisode(EpisodeJob(spec, row, players), store, provenance))
+    if conflicts:
+        raise PlaypenError(
+            f"{results_dir} already holds {len(conflicts)} finished episode{'s' if len(conflicts) > 1 else ''} "
+            f"that this run would play differently ({conflicts[0]}); use another -r folder, or delete those "
+            "episode folders to play them again")
+    return planned, skipped
 
 
 def run_benchmark(
@@ -107,26 +142,41 @@ def run_benchmark(
     on_progress: Callable[[EpisodeResult], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
-    planned, skipped = plan_jobs(specs, models, results_dir, rows_for)
-    summary = RunSummary(skipped=skipped)
-    if on_start is not None:
-        on_start(len(planned), skipped)
-    stores = {id(job): store for job, store in planned}
-    infos = model_infos(models)
+    """Play what is not finished yet into ``results_dir``, holding its lock for the whole run.
 
-    def record(result: EpisodeResult) -> None:
-        store = stores[id(result.job)]
-        summary.run_dirs.add(store.run_dir)
-        row = result.job.row
-        if result.errored:
-            store.write_error(row, result.error or "", infos)
-            summary.errored.append(f"{store.run_name}/{row.key}: {(result.error or '').splitlines()[0]}")
-        else:
-            role_models = {role: model.name for role, model in result.job.players.items()}
-            store.write_episode(row, result.master, role_models, infos)
-            summary.played += 1
-        if on_progress is not None:
-            on_progress(result)
+    A failure to write one episode's records (disk full, an unwritable name) marks that episode errored;
+    the run goes on with the others."""
+    with lock_results(Path(results_dir)):
+        remove_stale_temporaries(Path(results_dir), RECORD_FILES, below=True)
+        planned, skipped = plan_jobs(specs, models, results_dir, rows_for)
+        summary = RunSummary(skipped=skipped)
+        if on_start is not None:
+            on_start(len(planned), skipped)
+        by_job = {id(p.job): p for p in planned}
+        infos = model_infos(models)
 
-    run_episodes([job for job, _ in planned], batch_size=batch_size, on_end=record)
+        def fail(episode: PlannedEpisode, error: str) -> None:
+            summary.errored.append(redact(f"{episode.store.run_name}/{episode.job.row.key}: {(error.splitlines() or [''])[0]}"))
+            try:
+                episode.store.write_error(episode.job.row, error, infos)
+            except (OSError, ValueError, PlaypenError):  # the folder itself cannot be written: the count says so
+                pass
+
+        def record(result: EpisodeResult) -> None:
+            episode = by_job[id(result.job)]
+            summary.run_dirs.add(episode.store.run_dir)
+            if result.errored:
+                fail(episode, result.error or "unknown error")
+            else:
+                role_models = {role: model.name for role, model in result.job.players.items()}
+                try:
+                    episode.store.write_episode(result.job.row, result.master, role_models, infos, episode.provenance)
+                    summary.played += 1
+                except Exception as error:  # one unwritable episode must not stop the run
+                    result.error = f"cannot write the episode's records: {type(error).__name__}: {error}"
+                    fail(episode, result.error)
+            if on_progress is not None:
+                on_progress(result)
+
+        run_episodes([p.job for p in planned], batch_size=batch_size, on_end=record)
     return summary

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from playpen.core.instances import InstanceRow
 from playpen.core.master import GameMaster
 from playpen.core.registry import GameSpec
-from playpen.models.base import GenerationRequest, GenerationResult, Model
+from playpen.models.base import GenerationRequest, GenerationResult, Model, clean_text
 
 
 @dataclass
@@ -66,7 +66,9 @@ def _request(episode: _Open) -> GenerationRequest:
     assert role is not None
     row = episode.job.row
     return GenerationRequest(
-        messages=master.messages_for(role),
+        # the other side of the model boundary: text from an instance file may hold a lone surrogate too
+        messages=[{**m, "content": clean_text(m["content"])} if isinstance(m.get("content"), str) else m
+                  for m in master.messages_for(role)],
         game=row.game,
         role=role,
         episode=row.key,

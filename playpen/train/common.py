@@ -109,8 +109,14 @@ def load_config(config_path: Path | None, config_cls: type, overrides: dict[str,
     if config_path is not None:
         if not config_path.is_file():
             raise PlaypenError(f"config file not found: {config_path}")
-        text = config_path.read_text(encoding="utf-8")
-        values = tomllib.loads(text) if config_path.suffix == ".toml" else json.loads(text)
+        try:
+            text = config_path.read_text(encoding="utf-8")
+            values = tomllib.loads(text) if config_path.suffix == ".toml" else json.loads(text)
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:  # TOMLDecodeError is a ValueError
+            raise PlaypenError(f"{config_path}: not a valid {config_path.suffix.lstrip('.') or 'JSON'} file "
+                               f"({error})") from None
+        if not isinstance(values, dict):
+            raise PlaypenError(f"{config_path}: expected a table of settings, found {type(values).__name__}")
     known = {f.name for f in fields(config_cls)}
     unknown = set(values) - known
     if unknown:

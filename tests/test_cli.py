@@ -150,7 +150,7 @@ def test_eval_writes_intervals_and_compare_tells_a_real_gain_from_none(tmp_path)
         runs[name] = tmp_path / name
         playpen("run", "-g", "referencegame", "-m", "scripted", "-m", follower, "--split", "test", "-r", runs[name])
         out = playpen("eval", "-r", runs[name], "--resamples", "500", env=wide).stdout
-        assert "clemscore 95 % CI" in out
+        assert "95 % CI" in out
     with open(runs["sloppy"] / "results_ci.csv", newline="") as handle:
         rows = {(r["scope"], r["game"], r["figure"]): r for r in csv.DictReader(handle)}
     quality = rows[("in", "referencegame", "quality")]  # the sloppy follower answers at random

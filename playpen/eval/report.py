@@ -166,7 +166,8 @@ def completeness(tables: list[ModelTable], gaps: dict[str, Gaps],
         played_static = any(domain_of(g) == "static" for g in table.games)
         played_dialogue = any(domain_of(g) != "static" for g in table.games)
         expected = sorted(games) if games else (
-            (game_names() if played_dialogue else []) + (list(STATSCORE_GAMES) if played_static else []))
+            ([g for g in game_names() if g not in static_games()] if played_dialogue else [])
+            + (list(STATSCORE_GAMES) if played_static else []))
         missing = [g for g in expected if g not in table.games]
         if missing:
             notes.append(f"{table.model}: the clemscore covers {len(table.games)} of {len(expected)} games "

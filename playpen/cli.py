@@ -82,8 +82,8 @@ def run(
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Only these experiments.")] = None,
     per_experiment: Annotated[Optional[int], typer.Option("--per-experiment", "-n", help="Only the first N instances of each experiment.")] = None,
     per_game: Annotated[Optional[int], typer.Option("--per-game", "-N", help="At most N episodes per game, spread over its experiments.")] = None,
-    temperature: Annotated[float, typer.Option("--temperature", "-T")] = 0.0,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", "-L")] = 300,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", "-T", help="Sampling temperature (default: the model entry's, else 0).")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", "-L", help="New tokens per reply (default: the model entry's, else 300).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Episodes answered in one model call (servers: requests in flight).")] = 16,
     results: ResultsOption = Path("results"),
 ) -> None:
@@ -99,7 +99,6 @@ def run(
 
     from playpen.games import resolve_games
     from playpen.games.static.master import IFEVAL_MAX_TOKENS
-    from playpen.models.base import GenerationSettings
     from playpen.models.registry import load_model
     from playpen.rollout.benchmark import run_benchmark, select_rows
 
@@ -107,18 +106,20 @@ def run(
     if instances is not None and not instances.is_dir() and len(specs) != 1:
         raise PlaypenError("-i/--instances with a file needs exactly one game (-g); pass a folder with "
                            "<game>/in/instances.json for several")
-    settings = GenerationSettings(temperature=temperature, max_tokens=max_tokens)
+    # -T / -L replace what each model's entry says (an entry without them gets the framework defaults)
+    given = {key: value for key, value in (("temperature", temperature), ("max_tokens", max_tokens)) if value is not None}
     loaded: dict[str, object] = {}
     models = []
     for name in model:
         if name not in loaded:
-            loaded[name] = load_model(name, settings)
+            loaded[name] = load_model(name, **given)
         models.append(loaded[name])
     experiments = set(experiment) if experiment else None
     console = _console()
-    if any(spec.name == "ifeval" for spec in specs) and max_tokens < IFEVAL_MAX_TOKENS:
+    shortest = min(m.settings.max_tokens for m in models)
+    if any(spec.name == "ifeval" for spec in specs) and shortest < IFEVAL_MAX_TOKENS:
         console.print(f"[yellow]ifeval: clembench lets its replies run to {IFEVAL_MAX_TOKENS} tokens; "
-                      f"-L {max_tokens} may cut them short (pass -L {IFEVAL_MAX_TOKENS})[/yellow]")
+                      f"-L {shortest} may cut them short (pass -L {IFEVAL_MAX_TOKENS})[/yellow]")
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, transient=False) as progress:
@@ -190,7 +191,7 @@ def eval_(
     intervals = write_intervals(results, models=model, games=_game_filter(game), resamples=resamples, seed=seed) if ci else {}
     for model_table in tables:
         table = Table("game", "domain", "episodes", "% played", "quality", title=model_table.model)
-        from playpen.eval.report import domain_of
+        from playpen.games import domain_of
 
         for name in sorted(model_table.games, key=lambda g: (domain_of(g), g)):
             fig = model_table.games[name]

@@ -8,7 +8,7 @@ from playpen.core.errors import (
     ResponseError,
     RuleViolation,
 )
-from playpen.core.master import GameMaster, Outcome, Status
+from playpen.core.master import GameMaster, Outcome, Status, StopReason
 from playpen.core.registry import GameSpec
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "ResponseError",
     "RuleViolation",
     "Status",
+    "StopReason",
 ]

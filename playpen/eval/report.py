@@ -11,18 +11,12 @@ from pathlib import Path
 
 from playpen.eval.clemscore import ModelTable, build_tables, load_score_rows, raw_csv, results_csv
 from playpen.eval.statscore import STATIC_RESULTS_CSV
-from playpen.games import IN_DOMAIN, static_games
+from playpen.games import domain_of
 from playpen.games.static import STATSCORE_GAMES
 from playpen.results.store import atomic_write_text
 
 #: summary scopes: the dialogue games (all, in, out) and the static tasks (their "clemscore" is statscore)
 SCOPES = ("all", "in", "out", "static")
-
-
-def domain_of(game: str) -> str:
-    if game in static_games():
-        return "static"
-    return "in" if game in IN_DOMAIN else "out"
 
 
 def scope_games(table: ModelTable, scope: str) -> list[str]:

@@ -198,9 +198,7 @@ def model_from_entry(alias: str, entry: Mapping[str, Any], settings: GenerationS
             f"(use one of {', '.join(sorted(set(BACKENDS.values())))})"
         )
     if settings is None:
-        settings = GenerationSettings(
-            temperature=float(entry.get("temperature", 0.0)), max_tokens=int(entry.get("max_tokens", 300))
-        )
+        settings = GenerationSettings.from_entry(entry)
     entry = dict(entry)
     if backend == "huggingface":
         from playpen.models.huggingface import HuggingFaceModel
@@ -232,7 +230,7 @@ def model_from_entry(alias: str, entry: Mapping[str, Any], settings: GenerationS
 def load_model(name_or_path: str | Path, settings: GenerationSettings | None = None, **overrides: Any) -> Model:
     """A model from an alias, a local checkpoint/LoRA folder, ``replay:<results folder>`` or an inline JSON
     entry (``{"backend": "openai", "base_url": ..., "model_id": ...}``, or ``{"alias": "vllm-local", ...}`` to
-    change an existing entry). ``overrides`` replace entry settings (e.g. ``device="cpu"``)."""
+    change an existing entry). ``overrides`` replace entry settings (e.g. ``device="cpu"``, ``max_tokens=64``)."""
     text = str(name_or_path).strip()
     if text.startswith(REPLAY_PREFIX):
         from playpen.models.replay import ReplayModel

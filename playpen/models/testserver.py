@@ -38,7 +38,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Sequence
 
-from playpen.models.messages import last_user_message
+from playpen.core.messages import last_user_message
 
 Answer = Callable[[list[dict[str, str]], dict[str, Any]], str]
 FAULTS = ("500", "502", "503", "429", "garbage", "incomplete", "slow", "drop")

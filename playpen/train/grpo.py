@@ -40,7 +40,7 @@ from playpen.core.registry import GameSpec
 from playpen.envs.rewards import get_reward
 from playpen.envs.text_env import InstanceSampler
 from playpen.models.base import GenerationSettings, Model
-from playpen.models.messages import merge_messages
+from playpen.core.messages import merge_messages
 from playpen.rollout.engine import EpisodeJob, EpisodeResult, run_episodes
 from playpen.train.common import (
     device_kind,
@@ -183,23 +183,13 @@ class PlayedEpisode:
             return True
         if master.outcome.status is not Status.ABORTED or self.self_play:
             return False
-        return _aborting_player(master) != master.player_name(self.learner_role)
+        return master.outcome.role != self.learner_role
 
     def learner_replies(self) -> list[str]:
         master = self.result.master
         if master is None:
             return []
         return [m["content"] for m in master.history_of[self.learner_role] if m["role"] == "assistant"]
-
-
-def _aborting_player(master: GameMaster) -> str | None:
-    """The player whose reply (or whose too long conversation) ended an aborted episode."""
-    events = [e for round_ in master.rounds for e in round_]
-    if events and events[-1]["action"]["type"] == "error" and "context exceeded" in str(events[-1]["action"]["content"]):
-        role = getattr(master, "_current", None)  # whose turn it was when the conversation overflowed
-        return master.player_name(role) if role in master.roles else None
-    last = next((e for e in reversed(events) if e["action"]["type"] == "get message"), None)
-    return None if last is None else last["from"]
 
 
 def _replies(master: GameMaster | None, role: str) -> int:
@@ -321,7 +311,7 @@ class EpisodeRollout:
         if master is None or not master.done or result.errored:
             return 0.0
         if (self.partner is None and master.outcome.status is Status.ABORTED
-                and _aborting_player(master) not in (None, master.player_name(role))):
+                and master.outcome.role not in (None, role)):
             return 0.0
         return self.reward_fn(master)
 

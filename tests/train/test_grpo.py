@@ -226,7 +226,7 @@ def test_branching_groups_share_a_history_and_train_only_what_follows_the_fork(e
     from transformers import AutoTokenizer
 
     from playpen.games import get_game
-    from playpen.models.messages import merge_messages
+    from playpen.core.messages import merge_messages
     from playpen.models.scripted import ScriptedModel
     from playpen.rollout.benchmark import select_rows
     from playpen.train.conversation import tokenise_conversation

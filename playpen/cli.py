@@ -100,7 +100,7 @@ def run(
     from playpen.games import resolve_games
     from playpen.games.static.master import IFEVAL_MAX_TOKENS
     from playpen.models.registry import load_model
-    from playpen.rollout.benchmark import run_benchmark, select_rows
+    from playpen.rollout.planner import run_benchmark, select_rows
 
     specs = resolve_games(game)
     if instances is not None and not instances.is_dir() and len(specs) != 1:
@@ -560,7 +560,7 @@ def bench_rollout_command(
     """Requests to a local OpenAI-compatible server with a fixed delay: Playpen vs a bare aiohttp loop vs ideal."""
     import json
 
-    from playpen.rollout.bench import CLIENTS, bench_rollout, format_figures
+    from playpen.testing.bench import CLIENTS, bench_rollout, format_figures
 
     figures = bench_rollout(game, latency_ms=latency_ms, concurrency=concurrency, requests=requests,
                             clients=tuple(client or CLIENTS), repeats=repeats)

@@ -1,4 +1,5 @@
-"""The game contract: registry, game master, outcomes, errors, instances. Standard library only."""
+"""The game contract: game spec, game master, outcomes and stop reasons, errors, chat messages, instances.
+Standard library only."""
 
 from playpen.core.errors import (
     GameError,

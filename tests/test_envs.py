@@ -93,6 +93,7 @@ def test_multi_agent_env_turns_and_team_reward(instance_file):
         else:
             env.step(f"ECHO: {said}")
     assert env.rewards == {"Sayer": 1.0, "Echoer": 1.0} and env.agent_selection is None
+    assert env.last()[3]["stop"] == "finished"
 
 
 def test_self_play_uses_the_same_model_for_the_partner(instance_file):

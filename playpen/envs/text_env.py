@@ -85,10 +85,22 @@ def step_info(master: GameMaster, role: str | None, seen_events: int) -> dict[st
         "reason": master.outcome.reason,
         "requests": master.requests,
         "feedback": feedback,
+        #: why the episode stopped (``StopReason``'s value), None while it runs
+        "stop": None if master.outcome.stop is None else master.outcome.stop.value,
     }
     if master.done:
         info["scores"] = master.scores()["episode scores"]
     return info
+
+
+def _apply(master: GameMaster, answer: GenerationResult) -> None:
+    """One reply into the game master through ``apply_reply``, as the engine steps it; a failed model ends the
+    episode (an env has no errored episodes), a game master that raises is a bug and raises here."""
+    step = apply_reply(master, answer)
+    if step.stop is StopReason.BACKEND_ERROR:
+        master.interrupt(StopReason.BACKEND_ERROR, answer.error or "")
+    elif step.stop is StopReason.GAME_BUG:
+        raise RuntimeError(f"{master.name}: {step.error}")
 
 
 class TextEnv:
@@ -174,7 +186,7 @@ class TextEnv:
         """Gymnasium's ``(observation, reward, terminated, truncated, info)``: an episode that a turn limit or a
         context overflow cut short is ``truncated``, one the game decided is ``terminated``."""
         master = self._require_running()
-        self._apply(GenerationResult(text=action))
+        _apply(master, GenerationResult(text=action))
         self._play_partners()
         info = self._info()
         if master.done:
@@ -207,16 +219,6 @@ class TextEnv:
             raise RuntimeError("the episode is over; call reset()")
         return self.master
 
-    def _apply(self, answer: GenerationResult) -> None:
-        """One reply into the game master (``apply_reply``, as the engine does); a failed model ends the episode."""
-        master = self.master
-        assert master is not None
-        step = apply_reply(master, answer)
-        if step.stop is StopReason.BACKEND_ERROR:
-            master.interrupt(StopReason.BACKEND_ERROR, answer.error or "")
-        elif step.stop is StopReason.GAME_BUG:
-            raise RuntimeError(f"{master.name}: {step.error}")
-
     def _play_partners(self) -> None:
         master = self.master
         assert master is not None and self.row is not None
@@ -230,7 +232,7 @@ class TextEnv:
             result = model.generate([request])[0]
             if result.error is not None:
                 self.partner_error = result.error
-            self._apply(result)
+            _apply(master, result)
 
     def _info(self) -> dict[str, Any]:
         master = self.master
@@ -238,7 +240,6 @@ class TextEnv:
         info = step_info(master, self.learner_role, self._seen_events)
         self._seen_events = sum(len(r) for r in master.rounds)
         outcome = master.outcome
-        info["stop"] = None if outcome.stop is None else outcome.stop.value
         info["aborted_by_partner"] = (outcome.status is Status.ABORTED
                                       and outcome.role not in (None, self.learner_roles[master.name]))
         if self.partner_error:
@@ -296,7 +297,7 @@ class MultiAgentTextEnv:
         if master is None or master.done:
             raise RuntimeError("call reset() first; the episode is over")
         self._seen_events = sum(len(r) for r in master.rounds)
-        master.step(action)
+        _apply(master, GenerationResult(text=action))
         if master.done:
             value = self.reward_fn(master)
             self.rewards = {role: value for role in self.agents}  # cooperative games: a team reward

@@ -97,3 +97,24 @@ def test_async_runs_collect_garbage_less_often_and_restore_the_threshold():
         run_episodes(jobs(model, 2), before_reply=lambda job, master: during.append(gc.get_threshold()[0]))
         assert gc.get_threshold() == default
     assert during == [default[0] * GC_FACTOR] * 12 + [default[0]] * 12  # 2 episodes x 6 turns each, per schedule
+
+
+def test_a_game_master_that_raises_errors_only_its_episode():
+    from dataclasses import replace
+
+    from tests.toygame import EchoGame
+
+    class BuggyGame(EchoGame):
+        def advance(self, role, number):
+            if self.game_id == 1 and role == "Echoer":
+                raise KeyError("a bug in the rules")
+            super().advance(role, number)
+
+    rows = list(iter_rows("echo", instances(3)))
+    model = ToyModel()
+    buggy = replace(SPEC, master=BuggyGame)
+    results = {r.job.row.key: r for r in run_episodes([EpisodeJob(buggy, row, {"Sayer": model, "Echoer": model})
+                                                        for row in rows])}
+    broken = results["echo/0_three/episode_1"]
+    assert broken.errored and broken.stop is StopReason.GAME_BUG and "a bug in the rules" in broken.error
+    assert [r.stop for key, r in sorted(results.items()) if r is not broken] == [StopReason.FINISHED] * 2

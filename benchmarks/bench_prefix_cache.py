@@ -15,7 +15,7 @@ import time
 from playpen.games import get_game
 from playpen.models.base import GenerationRequest, GenerationSettings
 from playpen.models.registry import load_model
-from playpen.rollout.benchmark import select_rows
+from playpen.rollout.planner import select_rows
 
 
 def play(model, spec, row, turns):

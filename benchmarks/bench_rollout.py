@@ -3,7 +3,7 @@ OpenAI-compatible server with 50 ms latency, at concurrency 1, 16 and 64; the cl
 
 import json
 
-from playpen.rollout.bench import bench_rollout, format_figures
+from playpen.testing.bench import bench_rollout, format_figures
 
 if __name__ == "__main__":
     configs = []

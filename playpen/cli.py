@@ -81,8 +81,8 @@ def run(
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Only these experiments.")] = None,
     per_experiment: Annotated[Optional[int], typer.Option("--per-experiment", "-n", min=1, help="Only the first N instances of each experiment.")] = None,
     per_game: Annotated[Optional[int], typer.Option("--per-game", "-N", min=1, help="At most N episodes per game, spread over its experiments.")] = None,
-    temperature: Annotated[float, typer.Option("--temperature", "-T", min=0.0)] = 0.0,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", "-L", min=1)] = 300,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", "-T", min=0.0, help="Sampling temperature (default: the model entry's, else 0).")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", "-L", min=1, help="New tokens per reply (default: the model entry's, else 300).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Episodes answered in one model call (servers: requests in flight).")] = 16,
     results: ResultsOption = Path("results"),
 ) -> None:
@@ -98,28 +98,29 @@ def run(
 
     from playpen.games import resolve_games
     from playpen.games.static.master import IFEVAL_MAX_TOKENS
-    from playpen.models.base import GenerationSettings
     from playpen.models.registry import load_model
     from playpen.results.store import check_results_folder
-    from playpen.rollout.benchmark import run_benchmark, select_rows
+    from playpen.rollout.planner import run_benchmark, select_rows
 
     check_results_folder(results)
     specs = resolve_games(game)
     if instances is not None and not instances.is_dir() and len(specs) != 1:
         raise PlaypenError("-i/--instances with a file needs exactly one game (-g); pass a folder with "
                            "<game>/in/instances.json for several")
-    settings = GenerationSettings(temperature=temperature, max_tokens=max_tokens)
+    # -T / -L replace what each model's entry says (an entry without them gets the framework defaults)
+    given = {key: value for key, value in (("temperature", temperature), ("max_tokens", max_tokens)) if value is not None}
     loaded: dict[str, object] = {}
     models = []
     for name in model:
         if name not in loaded:
-            loaded[name] = load_model(name, settings)
+            loaded[name] = load_model(name, **given)
         models.append(loaded[name])
     experiments = set(experiment) if experiment else None
     console = _console()
-    if any(spec.name == "ifeval" for spec in specs) and max_tokens < IFEVAL_MAX_TOKENS:
+    shortest = min(m.settings.max_tokens for m in models)
+    if any(spec.name == "ifeval" for spec in specs) and shortest < IFEVAL_MAX_TOKENS:
         console.print(f"[yellow]ifeval: clembench lets its replies run to {IFEVAL_MAX_TOKENS} tokens; "
-                      f"-L {max_tokens} may cut them short (pass -L {IFEVAL_MAX_TOKENS})[/yellow]")
+                      f"-L {shortest} may cut them short (pass -L {IFEVAL_MAX_TOKENS})[/yellow]")
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, transient=False) as progress:
@@ -201,7 +202,7 @@ def eval_(
     for model_table in tables:
         gaps = evaluation.gaps.get(model_table.model)
         table = Table("game", "domain", "episodes", "left out", "% played", "quality", title=model_table.model)
-        from playpen.eval.report import domain_of
+        from playpen.games import domain_of
 
         for name in sorted(model_table.games, key=lambda g: (domain_of(g), g)):
             fig = model_table.games[name]
@@ -590,7 +591,7 @@ def bench_rollout_command(
     """Requests to a local OpenAI-compatible server with a fixed delay: Playpen vs a bare aiohttp loop vs ideal."""
     import json
 
-    from playpen.rollout.bench import CLIENTS, bench_rollout, format_figures
+    from playpen.testing.bench import CLIENTS, bench_rollout, format_figures
 
     figures = bench_rollout(game, latency_ms=latency_ms, concurrency=concurrency, requests=requests,
                             clients=tuple(client or CLIENTS), repeats=repeats)

@@ -166,7 +166,7 @@ def _learner_samples(run_dir: Path, count: int = 4) -> tuple[list[dict], list[di
 
 
 def write_report(result: DemoResult, settings: Any, run_dir: Path) -> Path:
-    from playpen.eval.report import domain_of
+    from playpen.games import domain_of
 
     root = result.output_dir
     last = max((r["step"] for r in result.after), default=0)

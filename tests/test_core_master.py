@@ -5,7 +5,7 @@ import pytest
 from playpen.core import metrics
 from playpen.core.check import GameCheckError, check_game, check_scores
 from playpen.core.instances import iter_rows
-from playpen.core.master import Status
+from playpen.core.master import Status, StopReason
 from tests.toygame import SPEC, EchoGame, instances
 
 EXPERIMENT = {"name": "three", "rounds": 3}
@@ -121,3 +121,29 @@ def test_check_game_passes_and_catches_a_broken_game():
         gm.step(f"ECHO: {n}")
     with pytest.raises(GameCheckError):
         check_scores(gm)
+
+
+def test_the_outcome_says_why_and_at_whose_reply_the_episode_stopped():
+    class StrictGame(EchoGame):
+        def advance(self, role, number):
+            if number == "13":
+                self.abort("unlucky number")  # an abort by the game's own rules, not a parse error
+                return
+            super().advance(role, number)
+
+    stops = {}
+    for name, replies in {"won": ["SAY: 1", "ECHO: 1", "SAY: 2", "ECHO: 2", "SAY: 3", "ECHO: 3"],
+                          "lost": ["SAY: 1", "ECHO: 2"], "parse": ["SAY: 1", "echo 1"], "rules": ["SAY: 13"]}.items():
+        gm = StrictGame(EXPERIMENT, {"game_id": 1})
+        for reply in replies:
+            gm.step(reply)
+        stops[name] = (gm.outcome.stop, gm.outcome.role)
+    assert stops == {"won": (StopReason.FINISHED, "Echoer"), "lost": (StopReason.FINISHED, "Echoer"),
+                     "parse": (StopReason.PARSE_ERROR, "Echoer"), "rules": (StopReason.ABORTED, "Sayer")}
+    gm = new()
+    gm.step("SAY: 4")
+    gm.interrupt(StopReason.CONTEXT_EXCEEDED, "prompt of 9000 tokens")
+    assert (gm.outcome.status, gm.outcome.stop, gm.outcome.role) == (Status.ABORTED, StopReason.CONTEXT_EXCEEDED, "Echoer")
+    assert gm.rounds[-1][-1]["action"] == {"type": "error", "content": "context exceeded: prompt of 9000 tokens"}
+    with pytest.raises(ValueError, match="CONTEXT_EXCEEDED or BACKEND_ERROR"):
+        new().interrupt(StopReason.FINISHED, "")

@@ -2,7 +2,7 @@ import json
 from pathlib import Path
 
 from playpen.data.datasets import dpo_rows, holdout_split, read_rows, sft_rows, write_rows
-from playpen.data.episodes import Perspective, merge_consecutive, read_perspectives
+from playpen.data.episodes import Perspective, read_perspectives
 from tests.test_results_and_eval import play_into
 from tests.toygame import ToyModel
 
@@ -13,10 +13,6 @@ def perspective(outcome, messages, model="m", game_id=0, role="Echoer"):
 
 U = lambda text: {"role": "user", "content": text}  # noqa: E731
 A = lambda text: {"role": "assistant", "content": text}  # noqa: E731
-
-
-def test_merge_consecutive_same_role_messages():
-    assert merge_consecutive([U("a"), U("b"), A("c"), A("d"), U("e")]) == [U("a\n\nb"), A("c\n\nd"), U("e")]
 
 
 def test_perspectives_from_our_results(tmp_path):

@@ -93,6 +93,7 @@ def test_multi_agent_env_turns_and_team_reward(instance_file):
         else:
             env.step(f"ECHO: {said}")
     assert env.rewards == {"Sayer": 1.0, "Echoer": 1.0} and env.agent_selection is None
+    assert env.last()[3]["stop"] == "finished"
 
 
 def test_self_play_uses_the_same_model_for_the_partner(instance_file):
@@ -117,3 +118,61 @@ def test_gymnasium_registration_and_episode():
     _, reward, terminated, truncated, info = env.step("explanation: a guess\nguess: crane")
     assert info["requests"] >= 2 and not truncated
     assert "crane" in env.unwrapped.render()
+
+
+def test_paper_reward_is_what_each_games_spec_declares():
+    from playpen.core.instances import iter_rows, load_instances
+    from playpen.core.master import Status
+    from playpen.games import get_game
+    from playpen.models.registry import load_model
+    from playpen.rollout.engine import EpisodeJob, run_episodes
+
+    scripted, paper = load_model("scripted"), get_reward("paper")
+    finished = {}
+    for game in ("taboo", "wordle", "privateshared"):
+        spec = get_game(game)
+        rows = list(iter_rows(game, load_instances(spec.instances_file("validation"))))[:3]
+        for result in run_episodes([EpisodeJob(spec, row, {r: scripted for r in spec.roles}) for row in rows]):
+            finished.setdefault(game, []).append(result.master)
+    for master in finished["taboo"]:  # 1/#rounds when guessed
+        assert master.outcome.status is Status.SUCCESS
+        assert paper(master) == pytest.approx(1 / len(master.rounds))
+    assert {paper(m) for m in finished["wordle"]} == {1.0}  # success, not the Main Score
+    for master in finished["privateshared"]:  # Main Score / 100
+        assert paper(master) == pytest.approx(master.scores()["episode scores"]["Main Score"] / 100)
+    [lost] = run_episodes([EpisodeJob(get_game("wordle"), next(iter_rows("wordle", load_instances(
+        get_game("wordle").instances_file("validation")))), {"WordGuesser": load_model("scripted-bad")})])
+    assert lost.master.outcome.status is not Status.SUCCESS and paper(lost.master) == 0.0
+
+
+def test_turn_limit_and_context_overflow_truncate_the_episode(instance_file):
+    from dataclasses import replace
+
+    from playpen.models.base import GenerationResult
+    from tests.toygame import EchoGame
+
+    class ShortGame(EchoGame):
+        max_requests = 3  # Sayer, Echoer, Sayer: the limit ends the episode before the second echo
+
+    env = make(replace(SPEC, master=ShortGame), role="Echoer", partners=ToyModel(), instances=instance_file)
+    obs, _ = env.reset(options={"index": 0})
+    _, _, terminated, truncated, info = env.step(echo(obs))
+    assert truncated and not terminated and info["stop"] == "turn_limit" and info["outcome"] == "aborted"
+
+    partner = ToyModel()
+    answer = partner.generate
+    overflow = GenerationResult(error="prompt of 9000 tokens", error_kind="context")
+    partner.generate = lambda requests: [overflow] if len(requests[0].messages) > 1 else answer(requests)
+    env = make(SPEC, role="Echoer", partners=partner, instances=instance_file)
+    obs, _ = env.reset(options={"index": 0})
+    _, _, terminated, truncated, info = env.step(echo(obs))
+    assert truncated and not terminated and info["stop"] == "context_exceeded" and info["aborted_by_partner"]
+    assert env.master.outcome.role == "Sayer" and "9000 tokens" in env.master.outcome.reason
+
+    env = make(SPEC, role="Echoer", partners=ToyModel(), instances=instance_file)
+    obs, _ = env.reset(options={"index": 0})
+    _, _, terminated, truncated, info = env.step("ECHO: 100000")  # a rule violation: the game decided
+    assert terminated and not truncated and info["stop"] == "finished"
+    obs, _ = env.reset(options={"index": 0})
+    _, _, terminated, truncated, info = env.step("no tag")
+    assert terminated and not truncated and info["stop"] == "parse_error" and env.master.outcome.role == "Echoer"

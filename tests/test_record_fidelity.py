@@ -25,7 +25,7 @@ from playpen.eval.verify import read_json, replay_episode
 from playpen.games import get_game
 from playpen.models.scripted import ScriptedModel
 from playpen.results.store import ResultsStore, interactions_record
-from playpen.rollout.benchmark import select_rows
+from playpen.rollout.planner import select_rows
 from playpen.rollout.engine import EpisodeJob, run_episodes
 
 GAMES = (

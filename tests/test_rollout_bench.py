@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from playpen.core.errors import PlaypenError
-from playpen.rollout.bench import bench_rollout, format_figures
+from playpen.testing.bench import bench_rollout, format_figures
 
 
 def test_playpen_and_the_bare_loop_take_turns(monkeypatch):

@@ -1,7 +1,7 @@
 import pytest
 
 from playpen.core.instances import iter_rows
-from playpen.core.master import Status
+from playpen.core.master import Status, StopReason
 from playpen.rollout.engine import GC_FACTOR, EpisodeJob, run_episodes
 from tests.toygame import SPEC, ToyModel, instances
 
@@ -38,7 +38,8 @@ def test_a_backend_failure_errors_only_its_episode():
     results = run_episodes(jobs(model, 5), batch_size=5, on_end=seen.append)
     errored = [r for r in results if r.errored]
     assert [r.job.row.key for r in errored] == ["echo/0_three/episode_2"]
-    assert "503" in errored[0].error
+    assert "503" in errored[0].error and errored[0].stop is StopReason.BACKEND_ERROR
+    assert {r.stop for r in results if not r.errored} == {StopReason.FINISHED}
     assert sum(r.master.outcome.status is Status.SUCCESS for r in results if not r.errored) == 4
     assert len(seen) == 5
 
@@ -48,6 +49,9 @@ def test_context_overflow_aborts_the_episode_with_a_reason():
     result = next(r for r in run_episodes(jobs(model, 2), batch_size=2) if r.job.row.key.endswith("episode_0"))
     assert not result.errored and result.master.outcome.status is Status.ABORTED
     assert "context" in result.master.outcome.reason
+    # charged to the player whose turn it was (the Sayer opens), without reading the log
+    assert result.stop is result.master.outcome.stop is StopReason.CONTEXT_EXCEEDED
+    assert result.master.outcome.role == "Sayer"
 
 
 def test_max_open_bounds_the_batch():
@@ -93,3 +97,24 @@ def test_async_runs_collect_garbage_less_often_and_restore_the_threshold():
         run_episodes(jobs(model, 2), before_reply=lambda job, master: during.append(gc.get_threshold()[0]))
         assert gc.get_threshold() == default
     assert during == [default[0] * GC_FACTOR] * 12 + [default[0]] * 12  # 2 episodes x 6 turns each, per schedule
+
+
+def test_a_game_master_that_raises_errors_only_its_episode():
+    from dataclasses import replace
+
+    from tests.toygame import EchoGame
+
+    class BuggyGame(EchoGame):
+        def advance(self, role, number):
+            if self.game_id == 1 and role == "Echoer":
+                raise KeyError("a bug in the rules")
+            super().advance(role, number)
+
+    rows = list(iter_rows("echo", instances(3)))
+    model = ToyModel()
+    buggy = replace(SPEC, master=BuggyGame)
+    results = {r.job.row.key: r for r in run_episodes([EpisodeJob(buggy, row, {"Sayer": model, "Echoer": model})
+                                                        for row in rows])}
+    broken = results["echo/0_three/episode_1"]
+    assert broken.errored and broken.stop is StopReason.GAME_BUG and "a bug in the rules" in broken.error
+    assert [r.stop for key, r in sorted(results.items()) if r is not broken] == [StopReason.FINISHED] * 2

@@ -7,9 +7,9 @@ from playpen.games import get_game
 from playpen.models.openai_compat import OpenAICompatibleModel
 from playpen.models.replay import ReplayModel
 from playpen.models.scripted import ScriptedModel
-from playpen.models.testserver import TestServer
+from playpen.testing.server import TestServer
 from playpen.results.store import ResultsStore
-from playpen.rollout.benchmark import select_rows
+from playpen.rollout.planner import select_rows
 from playpen.rollout.engine import EpisodeJob, run_episodes
 
 

@@ -1,4 +1,5 @@
-"""The game contract: registry, game master, outcomes, errors, instances. Standard library only."""
+"""The game contract: game spec, game master, outcomes and stop reasons, errors, chat messages, instances.
+Standard library only."""
 
 from playpen.core.errors import (
     GameError,
@@ -8,7 +9,7 @@ from playpen.core.errors import (
     ResponseError,
     RuleViolation,
 )
-from playpen.core.master import GameMaster, Outcome, Status
+from playpen.core.master import GameMaster, Outcome, Status, StopReason
 from playpen.core.registry import GameSpec
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "ResponseError",
     "RuleViolation",
     "Status",
+    "StopReason",
 ]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, ClassVar, Mapping
 
@@ -37,10 +37,37 @@ class Status(str, Enum):
     ABORTED = "aborted"
 
 
+class StopReason(str, Enum):
+    """Why an episode stopped (``Outcome.stop``)."""
+
+    #: the game's rules ended it: won or lost
+    FINISHED = "finished"
+    #: the game aborted it by its own rules (not a parse error)
+    ABORTED = "aborted"
+    #: a reply did not parse (clembench's abort)
+    PARSE_ERROR = "parse_error"
+    #: ``max_requests`` was reached
+    TURN_LIMIT = "turn_limit"
+    #: the conversation of the player to answer no longer fit its model's context
+    CONTEXT_EXCEEDED = "context_exceeded"
+    #: the model of the player to answer failed after its retries
+    BACKEND_ERROR = "backend_error"
+    #: the game master raised (a bug): the episode is errored, never scored
+    GAME_BUG = "game_bug"
+
+
+#: stops imposed by a limit outside the game's rules (Gymnasium's ``truncated``)
+TRUNCATIONS = frozenset({StopReason.TURN_LIMIT, StopReason.CONTEXT_EXCEEDED})
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: Status = Status.RUNNING
     reason: str = ""
+    #: why the episode stopped (None while it runs, or when the game ended it before any reply)
+    stop: StopReason | None = None
+    #: the role whose reply (or, for a context overflow or a backend error, whose turn) ended the episode
+    role: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -143,15 +170,18 @@ class GameMaster(ABC):
         self.requests += 1
         self.request_counts[-1] += 1
         self._next = None
+        stop = StopReason.FINISHED
         try:
             move = self.parse(role, response)
             self.advance(role, move)
         except ParseError as error:
             self.violated_request_counts[-1] += 1
             self.on_parse_error(role, error)
+            stop = StopReason.PARSE_ERROR
         except GameError as error:
             self.on_game_error(role, error)
         if self.done:
+            self._settle(role, stop)
             return
         next_role, new_round = self._next or (self._round_robin(role), None)
         if new_round is None:
@@ -163,6 +193,23 @@ class GameMaster(ABC):
             self.start_round()
         if self.requests >= self.max_requests:
             self.on_request_limit()
+            if self.done:
+                self._settle(role, StopReason.TURN_LIMIT)
+
+    def interrupt(self, stop: StopReason, detail: str) -> None:
+        """End the episode at the current player's turn for a reason outside the game's rules: its conversation
+        no longer fits its model's context (``CONTEXT_EXCEEDED``) or its model failed (``BACKEND_ERROR``).
+        Logged as an ``error`` event; the episode counts as aborted, charged to that player's role."""
+        role = self.current_role
+        if stop is StopReason.CONTEXT_EXCEEDED:
+            self.log_event("error", f"context exceeded: {detail}")
+            reason = f"the conversation no longer fits the model's context ({detail})"
+        elif stop is StopReason.BACKEND_ERROR:
+            reason = f"{role} failed: {detail}"
+            self.log_event("error", reason)
+        else:
+            raise ValueError(f"interrupt() takes CONTEXT_EXCEEDED or BACKEND_ERROR, not {stop}")
+        self.outcome = Outcome(Status.ABORTED, reason, stop, role)
 
     def copy(self) -> "GameMaster":
         """An independent copy of the game state (for branching). The experiment and instance are shared, not
@@ -239,9 +286,6 @@ class GameMaster(ABC):
         reply to it stays in the player's history (e.g. privateshared's probes)."""
         self._pending[role] = _Context(text, memorize)
 
-    def has_context(self, role: str) -> bool:
-        return self._pending[role] is not None
-
     def give_turn(self, role: str, *, new_round: bool | None = None) -> None:
         """Choose who answers next (default: the next role in order). ``new_round`` overrides the default
         rule that a round starts when the turn wraps back to an earlier (or the same) role."""
@@ -266,10 +310,6 @@ class GameMaster(ABC):
         if label is not None:
             action["label"] = label
         self.rounds[-1].append({"from": sender, "to": receiver, "action": action})
-
-    def count_violation(self) -> None:
-        """Count the current request as violated (for games where clembench counts a rule violation so)."""
-        self.violated_request_counts[-1] += 1
 
     def log_round_score(self, name: str, value: Any) -> None:
         self.round_scores[-1][name] = value
@@ -326,6 +366,13 @@ class GameMaster(ABC):
         return {}
 
     # ------------------------------------------------------------------ internals
+    def _settle(self, role: str, stop: StopReason) -> None:
+        """Note why and at whose reply the episode ended, unless the game's hooks said so themselves."""
+        if self.outcome.stop is None:
+            if stop is StopReason.FINISHED and self.outcome.status is Status.ABORTED:
+                stop = StopReason.ABORTED
+            self.outcome = replace(self.outcome, stop=stop, role=role)
+
     def _round_robin(self, role: str) -> str:
         return self.roles[(self.roles.index(role) + 1) % len(self.roles)]
 

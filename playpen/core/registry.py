@@ -8,9 +8,8 @@ from typing import Any, Callable, Literal, Mapping
 
 from playpen.core.errors import PlaypenError
 from playpen.core.master import GameMaster
+from playpen.core.messages import Policy
 
-#: A scripted player: given the player's own messages, return its reply.
-Policy = Callable[[list[dict[str, str]]], str]
 #: Builds a scripted player for one episode: (role, skill, experiment, instance, seed) -> Policy.
 ScriptedFactory = Callable[[str, str, Mapping[str, Any], Mapping[str, Any], int], Policy]
 
@@ -40,6 +39,9 @@ class GameSpec:
     replay_instance: Callable[[Mapping[str, Any], Mapping[str, Any]], dict] | None = None
     #: extra facts (instance source, clembench version, ...)
     info: Mapping[str, Any] = field(default_factory=dict)
+    #: the Playpen paper's GRPO episode reward (``playpen.envs.rewards.paper``): ``success`` (1 for a win),
+    #: ``per_round`` (1/#rounds for a win) or ``quality`` (Main Score / 100; the games it did not train on too)
+    paper_reward: Literal["success", "per_round", "quality"] = "quality"
     #: the role a learner plays by default (TextEnv, GRPO, evaluation in the training setup): the paper's
     #: learner in its training games; None = the first role
     learner: str | None = None

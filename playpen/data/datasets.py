@@ -150,27 +150,6 @@ def dpo_rows(
     return rows
 
 
-def branching_dpo_rows(points, *, holdout: float = 0.0) -> list[dict[str, Any]]:
-    """Turn-level pairs from branching rollouts: best vs worst child of each branching point (ties skipped)."""
-    rows = []
-    for point in points:
-        ranked = point.ranked()
-        if len(ranked) < 2 or ranked[0].value == ranked[-1].value or ranked[0].response == ranked[-1].response:
-            continue
-        row = point.job.row
-        rows.append({
-            "prompt": point.messages,
-            "chosen": [{"role": "assistant", "content": ranked[0].response}],
-            "rejected": [{"role": "assistant", "content": ranked[-1].response}],
-            "game": row.game, "experiment": row.experiment_name, "game_id": row.instance.get("game_id"),
-            "role": point.role, "model": point.job.players[point.role].name, "level": "turn",
-            "branch_turn": sum(m["role"] == "assistant" for m in point.messages),
-            "chosen_value": ranked[0].value, "rejected_value": ranked[-1].value,
-            "split": holdout_split((row.game, row.experiment_name, str(row.instance.get("game_id"))), holdout),
-        })
-    return rows
-
-
 def write_rows(rows: list[dict[str, Any]], path: str | Path) -> Path:
     """JSONL (``.jsonl``/``.json``) or parquet (``.parquet``); both load with ``datasets.load_dataset``."""
     path = Path(path)

@@ -16,21 +16,8 @@ from typing import Any
 
 from playpen.core import metrics
 from playpen.core.errors import PlaypenError
+from playpen.core.messages import Messages, merge_messages
 from playpen.results.store import SHAPE_ERRORS, read_json, shape_error
-
-Messages = list[dict[str, str]]
-
-
-def merge_consecutive(messages: Messages, separator: str = "\n\n") -> Messages:
-    """Join consecutive messages of the same role (chat templates expect alternating roles)."""
-    merged: Messages = []
-    for message in messages:
-        if merged and merged[-1]["role"] == message["role"]:
-            merged[-1] = {"role": message["role"], "content": merged[-1]["content"] + separator + message["content"]}
-        else:
-            merged.append({"role": message["role"], "content": message["content"]})
-    return merged
-
 
 @dataclass(frozen=True)
 class Perspective:
@@ -50,10 +37,6 @@ class Perspective:
     @property
     def instance_key(self) -> tuple[str, str, str]:
         return (self.game, self.experiment, str(self.game_id))
-
-    @property
-    def assistant_turns(self) -> int:
-        return sum(m["role"] == "assistant" for m in self.messages)
 
 
 def _outcome(episode: dict[str, Any]) -> str:
@@ -78,7 +61,7 @@ def player_messages(interactions: dict[str, Any], player: str) -> Messages:
                 messages.append({"role": "user", "content": content})
             elif event.get("from") == player and event.get("to") == "GM" and action.get("type") == "get message":
                 messages.append({"role": "assistant", "content": content})
-    return merge_consecutive(messages)
+    return merge_messages(messages)
 
 
 def episode_dirs(root: Path) -> list[Path]:

@@ -46,19 +46,23 @@ def success(master: GameMaster, *, abort_penalty: float = 0.0) -> float:
 
 
 def paper(master: GameMaster, *, abort_penalty: float = 0.0) -> float:
-    """The Playpen paper's GRPO episode rewards (its final reward code), aborts -> ``-abort_penalty``
-    (the paper's ``fail_reward``, 0 by default):
+    """The Playpen paper's GRPO episode rewards (its final reward code), as each game's
+    ``GameSpec.paper_reward`` declares it (taboo: 1/#rounds when guessed; wordle variants, referencegame,
+    imagegame: success; privateshared and the games it did not train on: Main Score / 100); aborts ->
+    ``-abort_penalty`` (the paper's ``fail_reward``, 0 by default). A game outside the registry gets quality."""
+    from playpen.games import get_game
 
-    taboo: 1/#rounds when guessed, else 0; wordle variants, referencegame: success (0/1);
-    imagegame: 1 if F1 >= 99 else 0 (= success); privateshared: Main Score / 100.
-    Other games (not trained on in the paper): Main Score / 100 for a played episode.
-    """
     if master.outcome.status is Status.ABORTED:
         return -abort_penalty or 0.0
-    if master.name == "taboo":
-        return 1 / len(master.rounds) if master.outcome.status is Status.SUCCESS else 0.0
-    if master.name in ("wordle", "wordle_withclue", "wordle_withcritic", "referencegame", "imagegame"):
-        return float(master.outcome.status is Status.SUCCESS)
+    try:
+        kind = get_game(master.name).paper_reward
+    except PlaypenError:
+        kind = "quality"
+    won = master.outcome.status is Status.SUCCESS
+    if kind == "per_round":
+        return 1 / len(master.rounds) if won else 0.0
+    if kind == "success":
+        return float(won)
     return _main_score(master) / 100
 
 

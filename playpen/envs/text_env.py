@@ -17,12 +17,12 @@ from typing import Any
 
 from playpen.core.errors import PlaypenError
 from playpen.core.instances import InstanceRow, iter_rows, load_instances
-from playpen.core.master import GameMaster, Status
+from playpen.core.master import TRUNCATIONS, GameMaster, Status, StopReason
+from playpen.core.messages import Messages
 from playpen.core.registry import GameSpec
 from playpen.envs.rewards import RewardFn, get_reward
-from playpen.models.base import GenerationRequest, Model
-
-Messages = list[dict[str, str]]
+from playpen.models.base import GenerationRequest, GenerationResult, Model
+from playpen.rollout.engine import apply_reply
 
 
 def _spec(game: str | GameSpec) -> GameSpec:
@@ -85,10 +85,22 @@ def step_info(master: GameMaster, role: str | None, seen_events: int) -> dict[st
         "reason": master.outcome.reason,
         "requests": master.requests,
         "feedback": feedback,
+        #: why the episode stopped (``StopReason``'s value), None while it runs
+        "stop": None if master.outcome.stop is None else master.outcome.stop.value,
     }
     if master.done:
         info["scores"] = master.scores()["episode scores"]
     return info
+
+
+def _apply(master: GameMaster, answer: GenerationResult) -> None:
+    """One reply into the game master through ``apply_reply``, as the engine steps it; a failed model ends the
+    episode (an env has no errored episodes), a game master that raises is a bug and raises here."""
+    step = apply_reply(master, answer)
+    if step.stop is StopReason.BACKEND_ERROR:
+        master.interrupt(StopReason.BACKEND_ERROR, answer.error or "")
+    elif step.stop is StopReason.GAME_BUG:
+        raise RuntimeError(f"{master.name}: {step.error}")
 
 
 class TextEnv:
@@ -171,12 +183,15 @@ class TextEnv:
         return self.master.messages_for(self.learner_role), info
 
     def step(self, action: str) -> tuple[Messages, float, bool, bool, dict]:
+        """Gymnasium's ``(observation, reward, terminated, truncated, info)``: an episode that a turn limit or a
+        context overflow cut short is ``truncated``, one the game decided is ``terminated``."""
         master = self._require_running()
-        master.step(action)
+        _apply(master, GenerationResult(text=action))
         self._play_partners()
         info = self._info()
         if master.done:
-            return [], self.reward_fn(master), True, False, info
+            truncated = master.outcome.stop in TRUNCATIONS
+            return [], self.reward_fn(master), not truncated, truncated, info
         return master.messages_for(self.learner_role), 0.0, False, False, info
 
     def close(self) -> None:
@@ -208,7 +223,6 @@ class TextEnv:
         master = self.master
         assert master is not None and self.row is not None
         self.partner_error: str | None = None
-        self.aborted_by: str | None = None
         while not master.done and master.current_role != self.learner_roles[master.name]:
             role = master.current_role
             model = self.partners[(master.name, role)]
@@ -218,20 +232,16 @@ class TextEnv:
             result = model.generate([request])[0]
             if result.error is not None:
                 self.partner_error = result.error
-                master.log_event("error", f"partner {role} failed: {result.error}")
-                master.abort(f"partner {role} failed: {result.error}")
-                self.aborted_by = role
-                return
-            master.step(result.text)
-            if master.done and master.outcome.status is Status.ABORTED:
-                self.aborted_by = role
+            _apply(master, result)
 
     def _info(self) -> dict[str, Any]:
         master = self.master
         assert master is not None
         info = step_info(master, self.learner_role, self._seen_events)
         self._seen_events = sum(len(r) for r in master.rounds)
-        info["aborted_by_partner"] = self.aborted_by is not None
+        outcome = master.outcome
+        info["aborted_by_partner"] = (outcome.status is Status.ABORTED
+                                      and outcome.role not in (None, self.learner_roles[master.name]))
         if self.partner_error:
             info["partner_error"] = self.partner_error
         return info
@@ -287,7 +297,7 @@ class MultiAgentTextEnv:
         if master is None or master.done:
             raise RuntimeError("call reset() first; the episode is over")
         self._seen_events = sum(len(r) for r in master.rounds)
-        master.step(action)
+        _apply(master, GenerationResult(text=action))
         if master.done:
             value = self.reward_fn(master)
             self.rewards = {role: value for role in self.agents}  # cooperative games: a team reward

@@ -227,11 +227,3 @@ def raw_csv(rows: list[ScoreRow]) -> str:
             value = int(value)
         writer.writerow([index, row.game, row.model, row.experiment, row.episode, row.metric, value])
     return out.getvalue()
-
-
-def read_results_csv(path: str | Path) -> dict[str, dict[str, float]]:
-    """``{model: {column: value}}`` from a clembench (or our) ``results.csv``."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        return {row[0]: {c: _number(v) if v != "" else math.nan for c, v in zip(header[1:], row[1:])} for row in reader}

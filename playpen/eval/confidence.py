@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from playpen.core import metrics
 from playpen.eval.clemscore import ScoreRow, _number
+from playpen.games import domain_of
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_LEVEL = 0.95
@@ -85,19 +86,13 @@ def episodes_by_model(rows: Iterable[ScoreRow]) -> dict[str, dict[str, GameEpiso
     }
 
 
-def _domain(game: str) -> str:
-    from playpen.eval.report import domain_of
-
-    return domain_of(game)
-
-
 def _scope_games(games: Iterable[str], scope: str) -> list[str]:
     """The games of ``scope`` as ``playpen eval`` groups them (static: the statscore tasks, never in 'all')."""
     if scope == "static":
         from playpen.games.static import STATSCORE_GAMES
 
         return sorted(g for g in games if g in STATSCORE_GAMES)
-    return sorted(g for g in games if _domain(g) != "static" and scope in ("all", _domain(g)))
+    return sorted(g for g in games if domain_of(g) != "static" and scope in ("all", domain_of(g)))
 
 
 class _Resampler:
@@ -320,7 +315,7 @@ def intervals_csv(figures: Mapping[str, Figures], level: float = DEFAULT_LEVEL) 
                 writer.writerow([model, scope, "", count, figure, cell(interval.estimate), cell(interval.low), cell(interval.high)])
         for game, values in figs.games.items():
             for figure, interval in values.items():
-                writer.writerow([model, _domain(game), game, figs.episodes[game], figure, cell(interval.estimate),
+                writer.writerow([model, domain_of(game), game, figs.episodes[game], figure, cell(interval.estimate),
                                  cell(interval.low), cell(interval.high)])
     return out.getvalue()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from playpen.core.errors import PlaypenError
 from playpen.eval.clemscore import Gaps, ModelTable, build_tables, raw_csv, results_csv, scan_scores
 from playpen.eval.statscore import STATIC_RESULTS_CSV
-from playpen.games import IN_DOMAIN, game_names, static_games
+from playpen.games import domain_of, game_names, static_games
 from playpen.games.static import STATSCORE_GAMES
 from playpen.results.store import (
     ResultsFileError,
@@ -31,12 +31,6 @@ BESIDE_FOLDER = "playpen-eval"
 
 #: summary scopes: the dialogue games (all, in, out) and the static tasks (their "clemscore" is statscore)
 SCOPES = ("all", "in", "out", "static")
-
-
-def domain_of(game: str) -> str:
-    if game in static_games():
-        return "static"
-    return "in" if game in IN_DOMAIN else "out"
 
 
 def scope_games(table: ModelTable, scope: str) -> list[str]:

@@ -32,10 +32,6 @@ _PACKAGES: dict[str, str] = {
     "bbh": "static",
 }
 
-#: The paper's training games; all other clembench v2.0 text games are held out.
-IN_DOMAIN = ("taboo", "wordle", "wordle_withclue", "wordle_withcritic", "referencegame", "imagegame", "privateshared")
-
-
 def _load(package: str) -> dict[str, GameSpec] | None:
     try:
         module = importlib.import_module(f"playpen.games.{package}")
@@ -51,9 +47,18 @@ def game_names() -> list[str]:
     return list(_PACKAGES)
 
 
+def domain_of(name: str) -> str:
+    """``in``, ``out`` or ``static``, as the game's ``GameSpec.domain`` declares it (the paper's split). A game
+    Playpen does not implement (e.g. in a clembench results folder) counts as out-of-domain."""
+    try:
+        return get_game(name).domain
+    except PlaypenError:
+        return "out"
+
+
 def static_games() -> list[str]:
     """The static tasks, in registry order; ``static`` selects the statscore ones."""
-    return [name for name, package in _PACKAGES.items() if package == "static"]
+    return [name for name in _PACKAGES if domain_of(name) == "static"]
 
 
 def available_games() -> dict[str, GameSpec]:

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
-Messages = list[dict[str, str]]
+from playpen.core.messages import Messages
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -62,8 +62,18 @@ class GenerationResult:
 
 @dataclass
 class GenerationSettings:
+    """How a model generates. The defaults here are the framework's (greedy, 300 new tokens); a registry entry's
+    ``temperature`` / ``max_tokens`` replace them (``from_entry``), and a caller's explicit settings replace both."""
+
     temperature: float = 0.0
     max_tokens: int = 300
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> "GenerationSettings":
+        """The entry's own ``temperature`` / ``max_tokens`` where it sets them, else the framework defaults."""
+        defaults = cls()
+        return cls(temperature=float(entry.get("temperature", defaults.temperature)),
+                   max_tokens=int(entry.get("max_tokens", defaults.max_tokens)))
 
 
 class Model(ABC):

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from playpen.core.errors import PlaypenError
 from playpen.models.base import GenerationRequest, GenerationResult, GenerationSettings, Model
-from playpen.models.messages import merge_messages
+from playpen.core.messages import merge_messages
 
 log = logging.getLogger("playpen.models")
 

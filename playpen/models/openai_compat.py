@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 from playpen.core.errors import PlaypenError
 from playpen.models.base import GenerationRequest, GenerationResult, GenerationSettings, Model
-from playpen.models.messages import merge_messages
+from playpen.core.messages import merge_messages
 
 if TYPE_CHECKING:  # aiohttp is imported on first use: `playpen --help` does not pay for it
     import aiohttp

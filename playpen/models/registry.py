@@ -248,9 +248,7 @@ def model_from_entry(alias: str, entry: Mapping[str, Any], settings: GenerationS
         if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
             raise PlaypenError(f"model '{alias}': \"{key}\" must be {wanted} (got {json.dumps(value, default=str)})")
     if settings is None:
-        settings = GenerationSettings(
-            temperature=float(entry.get("temperature", 0.0)), max_tokens=int(entry.get("max_tokens", 300))
-        )
+        settings = GenerationSettings.from_entry(entry)
     entry = dict(entry)
     if backend == "huggingface":
         from playpen.models.huggingface import HuggingFaceModel
@@ -282,7 +280,7 @@ def model_from_entry(alias: str, entry: Mapping[str, Any], settings: GenerationS
 def load_model(name_or_path: str | Path, settings: GenerationSettings | None = None, **overrides: Any) -> Model:
     """A model from an alias, a local checkpoint/LoRA folder, ``replay:<results folder>`` or an inline JSON
     entry (``{"backend": "openai", "base_url": ..., "model_id": ...}``, or ``{"alias": "vllm-local", ...}`` to
-    change an existing entry). ``overrides`` replace entry settings (e.g. ``device="cpu"``)."""
+    change an existing entry). ``overrides`` replace entry settings (e.g. ``device="cpu"``, ``max_tokens=64``)."""
     text = str(name_or_path).strip()
     if text.startswith(REPLAY_PREFIX):
         from playpen.models.replay import ReplayModel

@@ -9,11 +9,11 @@ describes (useful as a weak partner and for negative examples).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any
 
+from playpen.core.messages import Policy
 from playpen.models.base import GenerationRequest, GenerationResult, GenerationSettings, Model
 
-Policy = Callable[[list[dict[str, str]]], str]
 
 SKILLS = ("competent", "bad")
 

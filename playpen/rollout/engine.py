@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from playpen.core.instances import InstanceRow
-from playpen.core.master import GameMaster
+from playpen.core.master import GameMaster, StopReason
 from playpen.core.registry import GameSpec
 from playpen.models.base import GenerationRequest, GenerationResult, Model, clean_text
 
@@ -47,6 +47,8 @@ class EpisodeResult:
     master: GameMaster | None
     error: str | None = None
     generations: list[GenerationResult] = field(default_factory=list)
+    #: why the episode stopped (``GAME_BUG`` also when it could not start)
+    stop: StopReason | None = None
 
     @property
     def errored(self) -> bool:
@@ -168,7 +170,8 @@ def _start(job: EpisodeJob) -> _Open | EpisodeResult:
             return _Open(job, job.start.copy())
         return _Open(job, job.spec.new_episode(job.row.experiment, job.row.instance))
     except Exception as error:  # a broken instance fails only its own episode
-        return EpisodeResult(job, None, f"could not start the episode: {type(error).__name__}: {error}")
+        return EpisodeResult(job, None, f"could not start the episode: {type(error).__name__}: {error}",
+                             stop=StopReason.GAME_BUG)
 
 
 def _run_lockstep(jobs: list[EpisodeJob], limit: int, batch_size: int,
@@ -229,20 +232,38 @@ async def _run_async(jobs: list[EpisodeJob], limit: int, finish: Callable[[Episo
     await asyncio.gather(*(play(job) for job in jobs))
 
 
-def _apply(episode: _Open, answer: GenerationResult) -> EpisodeResult | None:
-    """Step one reply into its episode; return a result when the episode is over, else None."""
-    master = episode.master
-    episode.generations.append(answer)
+@dataclass(frozen=True)
+class Step:
+    """What one answer did to its episode."""
+
+    #: why the episode stopped; None: it goes on
+    stop: StopReason | None = None
+    #: why the episode cannot be scored (a backend error, a game bug); None when it was played
+    error: str | None = None
+
+
+def apply_reply(master: GameMaster, answer: GenerationResult) -> Step:
+    """Step one model answer into ``master`` — the one place a reply reaches a game master (engine, TextEnv).
+
+    A conversation that no longer fits the model's context ends the episode (aborted, scored). A backend error
+    leaves the game state as it was (``BACKEND_ERROR``, with the error): the engine marks the episode errored,
+    ``TextEnv`` ends it with ``GameMaster.interrupt``. An exception inside the game master is ``GAME_BUG``."""
     if answer.error is not None:
         if answer.error_kind == "context":
-            master.log_event("error", f"context exceeded: {answer.error}")
-            master.abort(f"the conversation no longer fits the model's context ({answer.error})")
-            return EpisodeResult(episode.job, master, None, episode.generations)
-        return EpisodeResult(episode.job, master, f"backend error: {answer.error}", episode.generations)
+            master.interrupt(StopReason.CONTEXT_EXCEEDED, answer.error)
+            return Step(StopReason.CONTEXT_EXCEEDED)
+        return Step(StopReason.BACKEND_ERROR, f"backend error: {answer.error}")
     try:
         master.step(answer.text)
     except Exception:
-        return EpisodeResult(episode.job, master, f"game error: {traceback.format_exc(limit=3)}", episode.generations)
-    if master.done:
-        return EpisodeResult(episode.job, master, None, episode.generations)
-    return None
+        return Step(StopReason.GAME_BUG, f"game error: {traceback.format_exc(limit=3)}")
+    return Step(master.outcome.stop if master.done else None)
+
+
+def _apply(episode: _Open, answer: GenerationResult) -> EpisodeResult | None:
+    """Step one reply into its episode; return a result when the episode is over, else None."""
+    episode.generations.append(answer)
+    step = apply_reply(episode.master, answer)
+    if step.stop is None:
+        return None
+    return EpisodeResult(episode.job, episode.master, step.error, episode.generations, step.stop)

@@ -186,7 +186,32 @@ class CommonTrainConfig:
     alias: str | None = None
 
 
-def last_checkpoint(output_dir: Path) -> str | None:
-    """The newest ``checkpoint-N`` folder of a training run (for resume), or None."""
-    checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(checkpoints[-1]) if checkpoints else None
+def trainer_arguments(output_dir: Path, *, learning_rate: float, max_steps: int, batch_size: int,
+                      grad_accumulation: int, save_steps: int, seed: int, **specific: Any) -> dict[str, Any]:
+    """The keyword arguments of a TRL config (``SFTConfig``, ``DPOConfig``, ``GRPOConfig``) that every recipe
+    shares — one log line per step, two checkpoints kept, no external loggers, bf16 on a GPU and fp32 on the
+    CPU — plus the recipe's ``specific`` ones."""
+    cuda = device_kind() == "cuda"
+    return dict(
+        output_dir=str(output_dir),
+        learning_rate=learning_rate,
+        max_steps=max_steps,
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accumulation,
+        logging_steps=1,
+        save_steps=save_steps,
+        save_total_limit=2,
+        seed=seed,
+        report_to="none",
+        bf16=cuda,
+        use_cpu=not cuda,
+        dataloader_pin_memory=cuda,
+        **specific,
+    )
+
+
+def resume_checkpoint(output_dir: Path, resume: bool) -> str | None:
+    """With ``resume``, the newest ``checkpoint-N`` of the run (transformers' own discovery), else None."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(output_dir)) if resume and output_dir.is_dir() else None

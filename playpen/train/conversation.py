@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-Messages = list[dict[str, str]]
+from playpen.core.messages import Messages
 
 
 @dataclass

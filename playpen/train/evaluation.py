@@ -20,7 +20,7 @@ from playpen.core.registry import GameSpec
 from playpen.eval.clemscore import ModelTable, ScoreRow, build_tables, round2
 from playpen.eval.report import Summary, scope_games, summaries
 from playpen.models.base import GenerationSettings, Model
-from playpen.rollout.benchmark import select_rows
+from playpen.rollout.planner import select_rows
 from playpen.rollout.engine import EpisodeJob, run_episodes
 
 EVAL_FIELDS = ["step", "scope", "game", "played", "quality", "clemscore", "episodes"]

@@ -228,7 +228,7 @@ class Experiment:
     def _play(self, specs: Sequence[GameSpec], learners: Mapping[str, Any], partner: Any, split: str, results: Path,
               *, per_experiment: int | None) -> None:
         """The learner role played by ``learners[game]``, the others by ``partner``; recorded into ``results``."""
-        from playpen.rollout.benchmark import select_rows
+        from playpen.rollout.planner import select_rows
         from playpen.rollout.engine import EpisodeJob, run_episodes
         from playpen.results.store import ResultsStore
 

@@ -40,14 +40,15 @@ from playpen.core.registry import GameSpec
 from playpen.envs.rewards import get_reward
 from playpen.envs.text_env import InstanceSampler
 from playpen.models.base import GenerationSettings, Model
-from playpen.models.messages import merge_messages
+from playpen.core.messages import merge_messages
 from playpen.rollout.engine import EpisodeJob, EpisodeResult, run_episodes
 from playpen.train.common import (
     device_kind,
-    last_checkpoint,
     load_trainable,
     register_result,
+    resume_checkpoint,
     save_config,
+    trainer_arguments,
 )
 from playpen.train.conversation import tokenise_conversation
 
@@ -183,23 +184,13 @@ class PlayedEpisode:
             return True
         if master.outcome.status is not Status.ABORTED or self.self_play:
             return False
-        return _aborting_player(master) != master.player_name(self.learner_role)
+        return master.outcome.role != self.learner_role
 
     def learner_replies(self) -> list[str]:
         master = self.result.master
         if master is None:
             return []
         return [m["content"] for m in master.history_of[self.learner_role] if m["role"] == "assistant"]
-
-
-def _aborting_player(master: GameMaster) -> str | None:
-    """The player whose reply (or whose too long conversation) ended an aborted episode."""
-    events = [e for round_ in master.rounds for e in round_]
-    if events and events[-1]["action"]["type"] == "error" and "context exceeded" in str(events[-1]["action"]["content"]):
-        role = getattr(master, "_current", None)  # whose turn it was when the conversation overflowed
-        return master.player_name(role) if role in master.roles else None
-    last = next((e for e in reversed(events) if e["action"]["type"] == "get message"), None)
-    return None if last is None else last["from"]
 
 
 def _replies(master: GameMaster | None, role: str) -> int:
@@ -321,7 +312,7 @@ class EpisodeRollout:
         if master is None or not master.done or result.errored:
             return 0.0
         if (self.partner is None and master.outcome.status is Status.ABORTED
-                and _aborting_player(master) not in (None, master.player_name(role))):
+                and master.outcome.role not in (None, role)):
             return 0.0
         return self.reward_fn(master)
 
@@ -638,32 +629,23 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
                     vllm_gpu_memory_utilization=settings.vllm_gpu_memory_utilization)
         if settings.vllm_server_base_url:
             vllm["vllm_server_base_url"] = settings.vllm_server_base_url
-    args = GRPOConfig(
-        output_dir=str(output_dir),
-        learning_rate=settings.learning_rate,
-        max_steps=settings.max_steps,
-        per_device_train_batch_size=micro,
-        gradient_accumulation_steps=settings.batch_size // micro,  # one rollout of batch_size per step
+    args = GRPOConfig(**trainer_arguments(
+        output_dir, learning_rate=settings.learning_rate, max_steps=settings.max_steps, batch_size=micro,
+        grad_accumulation=settings.batch_size // micro,  # one rollout of batch_size per step
+        save_steps=settings.save_steps, seed=settings.seed,
         num_generations=settings.group_size,
         max_completion_length=settings.max_completion_length,
         beta=settings.beta,
         temperature=settings.temperature,
         loss_type=settings.loss_type,
-        logging_steps=1,
-        save_steps=settings.save_steps,
-        save_total_limit=2,
-        seed=settings.seed,
         data_seed=settings.seed,
-        report_to="none",
-        bf16=cuda,
-        use_cpu=not cuda,
         gradient_checkpointing=checkpointing,
         lr_scheduler_type="constant",
         disable_tqdm=True,
         shuffle_dataset=False,  # the rows are random draws already; kept in order, an instance's role groups
         # (all_roles) stay in one step and share their episodes
         **vllm,
-    )
+    ))
     callbacks = []
     if settings.evaluate:
         callbacks.append(EvalCallback(settings, specs, roles, tokenizer, partner, output_dir, resume=resume,
@@ -689,7 +671,7 @@ def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
 
     output_dir = Path(output_dir)
     run = build_grpo(learner, output_dir, settings, resume=resume, printer=printer)
-    checkpoint = last_checkpoint(output_dir) if resume else None
+    checkpoint = resume_checkpoint(output_dir, resume)
     try:
         run.trainer.train(resume_from_checkpoint=checkpoint)
         final = output_dir / "final"

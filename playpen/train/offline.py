@@ -13,11 +13,11 @@ from typing import Any
 from playpen.core.errors import PlaypenError
 from playpen.train.common import (
     CommonTrainConfig,
-    device_kind,
-    last_checkpoint,
     load_trainable,
     register_result,
+    resume_checkpoint,
     save_config,
+    trainer_arguments,
     write_log_and_curve,
 )
 
@@ -53,27 +53,16 @@ def _load_splits(data: Path) -> tuple[Any, Any | None]:
 
 
 def _trainer_args(config: CommonTrainConfig, output_dir: Path, has_eval: bool) -> dict[str, Any]:
-    cuda = device_kind() == "cuda"
-    return dict(
-        output_dir=str(output_dir),
-        learning_rate=config.learning_rate,
+    """SFT's and DPO's arguments: by epochs, a linear schedule, evaluated at every save when there is held-out data."""
+    return trainer_arguments(
+        output_dir, learning_rate=config.learning_rate, max_steps=config.max_steps, batch_size=config.batch_size,
+        grad_accumulation=config.grad_accumulation, save_steps=config.save_steps, seed=config.seed,
         num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accumulation,
-        logging_steps=1,
-        save_steps=config.save_steps,
-        save_total_limit=2,
         eval_strategy="steps" if has_eval else "no",
         eval_steps=config.save_steps if has_eval else None,
-        seed=config.seed,
-        report_to="none",
-        bf16=cuda,
-        use_cpu=not cuda,
         lr_scheduler_type="linear",
         warmup_steps=0,
-        dataloader_pin_memory=cuda,
     )
 
 
@@ -103,7 +92,7 @@ def train_sft(model_name: str, data: Path, output_dir: Path, config: SFTSettings
                      assistant_only_loss=True, packing=False)
     trainer = SFTTrainer(model=model, args=args, train_dataset=train, eval_dataset=evaluation,
                          processing_class=tokenizer)
-    trainer.train(resume_from_checkpoint=last_checkpoint(output_dir) if resume else None)
+    trainer.train(resume_from_checkpoint=resume_checkpoint(output_dir, resume))
     return _finish(trainer, tokenizer, output_dir, config, f"SFT {model_name}", base)
 
 
@@ -126,5 +115,5 @@ def train_dpo(model_name: str, data: Path, output_dir: Path, config: DPOSettings
                      max_length=config.max_length)
     trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=train, eval_dataset=evaluation,
                          processing_class=tokenizer)
-    trainer.train(resume_from_checkpoint=last_checkpoint(output_dir) if resume else None)
+    trainer.train(resume_from_checkpoint=resume_checkpoint(output_dir, resume))
     return _finish(trainer, tokenizer, output_dir, config, f"DPO {model_name}", base)

@@ -24,7 +24,7 @@ from playpen.eval.verify import agreement_table, read_json, recorded_responses, 
 from playpen.games import get_game, resolve_games, static_games
 from playpen.games.static import GAMES, STATSCORE_GAMES
 from playpen.games.static.master import render
-from playpen.rollout.benchmark import select_rows
+from playpen.rollout.planner import select_rows
 
 PROJECT = Path(__file__).resolve().parents[2]
 STATIC_RUNS = ("llama3-8b-base", "tulu3-8b")

@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from playpen.models.testserver import TestServer  # noqa: E402
+from playpen.testing.server import TestServer  # noqa: E402
 
 
 class FakeSpec:

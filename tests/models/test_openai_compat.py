@@ -18,8 +18,8 @@ from playpen.core.errors import PlaypenError
 from playpen.games import get_game
 from playpen.models.base import GenerationRequest, GenerationSettings
 from playpen.models.openai_compat import OpenAICompatibleModel
-from playpen.models.testserver import echo_answer
-from playpen.rollout.benchmark import select_rows
+from playpen.testing.server import echo_answer
+from playpen.rollout.planner import select_rows
 from playpen.rollout.engine import EpisodeJob, run_episodes
 
 

@@ -10,7 +10,7 @@ import pytest
 from playpen.core.errors import PlaypenError
 from playpen.models.base import GenerationRequest
 from playpen.models.human import HumanModel
-from playpen.models.messages import last_user_message, merge_messages
+from playpen.core.messages import last_user_message, merge_messages
 from playpen.models.replay import ReplayModel, load_results, read_replies
 from playpen.models.scripted import ScriptedModel
 

@@ -8,7 +8,7 @@ import sys
 import httpx
 import pytest
 
-from playpen.models.testserver import TestServer, echo_answer
+from playpen.testing.server import TestServer, echo_answer
 
 
 def test_routes_and_errors(serve):
@@ -29,7 +29,7 @@ def test_routes_and_errors(serve):
 
 def test_command_line():
     process = subprocess.Popen(
-        [sys.executable, "-m", "playpen.models.testserver", "--port", "0", "--answer", "echo"],
+        [sys.executable, "-m", "playpen.testing.server", "--port", "0", "--answer", "echo"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -3,7 +3,7 @@
 import json
 import re
 
-from playpen.models.testserver import TestServer
+from playpen.testing.server import TestServer
 
 
 def _served(server) -> str:

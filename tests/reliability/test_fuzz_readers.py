@@ -34,7 +34,7 @@ json_values = st.recursive(
 def template(tmp_path_factory) -> Path:
     """Two finished taboo episodes, written by the run planner like `playpen run` writes them."""
     from playpen.models.scripted import ScriptedModel
-    from playpen.rollout.benchmark import run_benchmark
+    from playpen.rollout.planner import run_benchmark
 
     spec = get_game("taboo")
     rows = list(iter_rows("taboo", load_instances(spec.instances_file("validation"))))[:2]

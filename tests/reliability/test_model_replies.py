@@ -2,7 +2,7 @@
 
 import json
 
-from playpen.models.testserver import ScriptedAnswer, TestServer
+from playpen.testing.server import ScriptedAnswer, TestServer
 
 
 def _served(server, **extra) -> str:

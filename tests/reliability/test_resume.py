@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from playpen.models.testserver import TestServer
+from playpen.testing.server import TestServer
 from tests.reliability.conftest import PLAYPEN
 
 RUN = ("run", "-g", "taboo", "-m", "scripted", "--split", "validation", "-N", "3")

@@ -115,7 +115,7 @@ def test_advantages_are_trls_group_normalised_rewards_with_partner_failures_repl
     TRL's own scoring (``_generate_and_score_completions``, the code that training runs)."""
     from playpen.games import get_game
     from playpen.models.scripted import ScriptedModel
-    from playpen.rollout.benchmark import select_rows
+    from playpen.rollout.planner import select_rows
 
     settings = GRPOSettings(games=[GAME], roles={GAME: FOLLOWER}, partner="scripted", group_size=4, batch_size=16,
                             max_steps=1, beta=0.0, max_new_tokens=8, reward="paper", abort_penalty=0.5,
@@ -165,7 +165,7 @@ def test_advantages_are_trls_group_normalised_rewards_with_partner_failures_repl
 def test_partner_failures_are_replaced_within_the_group_or_by_another_group(embedded_model_dir):
     from playpen.games import get_game
     from playpen.models.scripted import ScriptedModel
-    from playpen.rollout.benchmark import select_rows
+    from playpen.rollout.planner import select_rows
     from playpen.rollout.engine import EpisodeJob, run_episodes
     from playpen.train.grpo import PlayedEpisode
 
@@ -226,9 +226,9 @@ def test_branching_groups_share_a_history_and_train_only_what_follows_the_fork(e
     from transformers import AutoTokenizer
 
     from playpen.games import get_game
-    from playpen.models.messages import merge_messages
+    from playpen.core.messages import merge_messages
     from playpen.models.scripted import ScriptedModel
-    from playpen.rollout.benchmark import select_rows
+    from playpen.rollout.planner import select_rows
     from playpen.train.conversation import tokenise_conversation
 
     spec = get_game("taboo")
@@ -287,7 +287,7 @@ def test_branching_is_refused_with_several_training_processes():
     from playpen.core.errors import PlaypenError
     from playpen.games import get_game
     from playpen.models.scripted import ScriptedModel
-    from playpen.rollout.benchmark import select_rows
+    from playpen.rollout.planner import select_rows
 
     spec = get_game("taboo")
     [row] = select_rows(spec, split="train")[:1]
@@ -307,7 +307,7 @@ def test_self_play_in_every_role_normalises_advantages_per_role(embedded_model_d
 
     from playpen.games import get_game
     from playpen.models.scripted import ScriptedModel
-    from playpen.rollout.benchmark import select_rows
+    from playpen.rollout.planner import select_rows
 
     settings = GRPOSettings(games=[GAME], partner="self", all_roles=True, group_size=4, batch_size=8, max_steps=1,
                             beta=0.0, max_new_tokens=8, reward="paper", abort_penalty=0.5, partner_retries=0,
@@ -362,7 +362,7 @@ def test_dynamic_sampling_replays_a_flat_group_on_another_instance(embedded_mode
 
     from playpen.games import get_game
     from playpen.models.scripted import ScriptedModel
-    from playpen.rollout.benchmark import select_rows
+    from playpen.rollout.planner import select_rows
 
     spec = get_game(GAME)
     rows = select_rows(spec, split="train")[:6]

@@ -12,13 +12,12 @@ Both are deterministic: the bad player's choices are seeded by (seed, instance, 
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
+from playpen.core.messages import Policy
 from playpen.games.adventuregame import planner
 from playpen.games.adventuregame.master import PLAN_MARKER
 from playpen.games.adventuregame.world import Adventure, World
-
-Policy = Callable[[list[dict[str, str]]], str]
 
 
 def scripted(role: str, skill: str, experiment: Mapping[str, Any], instance: Mapping[str, Any], seed: int) -> Policy:

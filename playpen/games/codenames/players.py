@@ -15,7 +15,7 @@ import random
 import re
 from typing import Any, Callable, Mapping
 
-from playpen.core.registry import Policy
+from playpen.core.messages import Policy
 from playpen.games.codenames.board import TEAM
 from playpen.games.codenames.lemmas import lemma
 from playpen.games.codenames.lexicon import lexicon

@@ -13,7 +13,7 @@ import random
 import re
 from typing import Any, Mapping
 
-from playpen.core.registry import Policy
+from playpen.core.messages import Policy
 from playpen.games.guesswhat.master import ANSWERER, DEFAULTS, GUESSER
 
 LIST_QUESTION = re.compile(r"one of these:\s*(.+?)\?", re.IGNORECASE)

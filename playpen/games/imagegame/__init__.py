@@ -35,6 +35,7 @@ GAMES = {
         description="The Instruction Giver describes a 5x5 letter grid one command at a time; "
                     "the Instruction Follower draws it. Main Score: F1 of the final drawing.",
         domain="in",
+        paper_reward="success",  # the paper: 1 if F1 >= 99, which is imagegame's success
         learner="Instruction Follower",  # the paper's learner role
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
+from playpen.core.messages import Policy
 from playpen.games.grids import EMPTY, Grid, empty_grid, filled_cells, parse_grid, render_grid, with_cells
 from playpen.games.imagegame.master import ImageGameMaster
 from playpen.games.imagegame.prompts import NEXT_COMMAND
 
-Policy = Callable[[list[dict[str, str]]], str]
 
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 _NUMBER_WORDS = {word: index for index, word in enumerate(ORDINALS)}

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
+from playpen.core.messages import Policy
 from playpen.games.grids import Grid, parse_grid
 from playpen.games.matchit_ascii.master import (
     ANSWER, DECISION, DEFAULT_FLAGS, DESCRIPTION, DIFFERENT_VERDICT, QUESTION, SAME_VERDICT, MatchItMaster,
 )
 
-Policy = Callable[[list[dict[str, str]]], str]
 
 _ROW_STATEMENT = re.compile(r"\brow (\d+) is ((?:[^\s.]+ )*[^\s.]+)", re.IGNORECASE)
 _ROW_NUMBER = re.compile(r"\brow (\d+)", re.IGNORECASE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any, Mapping
 
-from playpen.core.registry import Policy
+from playpen.core.messages import Policy
 from playpen.games.privateshared import prompts
 from playpen.games.privateshared.master import ANSWERER
 

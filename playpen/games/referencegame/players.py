@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
+from playpen.core.messages import Policy
 from playpen.games.referencegame.grids import EMPTY, FILLED, ORDINALS, cells, grids_in
 from playpen.games.referencegame.master import FOLLOWER, GIVER
 from playpen.games.referencegame.prompts import ANSWER_TAG, EXPRESSION_TAG
 
-Policy = Callable[[list[dict[str, str]]], str]
 
 BAD_FORMAT_RATE = 0.25
 POSITIONS = ("first", "second", "third")

@@ -7,11 +7,11 @@ particular, so it usually loses). Bad: a wrong choice, a scrambled score, or a r
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
+from playpen.core.messages import Policy
 from playpen.games.static.master import emotion_lines
 
-Policy = Callable[[list[dict[str, str]]], str]
 
 DONT_KNOW = "I don't know"
 

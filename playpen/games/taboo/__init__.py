@@ -22,6 +22,7 @@ GAMES = {
         description="Describe a word without its taboo words; the partner guesses it in three tries.",
         domain="in",
         learner="WordGuesser",  # the paper's learner role
+        paper_reward="per_round",  # 1/#rounds when guessed
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
         generate=generate,

@@ -14,13 +14,13 @@ A policy is a deterministic function of the messages it sees, its instance and i
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
+from playpen.core.messages import Policy
 from playpen.games.taboo.clues import CLUE_TAG, GUESS_TAG, STOPWORDS, normalise, taboo_breaches
 from playpen.games.taboo.master import DESCRIBER, GUESSER
 from playpen.games.taboo.targets import entries_by_word, words_by_clue
 
-Policy = Callable[[list[dict[str, str]]], str]
 
 FIRST_GUESS_MISS_RATE = 0.2
 BAD_FORMAT_RATE = 0.25

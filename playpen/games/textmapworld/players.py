@@ -15,8 +15,9 @@ import random
 import re
 from collections import deque
 from functools import partial
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
+from playpen.core.messages import Policy
 from playpen.games.textmapworld import prompts
 from playpen.games.textmapworld.maps import DIRECTIONS, STEP
 
@@ -215,7 +216,7 @@ class BadExplorer:
 
 def scripted(
     variant: str, role: str, skill: str, experiment: Mapping[str, Any], instance: Mapping[str, Any], seed: int
-) -> Callable[[list[dict[str, str]]], str]:
+) -> Policy:
     if skill == "competent":
         return CompetentExplorer(variant, seed)
     if skill == "bad":

@@ -16,8 +16,9 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
+from playpen.core.messages import Policy
 from playpen.games.wordle.rules import (
     AGREEMENT_TAG,
     EXPLANATION_TAG,
@@ -31,7 +32,6 @@ from playpen.games.wordle.rules import (
 )
 from playpen.games.wordle.words import Vocabulary, vocabulary_for, word_ranks
 
-Policy = Callable[[list[dict[str, str]]], str]
 Observation = tuple[str, list[str]]  # a guess and its colours
 
 OPENERS = ("slate", "crane", "trace", "crate", "stare", "arise", "raise", "slant")

@@ -23,7 +23,7 @@ the number of TCP connections accepted (keep-alive reuse shows as fewer connecti
     with TestServer(answer=echo_answer, faults=["500"]) as server:
         model = OpenAICompatibleModel(server.base_url, server.model_id)
 
-Command line: ``python -m playpen.models.testserver --port 8000 [--answer echo] [--latency 0.1]``.
+Command line: ``python -m playpen.testing.server --port 8000 [--answer echo] [--latency 0.1]``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Sequence
 
-from playpen.models.messages import last_user_message
+from playpen.core.messages import last_user_message
 
 Answer = Callable[[list[dict[str, str]], dict[str, Any]], str]
 FAULTS = ("500", "502", "503", "429", "garbage", "incomplete", "slow", "drop")
@@ -332,7 +332,7 @@ def _handler(server: TestServer) -> type[BaseHTTPRequestHandler]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m playpen.models.testserver",
+        prog="python -m playpen.testing.server",
         description="A small OpenAI-compatible server for tests and benchmarks.",
     )
     parser.add_argument("--host", default="127.0.0.1")

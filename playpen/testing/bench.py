@@ -42,7 +42,7 @@ from playpen.rollout.engine import EpisodeJob, run_episodes
 
 CLIENTS = ("playpen", "raw", "openai")
 MODEL_ID = "playpen-test"
-SETTINGS = GenerationSettings(0.0, 300)
+SETTINGS = GenerationSettings()
 
 
 @dataclass
@@ -79,11 +79,11 @@ class _Rows:
 
 @contextlib.contextmanager
 def test_server_process(latency_ms: float) -> Iterator[str]:
-    """``python -m playpen.models.testserver`` on a free port; yields its base URL."""
+    """``python -m playpen.testing.server`` on a free port; yields its base URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "playpen.models.testserver", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "playpen.testing.server", "--port", str(port),
                                 "--latency", str(latency_ms / 1000)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     base_url = f"http://127.0.0.1:{port}/v1"

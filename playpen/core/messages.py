@@ -1,10 +1,15 @@
-"""Message helpers shared by the backends (no heavy imports)."""
+"""Chat messages, the one shape every layer passes around: ``{"role": ..., "content": ...}`` dicts.
+
+A player's *perspective* is its own list of them; a scripted player (a :data:`Policy`) maps that list to a reply.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
-from playpen.models.base import Messages
+Messages = list[dict[str, str]]
+#: A scripted player: given the player's own messages, return its reply.
+Policy = Callable[[Messages], str]
 
 SEPARATOR = "\n\n"
 

@@ -244,10 +244,14 @@ class Experiment:
                 store.write_episode(result.job.row, result.master, names, {})
 
     def _method(self, method: str, seed: int, folder: Path) -> None:
-        source = STARTS_FROM[method]
-        start = self.recipe.base if source is None else self._trained_model(source, seed)
-        model = self.trainer(method, start, folder / "train", seed, self.data)
-        atomic_write_text(folder / "model.txt", model)
+        trained = folder / "model.txt"
+        if trained.is_file():  # trained before the stage was stopped during its evaluation
+            model = trained.read_text(encoding="utf-8").strip()
+        else:
+            source = STARTS_FROM[method]
+            start = self.recipe.base if source is None else self._trained_model(source, seed)
+            model = self.trainer(method, start, folder / "train", seed, self.data)
+            atomic_write_text(trained, model)
         self._evaluate(model, folder / "eval")
 
     def _trained_model(self, method: str, seed: int) -> str:

@@ -90,12 +90,19 @@ def test_experiment_trains_every_method_per_seed_and_reports_the_change_vs_base(
 def test_experiment_resumes_finished_stages_and_reruns_an_interrupted_one(tmp_path, toy_specs):
     lines = []
     _experiment(tmp_path, toy_specs, FakeTrainer(), lines).run()
-    # a stage killed half-way has no done.json: only it runs again
-    (tmp_path / "exp" / "runs" / "grpo" / "seed-1" / "done.json").unlink()
+    # a stage killed during its training has neither done.json nor model.txt: only it runs again
+    for name in ("done.json", "model.txt"):
+        (tmp_path / "exp" / "runs" / "grpo" / "seed-1" / name).unlink()
     again, lines = FakeTrainer(), []
     _experiment(tmp_path, toy_specs, again, lines).run()
     assert again.calls == [("grpo", "toy-bad", 1)]
     assert sum("done earlier (skipped)" in line for line in lines) == 7
+    # stopped during its evaluation (the model is trained): only the evaluation runs again
+    (tmp_path / "exp" / "runs" / "sft" / "seed-0" / "done.json").unlink()
+    once_more = FakeTrainer()
+    _experiment(tmp_path, toy_specs, once_more, []).run()
+    assert once_more.calls == []
+    assert (tmp_path / "exp" / "runs" / "sft" / "seed-0" / "done.json").is_file()
 
 
 def test_recipe_errors_are_plain(tmp_path, toy_specs):

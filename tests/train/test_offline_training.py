@@ -83,3 +83,19 @@ def test_missing_columns_are_clear_errors(tmp_path, embedded_model_dir):
         train_sft("smollm2-135m", path, tmp_path / "o", SFTSettings(max_steps=1))
     with pytest.raises(PlaypenError, match="prompt/chosen/rejected"):
         train_dpo("smollm2-135m", path, tmp_path / "o2", DPOSettings(max_steps=1))
+
+
+def test_dpo_on_an_sft_adapter_trains_on_the_merged_sft_model_and_its_folder_says_so(embedded_model_dir, tmp_path,
+                                                                                      isolated_registry):
+    """SFT→DPO: the DPO adapter's own config names the merged SFT model as its base, so the folder alone (as
+    `playpen run -m <folder>` and the experiment runner load it) plays the SFT model plus the DPO adapter."""
+    from playpen.models.huggingface import resolve_adapter_base
+
+    sft_final, _ = train_sft("smollm2-135m", sft_data(tmp_path / "sft.jsonl"), tmp_path / "sft",
+                             SFTSettings(max_steps=1, batch_size=4, lora_r=4, max_length=128, alias="s"))
+    dpo_final, _ = train_dpo(str(sft_final), dpo_data(tmp_path / "dpo.jsonl"), tmp_path / "dpo",
+                             DPOSettings(max_steps=1, batch_size=2, grad_accumulation=1, lora_r=4, max_length=128,
+                                         alias="d"))
+    merged = (tmp_path / "dpo" / "merged-base").resolve()
+    assert (merged / "config.json").is_file()
+    assert resolve_adapter_base(dpo_final, None) == merged

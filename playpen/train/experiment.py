@@ -68,6 +68,9 @@ class ExperimentRecipe:
     static_per_experiment: int | None = 10
     eval_max_new_tokens: int = 48
     eval_batch_size: int = 32
+    #: per in-domain game, the quality a well-formed reply without content gets (measured; the report draws it as
+    #: the level a gain "beyond the reply format" must clear)
+    format_only_quality: dict[str, float] = field(default_factory=dict)
     #: extra recorded runs (ours or clembench's) whose episodes join the SFT / DPO data
     data_from: list[str] = field(default_factory=list)
     #: settings of each trainer (``SFTSettings``, ``DPOSettings``, ``GRPOSettings`` fields)
@@ -385,12 +388,34 @@ def _report_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+def _bars(axis, rows: list[dict[str, Any]], key: str, value: str, low: str, high: str, methods: list[str]) -> list[str]:
+    """Grouped bars (one per method) of ``value`` with its interval, grouped by ``key``; returns the groups."""
+    groups = list(dict.fromkeys(r[key] for r in rows))
+    width = 0.8 / max(1, len(methods))
+
+    def number(row: dict[str, Any] | None, name: str, default: float) -> float:
+        return default if row is None or math.isnan(row[name]) else row[name]
+
+    for index, method in enumerate(methods):
+        mine = {r[key]: r for r in rows if r["method"] == method}
+        xs = [g + (index - (len(methods) - 1) / 2) * width for g in range(len(groups))]
+        values = [number(mine.get(g), value, 0.0) for g in groups]
+        errors = [[max(0.0, v - number(mine.get(g), low, v)) for g, v in zip(groups, values)],
+                  [max(0.0, number(mine.get(g), high, v) - v) for g, v in zip(groups, values)]]
+        axis.bar(xs, values, width=width, yerr=errors, capsize=3, label=method.replace("_", "→"))
+    axis.set_xticks(range(len(groups)))
+    axis.set_xticklabels([SCOPE_LABELS.get(g, g) for g in groups], fontsize=8)
+    axis.grid(axis="y", alpha=0.3)
+    return groups
+
+
 def _report_png(rows: list[dict[str, Any]], recipe: ExperimentRecipe) -> bytes | None:
-    """Change vs base per method: clemscore by scope and quality per in-domain game, with 95 % intervals."""
-    panels = [("clemscore", [r for r in rows if not r["game"] and r["figure"] == "clemscore"], "scope"),
-              ("quality (in-domain games)", [r for r in rows if r["game"] and r["scope"] == "in"
-                                             and r["figure"] == "quality"], "game")]
-    if not any(p[1] for p in panels):
+    """Left: the clemscore change vs base per scope. Right: the trained quality per in-domain game (the base
+    plays nothing, so its quality is undefined) against each game's format-only level where the recipe names it.
+    Both with 95 % intervals."""
+    change = [r for r in rows if not r["game"] and r["figure"] == "clemscore"]
+    quality = [r for r in rows if r["game"] and r["scope"] == "in" and r["figure"] == "quality"]
+    if not change and not quality:
         return None
     import io
 
@@ -400,26 +425,21 @@ def _report_png(rows: list[dict[str, Any]], recipe: ExperimentRecipe) -> bytes |
     import matplotlib.pyplot as plt
 
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
-    figure, axes = plt.subplots(1, 2, figsize=(13, 4.2))
-    for axis, (title, chosen, key) in zip(axes, panels):
-        groups = list(dict.fromkeys(r[key] for r in chosen))
-        width = 0.8 / max(1, len(methods))
-        for index, method in enumerate(methods):
-            mine = {r[key]: r for r in chosen if r["method"] == method}
-            xs = [g + (index - (len(methods) - 1) / 2) * width for g in range(len(groups))]
-            values = [mine[g]["change"] if g in mine and not math.isnan(mine[g]["change"]) else 0 for g in groups]
-            errors = [[max(0, v - (mine[g]["ci_low"] if g in mine and not math.isnan(mine[g]["ci_low"]) else v))
-                       for g, v in zip(groups, values)],
-                      [max(0, (mine[g]["ci_high"] if g in mine and not math.isnan(mine[g]["ci_high"]) else v) - v)
-                       for g, v in zip(groups, values)]]
-            axis.bar(xs, values, width=width, yerr=errors, capsize=3, label=method.replace("_", "→"))
-        axis.axhline(0, color="#444", linewidth=0.8)
-        axis.set_xticks(range(len(groups)))
-        axis.set_xticklabels([SCOPE_LABELS.get(g, g) for g in groups], fontsize=8)
-        axis.set_title(f"change vs base: {title}", fontsize=10)
-        axis.grid(axis="y", alpha=0.3)
-        axis.legend(fontsize=8)
-    figure.suptitle(f"{recipe.base}, {len(recipe.seeds)} seed(s), bootstrap 95 % intervals", fontsize=10)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2))
+    _bars(left, change, "scope", "change", "ci_low", "ci_high", methods)
+    left.axhline(0, color="#444", linewidth=0.8)
+    left.set_title("clemscore: change vs base", fontsize=10)
+    left.legend(fontsize=8)
+    games = _bars(right, quality, "game", "trained", "trained_ci_low", "trained_ci_high", methods)
+    for index, game in enumerate(games):
+        if game in recipe.format_only_quality:
+            level = recipe.format_only_quality[game]
+            right.hlines(level, index - 0.45, index + 0.45, colors="#c00", linestyles="dashed",
+                         label="format-only level" if index == 0 else None)
+    right.set_title("quality (Main Score of played episodes) after training", fontsize=10)
+    right.legend(fontsize=8)
+    seeds = max((r["seeds"] for r in rows), default=0)
+    figure.suptitle(f"{recipe.base}: {seeds} seed(s) per method, bootstrap 95 % intervals", fontsize=10)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)

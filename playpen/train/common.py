@@ -94,7 +94,7 @@ def load_trainable(name: str, *, lora_r: int | None = None, lora_alpha: int | No
         path = merge_adapter_into
         # the new adapter's config names the merged model as its base, so the saved folder loads on it (by
         # path too, not only through the registry entry's "base")
-        model.config._name_or_path = str(Path(merge_adapter_into).resolve())
+        model.name_or_path = model.config._name_or_path = str(Path(merge_adapter_into).resolve())
     else:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     if not lora_r:

@@ -13,20 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _clean(value):
-    if isinstance(value, float):
-        return None if math.isnan(value) else round(value, 2)
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    return value
 
 
 def main() -> None:
@@ -40,7 +31,7 @@ def main() -> None:
     args.output.mkdir(parents=True, exist_ok=True)
     os.environ["PLAYPEN_HOME"] = str(args.output.resolve() / "registry")
 
-    from playpen.train.experiment import Experiment, load_recipe
+    from playpen.train.experiment import Experiment, json_safe, load_recipe
 
     overrides = {}
     if args.seeds:
@@ -59,13 +50,13 @@ def main() -> None:
     figures = {
         "recipe": str(args.recipe.relative_to(ROOT) if args.recipe.is_relative_to(ROOT) else args.recipe),
         "seeds": recipe.seeds,
-        "rows": [_clean({k: row[k] for k in ("method", "scope", "game", "figure", "base", "trained", "change",
-                                               "ci_low", "ci_high", "significant", "seeds", "seed_sd", "per_seed")})
-                 for row in rows],
+        "rows": [{k: row[k] for k in ("method", "scope", "game", "figure", "base", "trained", "trained_ci_low",
+                                      "trained_ci_high", "change", "ci_low", "ci_high", "significant", "seeds",
+                                      "seed_sd", "per_seed")} for row in rows],
         "stage_seconds": report["stage_seconds"],
         "seconds_this_run": round(time.monotonic() - started, 1),
     }
-    print(json.dumps(figures))
+    print(json.dumps(json_safe(figures)))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ All resampling is seeded, so a report is reproducible digit for digit.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -128,13 +129,13 @@ class _Resampler:
         return {"played": played, "quality": quality, "clemscore": clemscore}
 
 
-def _draws(episodes: Mapping[str, GameEpisodes], resamples: int, rng, *, template: Mapping[str, int] | None = None):
+def _draws(episodes: Mapping[str, GameEpisodes], resamples: int, rng):
     """Bootstrap indices per game; row 0 is the identity (the point estimate)."""
     import numpy as np
 
     out = {}
     for game in sorted(episodes):
-        n = len(episodes[game].keys) if template is None else template[game]
+        n = len(episodes[game].keys)
         draws = rng.integers(0, n, size=(resamples + 1, n)) if n else np.zeros((resamples + 1, 0), dtype=int)
         draws[0] = np.arange(n)
         out[game] = draws
@@ -215,24 +216,27 @@ def _aligned(a: GameEpisodes, b: GameEpisodes) -> tuple[GameEpisodes, GameEpisod
     return a, GameEpisodes(b.game, a.keys, tuple(b.played[i] for i in pick), tuple(b.scores[i] for i in pick))
 
 
+def _samplers(a: Mapping[str, GameEpisodes], b: Mapping[str, GameEpisodes], games: Sequence[str], resamples: int,
+              rng) -> tuple[_Resampler, _Resampler, dict[str, bool]]:
+    """Resamplers of both runs over ``games``: the same draws for a game both runs played episode for episode
+    (paired), independent draws otherwise; and which games were paired."""
+    left, right, draws_a, draws_b, paired = {}, {}, {}, {}, {}
+    for game in games:
+        aligned = _aligned(a[game], b[game])
+        paired[game] = aligned is not None
+        left[game], right[game] = aligned if aligned else (a[game], b[game])
+        draws_a[game] = _draws({game: left[game]}, resamples, rng)[game]
+        draws_b[game] = draws_a[game] if aligned else _draws({game: right[game]}, resamples, rng)[game]
+    return _Resampler(left, draws_a), _Resampler(right, draws_b), paired
+
+
 def compare(a: Mapping[str, GameEpisodes], b: Mapping[str, GameEpisodes], *, resamples: int = DEFAULT_RESAMPLES,
             level: float = DEFAULT_LEVEL, seed: int = 0) -> Comparison:
     """How run ``b`` differs from run ``a`` on their common games (paired per game where possible)."""
     import numpy as np
 
-    rng = np.random.default_rng(seed)
     common = sorted(set(a) & set(b))
-    paired: dict[str, bool] = {}
-    left, right, draws_a, draws_b = {}, {}, {}, {}
-    for game in common:
-        aligned = _aligned(a[game], b[game])
-        paired[game] = aligned is not None
-        left[game], right[game] = aligned if aligned else (a[game], b[game])
-    for game in common:
-        draw = _draws({game: left[game]}, resamples, rng)[game]
-        draws_a[game] = draw
-        draws_b[game] = draw if paired[game] else _draws({game: right[game]}, resamples, rng)[game]
-    sampler_a, sampler_b = _Resampler(left, draws_a), _Resampler(right, draws_b)
+    sampler_a, sampler_b, paired = _samplers(a, b, common, resamples, np.random.default_rng(seed))
 
     def differences(names: list[str]) -> dict[str, Difference]:
         fa, fb = sampler_a.figures(names), sampler_b.figures(names)
@@ -256,34 +260,28 @@ def seed_change(base: Mapping[str, GameEpisodes] | None, seeds: Sequence[Mapping
     if not seeds:
         raise ValueError("seed_change needs at least one trained run")
     rng = np.random.default_rng(seed)
-    if base is None:  # a base that is 0 everywhere: the change is the level
-        base = {g: GameEpisodes(g, e.keys, (0.0,) * len(e.keys), (0.0,) * len(e.keys))
-                for g, e in seeds[0].items()}
-        zero = True
-    else:
-        zero = False
-    names = [g for g in games if g in base and all(g in s for s in seeds)]
+    names = [g for g in games if (base is None or g in base) and all(g in s for s in seeds)]
     if not names:
         nan = Interval(math.nan, math.nan, math.nan)
         return {f: Difference(nan, math.nan) for f in FIGURES}
     per_seed = []
     for run in seeds:
-        left, right, da, db = {}, {}, {}, {}
-        for game in names:
-            aligned = _aligned(base[game], run[game])
-            left[game], right[game] = aligned if aligned else (base[game], run[game])
-            da[game] = _draws({game: left[game]}, resamples, rng)[game]
-            db[game] = da[game] if aligned else _draws({game: right[game]}, resamples, rng)[game]
-        fa, fb = _Resampler(left, da).figures(names), _Resampler(right, db).figures(names)
-        per_seed.append({f: fb[f] - (0 if zero else fa[f]) for f in FIGURES})
+        if base is None:
+            chosen = {g: run[g] for g in names}
+            per_seed.append(_Resampler(chosen, _draws(chosen, resamples, rng)).figures(names))
+            continue
+        sampler_base, sampler_run, _ = _samplers(base, run, names, resamples, rng)
+        fa, fb = sampler_base.figures(names), sampler_run.figures(names)
+        per_seed.append({f: fb[f] - fa[f] for f in FIGURES})
     picks = rng.integers(0, len(per_seed), size=(resamples + 1, len(per_seed)))
     picks[0] = np.arange(len(per_seed))
     out = {}
     for figure in FIGURES:
         stacked = np.stack([s[figure] for s in per_seed])  # (seeds, resamples + 1)
         columns = np.arange(resamples + 1)
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(stacked[picks.T, columns], axis=0) if stacked.size else stacked
+        with warnings.catch_warnings():  # a resample of seeds that all lack the figure: NaN, said by _interval
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(stacked[picks.T, columns], axis=0)
         out[figure] = Difference(_interval(mean, level), _p_value(mean))
     return out
 

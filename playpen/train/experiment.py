@@ -27,14 +27,14 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from playpen.core.errors import PlaypenError
 from playpen.core.registry import GameSpec
-from playpen.results.store import atomic_write_text
+from playpen.results.store import atomic_write_bytes, atomic_write_text
 
 METHODS = ("sft", "sft_dpo", "grpo", "sft_grpo")
 #: the method each method starts from (None: the base model)
@@ -204,47 +204,29 @@ class Experiment:
 
     def _data(self) -> None:
         """Scripted competent and sloppy players on the training split -> SFT rows and DPO pairs."""
-        from playpen.data.datasets import Selection, dpo_rows, sft_rows, write_rows
+        from playpen.data.datasets import dpo_rows, sft_rows, write_rows
         from playpen.data.episodes import read_perspectives
+        from playpen.train.evaluation import evaluate_policy
 
         folder = self.output / "data"
         competent, sloppy = self.load("scripted", 0), self.load("scripted-bad", 0)
-        for learner, name in ((competent, "competent"), (sloppy, "sloppy")):
-            self._play(self.trained_specs, {g: learner for g in self.roles}, competent, self.recipe.train_split,
-                       folder / name, per_experiment=None)
+        for learner, name in ((competent, "competent"), (sloppy, "sloppy")):  # the learner role vs a competent partner
+            evaluate_policy(learner, self.trained_specs, roles=self.roles, partner=competent,
+                            split=self.recipe.train_split, per_experiment=None, batch_size=64,
+                            results_dir=folder / name)
         extra = [Path(p) for p in self.recipe.data_from]
-        selection = Selection(games=set(self.roles), roles=set(self.roles.values()))
 
-        def learner_views(perspectives):  # each game's learner role only (not another game's learner role)
-            return (p for p in perspectives if self.roles.get(p.game) == p.role)
+        def learner_views(sources):  # each game's learner role only (not another game's learner role)
+            return (p for p in read_perspectives(sources) if self.roles.get(p.game) == p.role)
 
         # SFT imitates the competent players only (a sloppy player's lucky win is no example to follow)
-        sft = sft_rows(learner_views(read_perspectives([folder / "competent", *extra])), selection=selection)
-        dpo = dpo_rows(learner_views(read_perspectives([folder / "competent", folder / "sloppy", *extra])),
-                       selection=selection)
+        sft = sft_rows(learner_views([folder / "competent", *extra]))
+        dpo = dpo_rows(learner_views([folder / "competent", folder / "sloppy", *extra]))
         if not sft:
             raise PlaypenError("no successful training episode to learn from (check the scripted players)")
         write_rows(sft, self.data.sft)
         write_rows(dpo, self.data.dpo)
         self.printer(f"  data: {len(sft)} SFT conversations, {len(dpo)} DPO pairs")
-
-    def _play(self, specs: Sequence[GameSpec], learners: Mapping[str, Any], partner: Any, split: str, results: Path,
-              *, per_experiment: int | None) -> None:
-        """The learner role played by ``learners[game]``, the others by ``partner``; recorded into ``results``."""
-        from playpen.rollout.planner import select_rows
-        from playpen.rollout.engine import EpisodeJob, run_episodes
-        from playpen.results.store import ResultsStore
-
-        jobs = []
-        for spec in specs:
-            role = self.roles[spec.name]
-            players = {r: learners[spec.name] if r == role else partner for r in spec.roles}
-            jobs += [EpisodeJob(spec, row, players) for row in select_rows(spec, split=split, per_experiment=per_experiment)]
-        store = ResultsStore(results, "players")
-        for result in run_episodes(jobs, batch_size=64):
-            if not result.errored and result.master is not None:
-                names = {r: m.name for r, m in result.job.players.items()}
-                store.write_episode(result.job.row, result.master, names, {})
 
     def _method(self, method: str, seed: int, folder: Path) -> None:
         trained = folder / "model.txt"
@@ -302,14 +284,13 @@ class Experiment:
 
     def report(self) -> dict[str, Any]:
         """Compare every finished method × seed with the base: ``report.csv``, ``report.json``, ``report.html``."""
-        from playpen.eval.confidence import bootstrap_figures, seed_change
+        from playpen.eval.confidence import point_figures, seed_change
 
         base = self._episodes(self.output / "base" / "eval")
         if base is None:
             raise PlaypenError(f"{self.output}: the base model has not been evaluated yet")
         scope_games = {"in": [s.name for s in self.trained_specs], "out": [s.name for s in self.ood_specs],
                        "static": [s.name for s in self.static_specs]}
-        base_figures = bootstrap_figures(base, resamples=self.recipe.resamples)
         rows: list[dict[str, Any]] = []
         for method in sorted(self.recipe.methods, key=METHODS.index):
             runs = {seed: self._episodes(self._method_dir(method, seed) / "eval") for seed in self.recipe.seeds}
@@ -321,12 +302,14 @@ class Experiment:
             for scope, game, games in targets:
                 change = seed_change(base, list(runs.values()), games, resamples=self.recipe.resamples)
                 levels = seed_change(None, list(runs.values()), games, resamples=self.recipe.resamples)
+                base_point = point_figures(base, games)
+                seed_points = {seed: point_figures(run, games) for seed, run in runs.items()}
                 for figure, difference in change.items():
-                    per_seed = {seed: _scope_figure(run, games, figure) for seed, run in runs.items()}
+                    per_seed = {seed: points[figure] for seed, points in seed_points.items()}
                     values = [v for v in per_seed.values() if not math.isnan(v)]
                     rows.append({
                         "method": method, "scope": scope, "game": game or "", "figure": figure,
-                        "base": _scope_figure(base, games, figure),
+                        "base": base_point[figure],
                         "trained": statistics.fmean(values) if values else math.nan,
                         "trained_ci_low": levels[figure].interval.low, "trained_ci_high": levels[figure].interval.high,
                         "change": difference.interval.estimate, "ci_low": difference.interval.low,
@@ -341,26 +324,25 @@ class Experiment:
             if done.is_file():
                 stage_seconds[label] = json.loads(done.read_text(encoding="utf-8")).get("seconds")
         report = {"recipe": asdict(self.recipe), "roles": self.roles, "rows": rows, "stage_seconds": stage_seconds,
-                  "base_episodes": base_figures.episodes}
-        atomic_write_text(self.output / "report.json", json.dumps(report, indent=2, default=_json_number))
+                  "base_episodes": {game: len(episodes.keys) for game, episodes in base.items()}}
+        atomic_write_text(self.output / "report.json", json.dumps(json_safe(report), indent=2))
         atomic_write_text(self.output / "report.csv", _report_csv(rows))
         png = _report_png(rows, self.recipe)
         if png:
-            (self.output / "report.png.tmp").write_bytes(png)
-            (self.output / "report.png.tmp").replace(self.output / "report.png")
+            atomic_write_bytes(self.output / "report.png", png)
         atomic_write_text(self.output / "report.html", _report_html(report, png))
         return report
 
 
-def _scope_figure(episodes, games: Sequence[str], figure: str) -> float:
-    """A figure over ``games`` from the full data (the bootstrap's point estimate)."""
-    from playpen.eval.confidence import point_figures
-
-    return point_figures(episodes, games)[figure]
-
-
-def _json_number(value: Any) -> Any:
-    return None if isinstance(value, float) and math.isnan(value) else str(value)
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN as null and dictionary keys as strings (strict JSON; ``json.dumps`` writes NaN)."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def _fmt(value: float, signed: bool = False) -> str:

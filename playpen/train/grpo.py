@@ -220,7 +220,6 @@ class _EpisodeSet:
     size: int
     slots: dict[str, list[int]]
     episodes: list[PlayedEpisode] = field(default_factory=list)
-    starts: list[GameMaster | None] = field(default_factory=list)
     resampled: int = 0
 
 
@@ -412,12 +411,11 @@ class EpisodeRollout:
             episodes, starts = self.play_branching(keys, learner, rng)
         else:
             episodes, starts = self.play(keys, learner), [None] * len(keys)
-
-        def spoiled(index: int) -> bool:
-            owner = owners[index]
-            return any(self._view(episodes[index], role).partner_failure for role in owner.slots)
-
         owners = [s for s in sets for _ in range(s.size)]
+
+        def spoiled(index: int) -> bool:  # for any of the roles that view this episode
+            return any(self._view(episodes[index], role).partner_failure for role in owners[index].slots)
+
         for _ in range(self.settings.partner_retries):
             redo = [i for i in range(len(episodes)) if spoiled(i)]
             if not redo:
@@ -427,7 +425,6 @@ class EpisodeRollout:
         offset = 0
         for episode_set in sets:
             episode_set.episodes = episodes[offset:offset + episode_set.size]
-            episode_set.starts = starts[offset:offset + episode_set.size]
             offset += episode_set.size
 
     def _flat(self, episode_set: _EpisodeSet) -> bool:

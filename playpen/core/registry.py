@@ -14,6 +14,7 @@ from playpen.core.messages import Policy
 ScriptedFactory = Callable[[str, str, Mapping[str, Any], Mapping[str, Any], int], Policy]
 
 SPLITS = ("train", "validation", "test")
+#: the skills of every game's scripted players (a game may offer more: ``GameSpec.extra_skills``)
 SKILLS = ("competent", "bad")
 
 
@@ -45,6 +46,9 @@ class GameSpec:
     #: the role a learner plays by default (TextEnv, GRPO, evaluation in the training setup): the paper's
     #: learner in its training games; None = the first role
     learner: str | None = None
+    #: scripted skills beyond ``SKILLS`` (e.g. referencegame's ``literal`` giver, a teacher a small model can
+    #: imitate); the scripted backend refuses a skill the game does not list
+    extra_skills: tuple[str, ...] = ()
     #: a game that ships no instance splits: what to tell a user who asks for one (where to get the files)
     instances_help: str = ""
     #: a small instances file for ``check_game`` and the tests when the game ships no splits
@@ -55,6 +59,10 @@ class GameSpec:
     @property
     def roles(self) -> tuple[str, ...]:
         return self.master.roles
+
+    @property
+    def skills(self) -> tuple[str, ...]:
+        return SKILLS + self.extra_skills
 
     @property
     def players(self) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 
 from playpen.core.errors import PlaypenError
-from playpen.core.registry import GameSpec
+from playpen.core.registry import SKILLS, GameSpec
 
 # Every game package exposes ``GAMES: dict[str, GameSpec]`` (variants share one package).
 _PACKAGES: dict[str, str] = {
@@ -40,6 +40,15 @@ def _load(package: str) -> dict[str, GameSpec] | None:
             return None  # not implemented yet
         raise
     return getattr(module, "GAMES", None)  # a folder without a finished package is not a game yet
+
+
+def scripted_skills() -> list[str]:
+    """Every skill some game's scripted players have (``SKILLS`` first)."""
+    skills = list(SKILLS)
+    for name in _PACKAGES:
+        spec = (_load(_PACKAGES[name]) or {}).get(name)
+        skills += [skill for skill in (spec.extra_skills if spec else ()) if skill not in skills]
+    return skills
 
 
 def game_names() -> list[str]:

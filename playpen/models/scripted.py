@@ -3,7 +3,8 @@
 For each (episode, role) the game's scripted factory is called once
 (``get_game(game).scripted(role, skill, experiment, instance, seed)``) and the resulting policy answers every
 request of that player. ``skill="competent"`` plays well, ``skill="bad"`` makes the mistakes the game
-describes (useful as a weak partner and for negative examples).
+describes (useful as a weak partner and for negative examples); a game may offer more skills
+(``GameSpec.extra_skills``), such as referencegame's ``literal`` giver.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ from typing import Any
 
 from playpen.core.messages import Policy
 from playpen.models.base import GenerationRequest, GenerationResult, GenerationSettings, Model
-
-
-SKILLS = ("competent", "bad")
 
 
 class ScriptedModel(Model):
@@ -36,8 +34,11 @@ class ScriptedModel(Model):
         name: str | None = None,
     ):
         super().__init__(settings)
-        if skill not in SKILLS:
-            raise ValueError(f"unknown skill '{skill}' (use one of {', '.join(SKILLS)})")
+        from playpen.games import scripted_skills  # lazily: the games' packages
+
+        known = scripted_skills()
+        if skill not in known:
+            raise ValueError(f"unknown skill '{skill}' (use one of {', '.join(known)})")
         self.skill = skill
         self.seed = seed
         self.name = name or ("scripted" if skill == "competent" else f"scripted-{skill}")
@@ -50,6 +51,9 @@ class ScriptedModel(Model):
             from playpen.games import get_game  # lazily: games are imported only when played
 
             spec = get_game(request.game)
+            if self.skill not in spec.skills:
+                raise ValueError(f"{request.game} has no scripted '{self.skill}' player "
+                                 f"(its skills: {', '.join(spec.skills)})")
             policy = spec.scripted(
                 request.role, self.skill, request.experiment or {}, request.instance or {}, self.seed
             )

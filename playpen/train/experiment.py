@@ -71,6 +71,9 @@ class ExperimentRecipe:
     #: per in-domain game, the quality a well-formed reply without content gets (measured; the report draws it as
     #: the level a gain "beyond the reply format" must clear)
     format_only_quality: dict[str, float] = field(default_factory=dict)
+    #: per in-domain game, the scripted player whose transcripts the SFT data imitate (default ``scripted``, the
+    #: competent player; e.g. ``scripted-literal`` for a teacher a small model can copy)
+    teachers: dict[str, str] = field(default_factory=dict)
     #: extra recorded runs (ours or clembench's) whose episodes join the SFT / DPO data
     data_from: list[str] = field(default_factory=list)
     #: settings of each trainer (``SFTSettings``, ``DPOSettings``, ``GRPOSettings`` fields)
@@ -90,6 +93,10 @@ class ExperimentRecipe:
         overlap = set(self.games) & (set(self.ood_games) | set(self.static_games))
         if overlap:
             raise PlaypenError(f"{', '.join(sorted(overlap))}: a training game cannot also be held out")
+        strangers = sorted(set(self.teachers) - set(self.games))
+        if strangers:
+            raise PlaypenError(f"teachers name {', '.join(strangers)}, which the recipe does not train on "
+                               f"(games = {self.games})")
         if self.static_games and not self.static_instances:
             raise PlaypenError("the static tasks ship no instances: set static_instances to a folder laid out "
                                "like clembench's static/ (see docs/games/static.md)")
@@ -209,9 +216,14 @@ class Experiment:
         from playpen.train.evaluation import evaluate_policy
 
         folder = self.output / "data"
-        competent, sloppy = self.load("scripted", 0), self.load("scripted-bad", 0)
-        for learner, name in ((competent, "competent"), (sloppy, "sloppy")):  # the learner role vs a competent partner
-            evaluate_policy(learner, self.trained_specs, roles=self.roles, partner=competent,
+        competent = self.load("scripted", 0)
+        teachers: dict[str, list[GameSpec]] = {}
+        for spec in self.trained_specs:
+            teachers.setdefault(self.recipe.teachers.get(spec.name, "scripted"), []).append(spec)
+        plays = [(self.load(alias, 0), specs, "competent") for alias, specs in teachers.items()]
+        plays.append((self.load("scripted-bad", 0), self.trained_specs, "sloppy"))
+        for learner, specs, name in plays:  # the learner role vs a competent partner
+            evaluate_policy(learner, specs, roles=self.roles, partner=competent,
                             split=self.recipe.train_split, per_experiment=None, batch_size=64,
                             results_dir=folder / name)
         extra = [Path(p) for p in self.recipe.data_from]

@@ -231,6 +231,29 @@ def test_competent_giver_names_distinguishing_cells():
     assert follower(master.messages_for(FOLLOWER)) == "Answer: second"
 
 
+def test_literal_giver_copies_the_targets_first_row_and_the_follower_reads_it():
+    giver = scripted(GIVER, "literal", EXPERIMENT, instance(0), 0)
+    master = new(2)
+    expression = giver(master.messages_for(GIVER))
+    first_row = grids.cells(A)[0]
+    states = ["filled" if cell == grids.FILLED else "empty" for cell in first_row]
+    assert expression == "Expression: The grid where " + " and ".join(
+        f"the cell in the first row and {grids.ORDINALS[c]} column is {state}" for c, state in enumerate(states)) + "."
+    follower = scripted(FOLLOWER, "literal", EXPERIMENT, instance(2), 0)  # the literal skill's follower is competent
+    assert follower(play(master, expression).messages_for(FOLLOWER)) == "Answer: second"
+
+
+def test_literal_giver_wins_where_the_first_row_tells_the_grids_apart():
+    rows = _rows("test")
+    wins = [_play_scripted(row, "literal", "competent", i).outcome.status == Status.SUCCESS
+            for i, row in enumerate(rows)]
+    separable = [grids.cells(row.instance["player_1_target_grid"])[0] not in
+                 (grids.cells(row.instance["player_1_second_grid"])[0], grids.cells(row.instance["player_1_third_grid"])[0])
+                 for row in rows]
+    assert all(won for won, apart in zip(wins, separable) if apart)
+    assert sum(wins) == 74 and len(rows) == 90  # the figure players.py documents
+
+
 def test_scripted_players_are_deterministic():
     row = _rows("validation")[0]
     a, b = _play_scripted(row, "bad", "bad", 11), _play_scripted(row, "bad", "bad", 11)

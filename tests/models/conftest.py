@@ -21,6 +21,7 @@ class FakeSpec:
     def __init__(self, name: str = "fakegame", roles: tuple[str, ...] = ("Asker", "Answerer")):
         self.name = name
         self.roles = roles
+        self.skills = ("competent", "bad")
         self.built: list[tuple[str, str, int]] = []
 
     def scripted(self, role: str, skill: str, experiment: Any, instance: Any, seed: int) -> Callable:

@@ -73,8 +73,16 @@ def test_scripted_errors_are_results(fake_game):
     )
     assert [r.error_kind for r in results] == ["backend", "backend", "backend", None]
     assert "no policy" in results[0].error and "nogame" in results[1].error
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown skill 'genius'.*literal"):
         ScriptedModel(skill="genius")
+
+
+def test_a_game_without_the_skill_refuses_it_per_episode():
+    literal = ScriptedModel(skill="literal")
+    taboo, reference = request("WordGuesser", game="taboo"), request("Instruction Giver", game="referencegame")
+    refused, _ = literal.generate([taboo, reference])
+    assert refused.error_kind == "backend"
+    assert "taboo has no scripted 'literal' player (its skills: competent, bad)" in refused.error
 
 
 # ---------------------------------------------------------------------- replay

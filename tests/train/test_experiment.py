@@ -111,6 +111,24 @@ def test_experiment_resumes_finished_stages_and_reruns_an_interrupted_one(tmp_pa
     assert (tmp_path / "exp" / "runs" / "sft" / "seed-0" / "done.json").is_file()
 
 
+def test_a_games_teacher_writes_its_sft_data(tmp_path, toy_specs):
+    """The SFT data imitate the recipe's teacher for that game; the DPO pairs still contrast the sloppy player."""
+    loaded = []
+
+    def load(name, max_tokens):
+        loaded.append(name)
+        return ToyModel({"toy-teacher": "competent"}.get(name) or _load(name, max_tokens).skill)
+
+    recipe = ExperimentRecipe(base="toy-bad", games=["echo"], roles={"echo": "Echoer"}, ood_games=[],
+                              teachers={"echo": "toy-teacher"}, methods=["sft"], seeds=[0])
+    experiment = Experiment(recipe, tmp_path / "exp", trainer=FakeTrainer(), load=load,
+                            resolve=lambda names: [toy_specs[n] for n in names], printer=None)
+    experiment._data()
+    assert loaded[:3] == ["scripted", "toy-teacher", "scripted-bad"]
+    sft_data = [json.loads(line) for line in experiment.data.sft.read_text().splitlines()]
+    assert len(sft_data) == 6 and {r["outcome"] for r in sft_data} == {"success"}
+
+
 def test_recipe_errors_are_plain(tmp_path, toy_specs):
     from playpen.core.errors import PlaypenError
 
@@ -118,6 +136,8 @@ def test_recipe_errors_are_plain(tmp_path, toy_specs):
         ExperimentRecipe(methods=["ppo"]).check()
     with pytest.raises(PlaypenError, match="cannot also be held out"):
         ExperimentRecipe(games=["taboo"], ood_games=["taboo"]).check()
+    with pytest.raises(PlaypenError, match="teachers name imagegame, which the recipe does not train on"):
+        ExperimentRecipe(games=["taboo"], teachers={"imagegame": "scripted"}).check()
     experiment = _experiment(tmp_path, toy_specs, FakeTrainer(), [])
     with pytest.raises(PlaypenError, match="has not been evaluated"):
         experiment.report()

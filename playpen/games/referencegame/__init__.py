@@ -24,6 +24,7 @@ GAMES = {
         learner="Instruction Follower",  # the paper's learner role
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
+        extra_skills=("literal",),
         generate=generate,
         info={
             "clembench": "2.0 (referencegame: letter, number, line_grids_rows, line_grids_columns, random; 18 each)",

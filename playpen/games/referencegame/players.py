@@ -3,7 +3,11 @@
 * Giver, competent: for each distractor it names the first cell (row by row) in which the target differs
   from it, and says whether that cell is filled or empty in the target. Bad: a vague expression; now and then
   it adds a second line (strict mode aborts) or forgets the ``Expression:`` tag.
-* Follower, competent: picks the grid that agrees with most of the cell statements in the expression (the
+* Giver, literal: states the filled/empty state of every cell of the target's first row, without looking at
+  the distractors. It is weaker than the competent giver (the scripted follower finds the target in 74 of the
+  90 test episodes) but it is a copy of the grid rather than a comparison of grids, which makes it a teacher
+  a small model can imitate.
+* Follower, competent (also for the literal skill): picks the grid that agrees with most of the cell statements in the expression (the
   first such grid on a tie). Bad: answers at random and now and then breaks the answer format.
 
 A policy is a deterministic function of the messages it sees and its seed.
@@ -36,9 +40,11 @@ def scripted(role: str, skill: str, experiment: Mapping[str, Any], instance: Map
     rng = random.Random(seed)
     competent = skill == "competent"
     if role == GIVER:
+        if skill == "literal":
+            return literal_giver
         return competent_giver if competent else bad_giver(rng)
     if role == FOLLOWER:
-        return competent_follower if competent else bad_follower(rng)
+        return bad_follower(rng) if skill == "bad" else competent_follower
     raise ValueError(f"referencegame has no role {role!r}")
 
 
@@ -71,6 +77,16 @@ def competent_giver(messages: list[dict[str, str]]) -> str:
     if len(grids) < 3:
         return f"{EXPRESSION_TAG} The target grid."
     return describe(grids[0], grids[1:3])
+
+
+def literal_giver(messages: list[dict[str, str]]) -> str:
+    grids = _prompt_grids(messages)
+    if not grids:
+        return f"{EXPRESSION_TAG} The target grid."
+    first_row = cells(grids[0])[0]
+    statements = [f"the cell in the first row and {ORDINALS[c]} column is {'filled' if cell == FILLED else 'empty'}"
+                  for c, cell in enumerate(first_row)]
+    return f"{EXPRESSION_TAG} The grid where " + " and ".join(statements) + "."
 
 
 def bad_giver(rng: random.Random) -> Policy:

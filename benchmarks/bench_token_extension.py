@@ -30,7 +30,7 @@ def cause(text_before_strip: str, text: str) -> str:
 if __name__ == "__main__":
     samples = int(sys.argv[1]) if len(sys.argv) > 1 else 8
     max_tokens = int(sys.argv[2]) if len(sys.argv) > 2 else 40
-    model = HuggingFaceModel(None, settings=GenerationSettings(1.0, max_tokens), seed=0)
+    model = HuggingFaceModel(None, settings=GenerationSettings(1.0, max_tokens), seed=0, keep_prompt_tokens=True)
     report, started = {}, time.perf_counter()
     for game in GAMES:
         spec = get_game(game)

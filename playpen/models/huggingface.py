@@ -8,7 +8,8 @@ Weights are only ever read from local folders (``local_files_only=True``): nothi
 same-role messages), rendered with the tokenizer's chat template (``add_generation_prompt=True``),
 left-padded, decoded greedily when the temperature is 0 and sampled otherwise. A conversation that does not
 fit (prompt tokens + ``max_tokens`` > context size) gets ``error_kind="context"``; the others are answered.
-Results carry the prompt's and the reply's token ids; not their logprobs: transformers applies the sampling
+Results carry the reply's token ids as sampled, and the prompt's with ``keep_prompt_tokens``; not their
+logprobs: transformers applies the sampling
 warpers (temperature, top-k/p) after any logits processor we could pass, so only ``output_scores`` sees the
 sampling distribution, and it keeps batch × steps × vocabulary floats (SmolLM2: 16 rows × 100 steps × 49k
 ≈ 315 MB a call) — too much for a field nobody needs yet (TRL computes its own).
@@ -231,12 +232,16 @@ class HuggingFaceModel(Model):
         model: Any = None,
         tokenizer: Any = None,
         prefix_cache_tokens: int | None = None,
+        keep_prompt_tokens: bool = False,
     ):
         super().__init__(settings)
         import torch
 
         self.max_batch_size = max_batch_size
         self.top_p = top_p
+        #: put the prompt's token ids into every result (GRPO's learner): 36 bytes a token held as long as the
+        #: result (a run keeps them all, against ~4 bytes of prompt text), so only when asked
+        self.keep_prompt_tokens = keep_prompt_tokens
         self.adapter: Path | None = None
         self.path: Path | None = None
         reused = model is not None or tokenizer is not None
@@ -489,7 +494,7 @@ class HuggingFaceModel(Model):
                     prompt=self._prompt_record(prompt),
                     raw={"response": text, "finish_reason": finish},
                     usage={"prompt_tokens": len(ids), "completion_tokens": len(sampled)},
-                    prompt_token_ids=list(ids),
+                    prompt_token_ids=ids if self.keep_prompt_tokens else None,
                     token_ids=sampled,
                 )
             )

@@ -303,7 +303,7 @@ class EpisodeRollout:
         if getattr(trainer, "use_vllm", False):
             return VLLMLearner(trainer, self.tokenizer, self.settings.max_new_tokens)
         model = trainer.accelerator.unwrap_model(trainer.model)
-        return HuggingFaceModel(model=model, tokenizer=self.tokenizer, name="learner",
+        return HuggingFaceModel(model=model, tokenizer=self.tokenizer, name="learner", keep_prompt_tokens=True,
                                 settings=GenerationSettings(self.settings.temperature, self.settings.max_new_tokens))
 
     def play(self, keys: list[tuple[str, str]], learner: Model, starts: list[GameMaster | None] | None = None,
@@ -563,12 +563,11 @@ class VLLMLearner(Model):
             ids = list(ids)[: self.max_new_tokens] if self.max_new_tokens else list(ids)
             # one logprob per token is the sampled token's (TRL's default); with top-N lists, which is which is
             # not ours to guess
-            sampled = logprobs[index][: len(ids)] if logprobs is not None else None
-            results.append(GenerationResult(
-                text=self.tokenizer.decode(ids, skip_special_tokens=True).strip(), prompt_token_ids=prompt,
-                token_ids=ids,
-                logprobs=[p[0] for p in sampled] if sampled and all(len(p) == 1 and isinstance(p[0], float)
-                                                                    for p in sampled) else None))
+            sampled = logprobs[index][: len(ids)] if logprobs is not None else []
+            single = bool(sampled) and all(len(p) == 1 and isinstance(p[0], float) for p in sampled)
+            results.append(GenerationResult(text=self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
+                                            prompt_token_ids=prompt, token_ids=ids,
+                                            logprobs=[p[0] for p in sampled] if single else None))
         return results
 
 

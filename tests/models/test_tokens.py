@@ -20,7 +20,8 @@ def tiny_backend(max_tokens=8, **options):
     from playpen.models.huggingface import HuggingFaceModel
 
     model, tokenizer = tiny_model(**options)
-    return HuggingFaceModel(model=model, tokenizer=tokenizer, settings=GenerationSettings(0.0, max_tokens))
+    return HuggingFaceModel(model=model, tokenizer=tokenizer, settings=GenerationSettings(0.0, max_tokens),
+                            keep_prompt_tokens=True)
 
 
 def test_huggingface_results_carry_the_prompt_and_the_sampled_tokens():
@@ -43,6 +44,10 @@ def test_huggingface_results_carry_the_prompt_and_the_sampled_tokens():
         sequence = backend.model.generate(torch.tensor([alone.prompt_token_ids]), max_new_tokens=8, do_sample=False,
                                           attention_mask=torch.ones(1, len(alone.prompt_token_ids), dtype=torch.long))
     assert alone.token_ids == sequence[0, len(alone.prompt_token_ids):].tolist()
+    # a run keeps every result: without keep_prompt_tokens the prompt's ids are not held, the reply's are
+    backend.keep_prompt_tokens = False
+    [lean] = backend.generate([GenerationRequest(SHORT)])
+    assert lean.prompt_token_ids is None and lean.token_ids == alone.token_ids
 
 
 def test_a_reply_that_stopped_keeps_its_stop_token():

@@ -25,7 +25,8 @@ def two_turns(template):
     from playpen.models.huggingface import HuggingFaceModel
 
     model, tokenizer = tiny_model(chat_template=template)
-    learner = HuggingFaceModel(model=model, tokenizer=tokenizer, settings=GenerationSettings(0.0, 6))
+    learner = HuggingFaceModel(model=model, tokenizer=tokenizer, settings=GenerationSettings(0.0, 6),
+                               keep_prompt_tokens=True)
     [first] = learner.generate([GenerationRequest(FIRST)])
     [second] = learner.generate([GenerationRequest(FIRST + [{"role": "assistant", "content": first.text}, NEXT_CLUE])])
     return [Turn(r.prompt_token_ids, r.token_ids) for r in (first, second)], (first, second), tokenizer

@@ -4,6 +4,9 @@ A request carries the player's messages plus *who is asking* (game, role, episod
 programmatic backends (scripted, replay) look at. Backends never raise for a failed request: after their
 own retries they return a result with ``error`` set, so the engine can mark that one episode as errored
 and go on with the others.
+
+A result may carry the tokens behind its text (``prompt_token_ids``, ``token_ids``, ``logprobs``): the local
+model fills them, a server when it returns them; GRPO trains on exactly those tokens.
 """
 
 from __future__ import annotations
@@ -51,6 +54,14 @@ class GenerationResult:
     #: "context": the conversation does not fit the model's context (episode aborted with that reason)
     error_kind: Literal["backend", "context"] | None = None
     usage: dict[str, int] = field(default_factory=dict)
+    #: the prompt's token ids exactly as the model read them (None: the backend does not know them)
+    prompt_token_ids: list[int] | None = None
+    #: the generated token ids exactly as sampled, before decoding and stripping (a stop token included when
+    #: one ended the reply); ``text`` is decoded from them. None: the backend does not report tokens
+    token_ids: list[int] | None = None
+    #: the log-probability of each token in ``token_ids`` under the sampling distribution, where the backend
+    #: reports it
+    logprobs: list[float] | None = None
 
     def __post_init__(self) -> None:
         # the model boundary: whatever a backend returns, the games and the records get encodable text

@@ -8,6 +8,11 @@ Weights are only ever read from local folders (``local_files_only=True``): nothi
 same-role messages), rendered with the tokenizer's chat template (``add_generation_prompt=True``),
 left-padded, decoded greedily when the temperature is 0 and sampled otherwise. A conversation that does not
 fit (prompt tokens + ``max_tokens`` > context size) gets ``error_kind="context"``; the others are answered.
+Results carry the reply's token ids as sampled, and the prompt's with ``keep_prompt_tokens``; not their
+logprobs: transformers applies the sampling
+warpers (temperature, top-k/p) after any logits processor we could pass, so only ``output_scores`` sees the
+sampling distribution, and it keeps batch × steps × vocabulary floats (SmolLM2: 16 rows × 100 steps × 49k
+≈ 315 MB a call) — too much for a field nobody needs yet (TRL computes its own).
 
 torch, transformers and peft are imported inside the methods, never at module import.
 """
@@ -227,12 +232,16 @@ class HuggingFaceModel(Model):
         model: Any = None,
         tokenizer: Any = None,
         prefix_cache_tokens: int | None = None,
+        keep_prompt_tokens: bool = False,
     ):
         super().__init__(settings)
         import torch
 
         self.max_batch_size = max_batch_size
         self.top_p = top_p
+        #: put the prompt's token ids into every result (GRPO's learner): 36 bytes a token held as long as the
+        #: result (a run keeps them all, against ~4 bytes of prompt text), so only when asked
+        self.keep_prompt_tokens = keep_prompt_tokens
         self.adapter: Path | None = None
         self.path: Path | None = None
         reused = model is not None or tokenizer is not None
@@ -476,14 +485,17 @@ class HuggingFaceModel(Model):
         for (_, prompt, ids), tokens in zip(rows, new_tokens):
             length = next((i for i, t in enumerate(tokens) if t in stops), None)
             finish = "length" if length is None else "stop"
-            tokens = tokens if length is None else tokens[:length]
-            text = self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+            # as sampled: up to and including the stop token (what follows it in a batch is padding)
+            sampled = tokens if length is None else tokens[: length + 1]
+            text = self.tokenizer.decode(sampled[:length], skip_special_tokens=True).strip()
             results.append(
                 GenerationResult(
                     text=text,
                     prompt=self._prompt_record(prompt),
                     raw={"response": text, "finish_reason": finish},
-                    usage={"prompt_tokens": len(ids), "completion_tokens": len(tokens) + (0 if length is None else 1)},
+                    usage={"prompt_tokens": len(ids), "completion_tokens": len(sampled)},
+                    prompt_token_ids=ids if self.keep_prompt_tokens else None,
+                    token_ids=sampled,
                 )
             )
         return results

@@ -8,6 +8,9 @@ Ollama, hosted APIs.
   result with ``error`` set that says what failed and what to check: nothing is raised.
 * An HTTP 400/413 that talks about the context length gives ``error_kind="context"`` (not retried).
 * TLS certificates are verified; ``ca_bundle`` names a PEM file for private CAs.
+* Token ids: ``prompt_token_ids`` (top level) and ``choices[0].token_ids`` as vLLM returns them with
+  ``return_token_ids``, logprobs from ``choices[0].logprobs.content`` (the OpenAI format), are read into the
+  result when present; ``return_tokens=True`` asks for them.
 * Transport: one ``aiohttp`` session (a keep-alive connection pool) per event loop, used directly by
   ``agenerate`` on the caller's loop, so a request costs no thread hop; at most ``max_concurrency`` requests
   of one loop are in flight. Sync ``generate`` runs the same coroutines on a private loop in a daemon thread.
@@ -140,6 +143,7 @@ class OpenAICompatibleModel(Model):
         extra_body: Mapping[str, Any] | None = None,
         max_tokens_field: str = "max_tokens",
         send_request_context: bool = False,
+        return_tokens: bool = False,
     ):
         super().__init__(settings)
         if not base_url:
@@ -159,6 +163,9 @@ class OpenAICompatibleModel(Model):
         #: add a ``playpen`` field (game, role, episode, experiment, instance) to each body; only for our test
         #: server's scripted answerer, real servers may reject unknown fields
         self.send_request_context = send_request_context
+        #: ask for the prompt's and the reply's token ids and the reply's logprobs (vLLM's ``return_token_ids``,
+        #: OpenAI's ``logprobs``); off by default, since other servers may reject the unknown field
+        self.return_tokens = return_tokens
         self._headers = {"Content-Type": "application/json", **dict(headers or {})}
         if api_key_env:
             key = os.environ.get(api_key_env)
@@ -190,6 +197,8 @@ class OpenAICompatibleModel(Model):
             "temperature": float(self.settings.temperature),
             self.max_tokens_field: int(self.settings.max_tokens),
         }
+        if self.return_tokens:
+            body.update(return_token_ids=True, logprobs=True)
         body.update(self.extra_body)
         if self.send_request_context:
             experiment, instance = request.experiment or {}, request.instance or {}
@@ -245,7 +254,10 @@ class OpenAICompatibleModel(Model):
             snippet = reply.text[:200].replace("\n", " ")
             return _Attempt(retry=f"malformed answer ({type(error).__name__}: {error}): {snippet!r}")
         usage = {k: v for k, v in (data.get("usage") or {}).items() if isinstance(v, int)}
-        return _Attempt(GenerationResult(text=content.strip(), prompt=body, raw=data, usage=usage))
+        token_ids = _ints(choice.get("token_ids"))
+        return _Attempt(GenerationResult(text=content.strip(), prompt=body, raw=data, usage=usage,
+                                         prompt_token_ids=_ints(data.get("prompt_token_ids")),
+                                         token_ids=token_ids, logprobs=_logprobs(choice, token_ids)))
 
     def _delay(self, attempt: int, wait: float | None) -> float:
         if wait is not None:
@@ -404,6 +416,28 @@ def _environment_proxy(url: str) -> str | None:
     if urllib.request.proxy_bypass(host):
         return None
     return urllib.request.getproxies().get(urlsplit(url).scheme)
+
+
+def _ints(value: Any) -> list[int] | None:
+    """A list of token ids as a server sent it, or None (absent or not a list of integers)."""
+    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return value
+    return None
+
+
+def _logprobs(choice: Mapping[str, Any], token_ids: list[int] | None) -> list[float] | None:
+    """The sampled tokens' logprobs of an OpenAI chat choice (``logprobs.content[i].logprob``); None when absent,
+    malformed, or not one per token id."""
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list):
+        return None
+    values = [entry.get("logprob") if isinstance(entry, dict) else None for entry in content]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    if token_ids is not None and len(values) != len(token_ids):
+        return None
+    return [float(v) for v in values]
 
 
 def _json_or_text(reply: _Reply) -> Any:

@@ -49,10 +49,16 @@ class EpisodeResult:
     generations: list[GenerationResult] = field(default_factory=list)
     #: why the episode stopped (``GAME_BUG`` also when it could not start)
     stop: StopReason | None = None
+    #: the role that asked for each of ``generations``
+    generation_roles: list[str] = field(default_factory=list)
 
     @property
     def errored(self) -> bool:
         return self.error is not None
+
+    def generations_of(self, role: str) -> list[GenerationResult]:
+        """The answers ``role``'s model gave in this episode, in order (from the start state on, if any)."""
+        return [g for g, r in zip(self.generations, self.generation_roles) if r == role]
 
 
 @dataclass
@@ -60,6 +66,7 @@ class _Open:
     job: EpisodeJob
     master: GameMaster
     generations: list[GenerationResult] = field(default_factory=list)
+    generation_roles: list[str] = field(default_factory=list)
 
 
 def _request(episode: _Open) -> GenerationRequest:
@@ -263,7 +270,9 @@ def apply_reply(master: GameMaster, answer: GenerationResult) -> Step:
 def _apply(episode: _Open, answer: GenerationResult) -> EpisodeResult | None:
     """Step one reply into its episode; return a result when the episode is over, else None."""
     episode.generations.append(answer)
+    episode.generation_roles.append(episode.master.current_role or "")
     step = apply_reply(episode.master, answer)
     if step.stop is None:
         return None
-    return EpisodeResult(episode.job, episode.master, step.error, episode.generations, step.stop)
+    return EpisodeResult(episode.job, episode.master, step.error, episode.generations, step.stop,
+                         episode.generation_roles)

@@ -13,6 +13,9 @@ Serves ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 (a free
   ``None`` = no fault);
 * a context check: with ``context_size`` set, (whitespace-separated words of all messages + max_tokens) above it
   gives vLLM's HTTP 400 "maximum context length" error;
+* token ids and logprobs as vLLM reports them, when asked (``return_token_ids``: ``prompt_token_ids`` and
+  ``choices[0].token_ids``; ``logprobs``: ``choices[0].logprobs.content``), from a stand-in tokenizer of one
+  token per UTF-8 byte (:func:`prompt_tokens`, :func:`reply_tokens`) under a uniform distribution;
 * an optional ``api_key`` (``Authorization: Bearer <key>`` required, else 401);
 * optional TLS: ``tls=(certfile, keyfile)`` serves ``https://``.
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import ssl
 import threading
@@ -42,6 +46,30 @@ from playpen.core.messages import last_user_message
 
 Answer = Callable[[list[dict[str, str]], dict[str, Any]], str]
 FAULTS = ("500", "502", "503", "429", "garbage", "incomplete", "slow", "drop")
+
+#: the stand-in tokenizer's ids: 0-255 are UTF-8 bytes, END_OF_TURN closes a message (a reply that stopped)
+END_OF_TURN = 256
+#: the logprob reported for every token: the stand-in model is uniform over its 257 ids
+UNIFORM_LOGPROB = -math.log(END_OF_TURN + 1)
+
+
+def reply_tokens(text: str, stopped: bool = True) -> list[int]:
+    """A reply's token ids: its bytes, then END_OF_TURN if it stopped (not when cut at ``max_tokens``)."""
+    return list(text.encode("utf-8")) + ([END_OF_TURN] if stopped else [])
+
+
+def prompt_tokens(messages: list[dict[str, Any]]) -> list[int]:
+    """The prompt's token ids: every message as ``role: `` and its content, closed by END_OF_TURN, then
+    ``assistant: ``. Prefix-preserving: a conversation's next prompt starts with this prompt plus the reply."""
+    ids: list[int] = []
+    for message in messages:
+        ids += list(f"{message.get('role')}: ".encode("utf-8")) + reply_tokens(str(message.get("content") or ""))
+    return ids + list(b"assistant: ")
+
+
+def decode_tokens(ids: list[int]) -> str:
+    """The text of stand-in token ids (END_OF_TURN left out)."""
+    return bytes(i for i in ids if i != END_OF_TURN).decode("utf-8", errors="replace")
 
 
 def echo_answer(messages: list[dict[str, str]], body: dict[str, Any]) -> str:
@@ -196,11 +224,11 @@ class TestServer:
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             return 400, _error("'messages' must be a list of {role, content} objects", "BadRequestError")
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 256)
-        prompt_tokens = sum(len(str(m.get("content") or "").split()) for m in messages)
-        if self.context_size is not None and prompt_tokens + max_tokens > self.context_size:
+        prompt_words = sum(len(str(m.get("content") or "").split()) for m in messages)
+        if self.context_size is not None and prompt_words + max_tokens > self.context_size:
             return 400, _error(
                 f"This model's maximum context length is {self.context_size} tokens. However, you requested "
-                f"{prompt_tokens + max_tokens} tokens ({prompt_tokens} in the messages, {max_tokens} in the "
+                f"{prompt_words + max_tokens} tokens ({prompt_words} in the messages, {max_tokens} in the "
                 "completion). Please reduce the length of the messages or completion.",
                 "BadRequestError",
             )
@@ -213,18 +241,28 @@ class TestServer:
         if len(words) > max_tokens:
             text, finish = " ".join(words[:max_tokens]), "length"
         completion_tokens = len(text.split())
-        return 200, {
+        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+        answer: dict[str, Any] = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model") or self.model_id,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+            "choices": [choice],
             "usage": {
-                "prompt_tokens": prompt_tokens,
+                "prompt_tokens": prompt_words,
                 "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
+                "total_tokens": prompt_words + completion_tokens,
             },
         }
+        tokens = reply_tokens(text, stopped=finish == "stop")
+        if body.get("return_token_ids"):
+            answer["prompt_token_ids"] = prompt_tokens(messages)
+            choice["token_ids"] = tokens
+        if body.get("logprobs"):
+            choice["logprobs"] = {"content": [
+                {"token": f"token_id:{t}", "logprob": UNIFORM_LOGPROB, "bytes": [t] if t < 256 else [],
+                 "top_logprobs": []} for t in tokens]}
+        return 200, answer
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,6 +1,15 @@
 """A multi-turn conversation -> token ids with a mask that covers exactly the learner's own tokens.
 
-The chat template is rendered for every prefix of the conversation; the text between consecutive renderings
+Two ways. ``tokens_from_turns`` (what GRPO uses when the learner's backend reports tokens) takes each turn's
+prompt token ids and generated token ids as recorded: the completion is, turn by turn, the tokens the
+environment and the chat template added since the previous turn (mask 0) and the tokens the model sampled
+(mask 1). That is only one sequence if every turn's prompt extends the previous prompt plus its reply (the
+*extension property*); where it does not (a template that rewrites or drops earlier turns, a reply stored
+differently from what was sampled), the trajectory ends after the last turn that fits, so no token is trained
+in a context the model did not see.
+
+``tokenise_conversation`` (for learners that report no tokens, e.g. programmatic ones in tests) re-renders the
+messages. The chat template is rendered for every prefix of the conversation; the text between consecutive renderings
 is one segment (a user turn with the next assistant header, or an assistant reply with its end-of-turn
 token). Segments are tokenised one by one, so each token belongs to exactly one message; assistant segments
 get mask 1, everything else (system prompt, game master and partner turns, headers) mask 0. With branching, the
@@ -22,6 +31,46 @@ class TokenisedConversation:
     completion_ids: list[int]
     #: 1 for the learner's tokens in ``completion_ids``, 0 for game master / partner tokens
     mask: list[int]
+    #: ``tokens_from_turns``: the first turn left out because its prompt does not extend the one before
+    cut_at_turn: int | None = None
+    #: why that turn's prompt does not extend: "rewritten" (the earlier prompt itself changed: the chat template
+    #: is not prefix-preserving) or "reply" (the reply reads back as other tokens than were sampled)
+    cut_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One generation of the learner: the prompt it read and the tokens it sampled."""
+
+    prompt_ids: list[int]
+    token_ids: list[int]
+
+
+def tokens_from_turns(turns: list[Turn], max_completion_tokens: int | None = None,
+                      shared_replies: int = 0) -> TokenisedConversation:
+    """The learner's trajectory from its recorded turns; the first ``shared_replies`` replies get mask 0
+    (branching: the history the group shares). Checks the extension property at every turn (see above)."""
+    if not turns:
+        raise ValueError("no turn to build a trajectory from")
+    prompt_ids = list(turns[0].prompt_ids)
+    completion: list[int] = []
+    mask: list[int] = []
+    seen = prompt_ids  # everything the model has read or written so far
+    previous_prompt = len(seen)
+    cut_at = reason = None
+    for index, turn in enumerate(turns):
+        if turn.prompt_ids[: len(seen)] != seen:
+            rewritten = turn.prompt_ids[:previous_prompt] != seen[:previous_prompt]
+            cut_at, reason = index, ("rewritten" if rewritten else "reply")
+            break
+        added = turn.prompt_ids[len(seen):]
+        completion += added + turn.token_ids
+        mask += [0] * len(added) + [0 if index < shared_replies else 1] * len(turn.token_ids)
+        previous_prompt = len(turn.prompt_ids)
+        seen = list(turn.prompt_ids) + list(turn.token_ids)
+    if max_completion_tokens is not None:
+        completion, mask = completion[:max_completion_tokens], mask[:max_completion_tokens]
+    return TokenisedConversation(prompt_ids, completion, mask, cut_at, reason)
 
 
 def _render(tokenizer: Any, messages: Messages, add_generation_prompt: bool) -> str:

@@ -10,6 +10,14 @@ reward is forwarded to the reward function; TRL normalises it per group
 without spread gets advantage 0) and applies the KL penalty to the reference model (``beta``; with LoRA the
 reference is the base model with the adapter switched off).
 
+The completion is built from the tokens the learner actually sampled (``GenerationResult.token_ids``, with the
+prompt tokens it read): turn by turn, what the environment and the chat template added since the previous turn
+(masked out) and the sampled reply (trained on). Every turn's prompt must extend the previous prompt plus its
+reply; an episode where it does not (a chat template that is not prefix-preserving, a reply that reads back
+as other tokens) is trained on only up to that turn, with a warning naming the cause (``rollout/cut`` in the
+training log). Learners that report no tokens (programmatic ones in tests) are re-rendered with the chat
+template instead (``tokenise_conversation``).
+
 Episodes that the *partner* spoiled (it aborted, the episode errored, or the learner never got a turn) are
 played again (``partner_retries``) and, if that keeps happening, replaced by a valid episode of the same group
 (a group with no valid episode takes a copy of another group), so the learner is never blamed for its
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import random
 import warnings
@@ -50,9 +59,22 @@ from playpen.train.common import (
     save_config,
     trainer_arguments,
 )
-from playpen.train.conversation import tokenise_conversation
+from playpen.train.conversation import TokenisedConversation, Turn, tokenise_conversation, tokens_from_turns
+
+log = logging.getLogger("playpen.train")
 
 ROW_PREFIX = "playpen-instance:"
+
+#: what a cut trajectory (``tokens_from_turns``) says once per run and cause
+CUT_WARNINGS = {
+    "rewritten": "the learner's chat template is not prefix-preserving: a later turn's prompt does not start with "
+                 "the earlier prompt (the template rewrites or drops earlier turns, e.g. past assistant replies), "
+                 "so one token sequence cannot hold the episode; GRPO trains such episodes only up to that turn "
+                 "(rollout/cut in the training log); use a template that renders every earlier turn unchanged",
+    "reply": "a learner reply reads back as other tokens than it sampled (its text was changed, e.g. whitespace "
+             "stripped, or the tokenizer splits the decoded text differently); GRPO trains such episodes only up "
+             "to that reply (rollout/cut in the training log)",
+}
 
 #: files of a run that are appended to while training (cleared when a run starts afresh, kept on resume)
 RUN_FILES = ("eval_metrics.csv", "rollouts.jsonl", "training_log.csv")
@@ -270,6 +292,7 @@ class EpisodeRollout:
         self.reward_fn = get_reward(settings.reward, abort_penalty=settings.abort_penalty)
         self.log_path = log_path
         self.calls = 0
+        self._warned: set[str] = set()  # the causes of cut trajectories already warned about
         self.rows_by_game: dict[str, list[InstanceRow]] = {}
         for row in rows.values():
             self.rows_by_game.setdefault(row.game, []).append(row)
@@ -280,7 +303,7 @@ class EpisodeRollout:
         if getattr(trainer, "use_vllm", False):
             return VLLMLearner(trainer, self.tokenizer, self.settings.max_new_tokens)
         model = trainer.accelerator.unwrap_model(trainer.model)
-        return HuggingFaceModel(model=model, tokenizer=self.tokenizer, name="learner",
+        return HuggingFaceModel(model=model, tokenizer=self.tokenizer, name="learner", keep_prompt_tokens=True,
                                 settings=GenerationSettings(self.settings.temperature, self.settings.max_new_tokens))
 
     def play(self, keys: list[tuple[str, str]], learner: Model, starts: list[GameMaster | None] | None = None,
@@ -385,19 +408,39 @@ class EpisodeRollout:
         episodes = self._replace_partner_failures(episodes, [group_of[i] for i in range(len(keys))], rng)
         output: dict[str, Any] = {"prompt_ids": [], "completion_ids": [], "logprobs": None, "env_mask": [],
                                   "episode_reward": [], "episode_outcome": [], "episode_replaced": [],
-                                  "episode_resampled": resampled}
-        for episode in episodes:
-            master = episode.result.master
-            tokens = tokenise_conversation(self.tokenizer, merge_messages(master.history_of[episode.learner_role]),
-                                           self.settings.max_completion_length, episode.shared_replies)
+                                  "episode_resampled": resampled, "episode_cut": []}
+        trajectories = [self.trajectory(episode) for episode in episodes]
+        for episode, tokens in zip(episodes, trajectories):
             output["prompt_ids"].append(tokens.prompt_ids)
             output["completion_ids"].append(tokens.completion_ids)
             output["env_mask"].append(tokens.mask)
             output["episode_reward"].append(episode.reward)
-            output["episode_outcome"].append(master.outcome.status.value)
+            output["episode_outcome"].append(episode.result.master.outcome.status.value)
             output["episode_replaced"].append(episode.replaced)
-        self._log(step, played_keys, episodes)
+            output["episode_cut"].append(tokens.cut_at_turn is not None)
+        self._log(step, played_keys, episodes, trajectories)
         return output
+
+    def trajectory(self, episode: PlayedEpisode) -> TokenisedConversation:
+        """The learner's prompt, completion and loss mask in one episode: from the tokens it sampled when its
+        backend reports them (``tokens_from_turns``), else re-rendered from its messages."""
+        result, role = episode.result, episode.learner_role
+        limit = self.settings.max_completion_length
+        answered = [g for g in result.generations_of(role) if g.error is None]
+        with_tokens = [g for g in answered if g.token_ids is not None and g.prompt_token_ids is not None]
+        if not answered or not with_tokens:
+            return tokenise_conversation(self.tokenizer, merge_messages(result.master.history_of[role]), limit,
+                                         episode.shared_replies)
+        if len(with_tokens) < len(answered):
+            raise PlaypenError(f"the learner reported token ids for {len(with_tokens)} of its {len(answered)} "
+                               "replies; its backend must report them for every reply (or for none)")
+        # replies made before the episode's start state (branching) are in the first prompt, not in ``answered``
+        shared = max(0, episode.shared_replies - _replies(result.job.start, role))
+        tokens = tokens_from_turns([Turn(g.prompt_token_ids, g.token_ids) for g in answered], limit, shared)
+        if tokens.cut_reason is not None and tokens.cut_reason not in self._warned:
+            self._warned.add(tokens.cut_reason)
+            log.warning(CUT_WARNINGS[tokens.cut_reason])
+        return tokens
 
     def _resolve(self, named: tuple[str, str, str | None]) -> tuple[str, str, str]:
         game, key, role = named
@@ -465,12 +508,13 @@ class EpisodeRollout:
                 replaced.append(replace(rng.choice(valid_by_group[source[group]]), replaced=True))
         return replaced
 
-    def _log(self, step: int, keys: list[tuple[str, str]], episodes: list[PlayedEpisode]) -> None:
+    def _log(self, step: int, keys: list[tuple[str, str]], episodes: list[PlayedEpisode],
+             trajectories: list[TokenisedConversation]) -> None:
         """One JSON line per episode in ``rollouts.jsonl`` (what the learner said and what it got)."""
         if self.log_path is None:
             return
         with open(self.log_path, "a", encoding="utf-8") as handle:
-            for (game, key), episode in zip(keys, episodes):
+            for (game, key), episode, tokens in zip(keys, episodes, trajectories):
                 master = episode.result.master
                 handle.write(json.dumps({
                     "step": step, "game": game, "instance": key, "role": episode.learner_role,
@@ -478,6 +522,7 @@ class EpisodeRollout:
                     "reward": episode.reward, "outcome": master.outcome.status.value if master else None,
                     "reason": master.outcome.reason if master else None, "replaced": episode.replaced,
                     "shared_replies": episode.shared_replies,
+                    "cut_at_turn": tokens.cut_at_turn, "cut_reason": tokens.cut_reason,
                     "learner": episode.learner_replies(),
                 }, ensure_ascii=False, default=str) + "\n")
 
@@ -511,25 +556,35 @@ class VLLMLearner(Model):
             text = self.tokenizer.apply_chat_template(merge_messages(request.messages), tokenize=False,
                                                       add_generation_prompt=True)
             prompts.append(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        _, completions, _, _ = self.trainer.vllm_generation.generate(prompts=prompts, images=None, num_generations=1)
+        _, completions, logprobs, _ = self.trainer.vllm_generation.generate(prompts=prompts, images=None,
+                                                                             num_generations=1)
         results = []
-        for ids in completions:
+        for index, (prompt, ids) in enumerate(zip(prompts, completions)):
             ids = list(ids)[: self.max_new_tokens] if self.max_new_tokens else list(ids)
-            results.append(GenerationResult(text=self.tokenizer.decode(ids, skip_special_tokens=True).strip()))
+            # one logprob per token is the sampled token's (TRL's default); with top-N lists, which is which is
+            # not ours to guess
+            sampled = logprobs[index][: len(ids)] if logprobs is not None else []
+            single = bool(sampled) and all(len(p) == 1 and isinstance(p[0], float) for p in sampled)
+            results.append(GenerationResult(text=self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
+                                            prompt_token_ids=prompt, token_ids=ids,
+                                            logprobs=[p[0] for p in sampled] if single else None))
         return results
 
 
 def episode_reward(completions: list[Any], episode_reward: list[float | None], episode_outcome: list[str] | None = None,
                    episode_replaced: list[bool] | None = None, episode_resampled: list[bool] | None = None,
+                   episode_cut: list[bool] | None = None,
                    log_metric: Callable[[str, float], None] | None = None, **_: Any) -> list[float | None]:
     """TRL reward function: the game's reward computed during the rollout (None: no signal). Also logs the
     rollouts' outcome rates (``rollout/played``, ``rollout/success``, ``rollout/partner_replaced``,
-    ``rollout/resampled``: the share of episodes whose flat group was replayed on another instance)."""
+    ``rollout/resampled``: the share of episodes whose flat group was replayed on another instance,
+    ``rollout/cut``: the share trained only up to a turn whose prompt did not extend the previous one)."""
     if log_metric is not None and episode_outcome:
         count = len(episode_outcome)
         log_metric("rollout/played", sum(o != Status.ABORTED.value for o in episode_outcome) / count)
         log_metric("rollout/success", sum(o == Status.SUCCESS.value for o in episode_outcome) / count)
-        for name, flags in (("partner_replaced", episode_replaced), ("resampled", episode_resampled)):
+        for name, flags in (("partner_replaced", episode_replaced), ("resampled", episode_resampled),
+                            ("cut", episode_cut)):
             if flags is not None:
                 log_metric(f"rollout/{name}", sum(bool(f) for f in flags) / count)
     return [None if r is None or (isinstance(r, float) and math.isnan(r)) else float(r) for r in episode_reward]
@@ -684,7 +739,7 @@ def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
 
 
 LOG_KEYS = ("step", "loss", "reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "rollout/played",
-            "rollout/success", "rollout/partner_replaced", "rollout/resampled", "completions/mean_length", "grad_norm", "learning_rate")
+            "rollout/success", "rollout/partner_replaced", "rollout/resampled", "rollout/cut", "completions/mean_length", "grad_norm", "learning_rate")
 
 
 def write_training_log(log_history: list[dict[str, Any]], output_dir: Path) -> Path | None:

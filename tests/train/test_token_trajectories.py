@@ -1,0 +1,136 @@
+"""GRPO's trajectories from the tokens the learner sampled: the extension property checked turn by turn, on a
+prefix-preserving chat template and on one that drops past replies (a tiny random model built in memory), and
+whole rollouts with a learner served by the test server (no model download, no `model` marker)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+from playpen.models.base import GenerationRequest, GenerationSettings
+from playpen.testing.server import END_OF_TURN, decode_tokens
+from playpen.train.conversation import Turn, tokens_from_turns
+from tests.tiny_model import CHATML, DROPS_PAST_REPLIES, tiny_model
+
+FIRST = [{"role": "user", "content": "CLUE: a cold season"}]
+NEXT_CLUE = {"role": "user", "content": "CLUE: it follows autumn"}
+
+
+def two_turns(template):
+    """The learner's two turns of a conversation on the tiny model: (turns, the two results)."""
+    pytest.importorskip("torch")
+    from playpen.models.huggingface import HuggingFaceModel
+
+    model, tokenizer = tiny_model(chat_template=template)
+    learner = HuggingFaceModel(model=model, tokenizer=tokenizer, settings=GenerationSettings(0.0, 6),
+                               keep_prompt_tokens=True)
+    [first] = learner.generate([GenerationRequest(FIRST)])
+    [second] = learner.generate([GenerationRequest(FIRST + [{"role": "assistant", "content": first.text}, NEXT_CLUE])])
+    return [Turn(r.prompt_token_ids, r.token_ids) for r in (first, second)], (first, second), tokenizer
+
+
+def test_a_prefix_preserving_template_gives_one_sequence_with_the_sampled_tokens_in_the_loss():
+    turns, (first, second), tokenizer = two_turns(CHATML)
+    tokens = tokens_from_turns(turns)
+    assert tokens.cut_at_turn is None and tokens.cut_reason is None
+    assert tokens.prompt_ids == first.prompt_token_ids
+    # the whole sequence is what the model read at its last turn, then what it sampled there
+    assert tokens.prompt_ids + tokens.completion_ids == second.prompt_token_ids + second.token_ids
+    # mask 1 exactly on the sampled tokens: the first reply, then the second one
+    between = len(second.prompt_token_ids) - len(first.prompt_token_ids) - len(first.token_ids)
+    assert tokens.mask == [1] * len(first.token_ids) + [0] * between + [1] * len(second.token_ids)
+    trained = [t for t, m in zip(tokens.completion_ids, tokens.mask) if m]
+    assert trained == first.token_ids + second.token_ids
+    untrained = tokenizer.decode([t for t, m in zip(tokens.completion_ids, tokens.mask) if not m])
+    assert "CLUE: it follows autumn" in untrained and first.text not in untrained
+    # branching: a shared first reply is history, not trained on
+    assert tokens_from_turns(turns, shared_replies=1).mask == [0] * (len(first.token_ids) + between) + [1] * len(
+        second.token_ids)
+    assert tokens_from_turns(turns, max_completion_tokens=3).mask == [1, 1, 1]
+
+
+def test_a_template_that_drops_past_replies_ends_the_trajectory_before_that_turn():
+    turns, (first, second), tokenizer = two_turns(DROPS_PAST_REPLIES)
+    assert first.text not in tokenizer.decode(second.prompt_token_ids)  # the template really dropped it
+    tokens = tokens_from_turns(turns)
+    assert (tokens.cut_at_turn, tokens.cut_reason) == (1, "rewritten")
+    # only the first turn, exactly as sampled: the second reply was sampled in a context this sequence lacks
+    assert tokens.completion_ids == first.token_ids and tokens.mask == [1] * len(first.token_ids)
+
+
+def test_a_reply_stored_differently_from_its_tokens_ends_the_trajectory():
+    sampled = Turn([1, 2], [3, 4, 9])
+    assert tokens_from_turns([sampled, Turn([1, 2, 3, 4, 9, 5], [6])]).cut_at_turn is None
+    cut = tokens_from_turns([sampled, Turn([1, 2, 3, 9, 5], [6])])  # token 4 did not come back
+    assert (cut.cut_at_turn, cut.cut_reason, cut.completion_ids) == (1, "reply", [3, 4, 9])
+    with pytest.raises(ValueError):
+        tokens_from_turns([])
+
+
+def served_rollout(tmp_path, answer):
+    """GRPO's rollout function on two taboo instances, the guesser (the learner) served by the test server
+    with token ids, the describer scripted."""
+    from playpen.games import get_game
+    from playpen.models.openai_compat import OpenAICompatibleModel
+    from playpen.models.scripted import ScriptedModel
+    from playpen.rollout.planner import select_rows
+    from playpen.testing.server import TestServer
+    from playpen.train.grpo import ROW_PREFIX, EpisodeRollout, GRPOSettings
+
+    spec = get_game("taboo")
+    rows = select_rows(spec, split="train")[:2]
+    server = TestServer(answer=lambda messages, body: answer).start()
+    learner = OpenAICompatibleModel(server.base_url, server.model_id, return_tokens=True)
+    settings = GRPOSettings(games=["taboo"], group_size=2, batch_size=4, reward="success", partner_retries=0)
+    rollout = EpisodeRollout(settings, [spec], {r.key: r for r in rows}, ScriptedModel(), tokenizer=None,
+                             log_path=tmp_path / "rollouts.jsonl")
+    rollout.learner_model = lambda trainer: learner
+    trainer = SimpleNamespace(state=SimpleNamespace(global_step=0), accelerator=SimpleNamespace(num_processes=1))
+    prompts = [[{"role": "user", "content": ROW_PREFIX + json.dumps(["taboo", r.key])}] for r in rows for _ in (0, 1)]
+    try:
+        return rollout(prompts, trainer)
+    finally:
+        learner.close()
+        server.stop()
+
+
+def test_a_served_learner_is_trained_on_exactly_the_tokens_it_sampled(tmp_path):
+    out = served_rollout(tmp_path, "GUESS: xylophone")
+    reply = list(b"GUESS: xylophone") + [END_OF_TURN]
+    for prompt, ids, mask in zip(out["prompt_ids"], out["completion_ids"], out["env_mask"]):
+        assert decode_tokens(prompt).startswith("user: ") and decode_tokens(prompt).endswith("assistant: ")
+        trained = [t for t, m in zip(ids, mask) if m]
+        turns = len(trained) // len(reply)
+        assert turns == 3 and trained == reply * turns  # three wrong guesses, every one in the loss
+        untrained = decode_tokens([t for t, m in zip(ids, mask) if not m])
+        assert "xylophone" not in untrained and untrained.count("assistant: ") == turns - 1
+        assert ids[-len(reply):] == reply and mask[-len(reply):] == [1] * len(reply)
+    assert out["episode_cut"] == [False] * 4
+    logged = [json.loads(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
+    assert [entry["cut_at_turn"] for entry in logged] == [None] * 4
+
+
+def test_a_reply_changed_after_sampling_is_trained_only_up_to_that_turn_with_one_warning(tmp_path, caplog):
+    """The backend strips the reply's trailing space before the game sees it, so the next prompt does not
+    continue the sampled tokens: each episode keeps its first turn only, and the run says why, once."""
+    with caplog.at_level(logging.WARNING, logger="playpen.train"):
+        out = served_rollout(tmp_path, "GUESS: xylophone ")
+    for ids, mask in zip(out["completion_ids"], out["env_mask"]):
+        assert ids == list(b"GUESS: xylophone ") + [END_OF_TURN] and mask == [1] * len(ids)
+    assert out["episode_cut"] == [True] * 4
+    warnings = [r.getMessage() for r in caplog.records if r.name == "playpen.train"]
+    assert len(warnings) == 1 and "reads back as other tokens" in warnings[0]
+    logged = [json.loads(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
+    assert {(entry["cut_at_turn"], entry["cut_reason"]) for entry in logged} == {(1, "reply")}
+
+
+def test_cut_episodes_are_logged_as_a_rate():
+    from playpen.train.grpo import episode_reward
+
+    logged = {}
+    episode_reward([None] * 4, [1.0, 0.0, 0.0, 1.0], ["success"] * 4, episode_cut=[True, False, False, False],
+                   log_metric=logged.__setitem__)
+    assert logged["rollout/cut"] == 0.25

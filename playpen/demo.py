@@ -26,7 +26,12 @@ from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
-from playpen.results.records import INTERACTIONS_FILE, TRANSCRIPT_FILE, ResultsFileError, episodes
+from playpen.results.records import (
+    INTERACTIONS_FILE,
+    TRANSCRIPT_FILE,
+    ResultsFileError,
+    episodes,
+)
 from playpen.results.store import atomic_write_text
 
 LEARNER = "smollm2-135m"

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from playpen.eval.verify import replay_episode
-from playpen.results.records import INTERACTIONS_FILE, SCORES_FILE, ResultsFileError, episodes, is_ours, walking
+from playpen.results.records import (
+    INTERACTIONS_FILE,
+    SCORES_FILE,
+    ResultsFileError,
+    episodes,
+    is_ours,
+    walking,
+)
 from playpen.results.store import atomic_write_json, lock_results, scores_record
 
 

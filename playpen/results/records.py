@@ -163,11 +163,6 @@ class Episode:
         """The experiment's configuration (its ``experiment.json``)."""
         return read_json(self.file(EXPERIMENT_FILE))
 
-    def messages(self) -> list[Message]:
-        """``recorded_messages`` of its interactions (``ResultsFileError`` on a record of the wrong shape)."""
-        with walking(self.file(INTERACTIONS_FILE)):
-            return recorded_messages(self.interactions)
-
 
 def episodes(root: str | Path, games: set[str] | None = None) -> Iterator[Episode]:
     """Every episode folder below ``root`` (of ``games`` only, when given), in path order. ``root`` is checked at
@@ -207,7 +202,7 @@ def model_players(interactions: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def recorded_messages(interactions: Mapping[str, Any]) -> list[Message]:
     """The game master's messages to the model-backed players (``send message``) and their replies to it
     (``get message``), in the order of the record's turns. A record of the wrong shape raises one of
-    ``SHAPE_ERRORS`` (``Episode.messages`` turns it into ``ResultsFileError``)."""
+    ``SHAPE_ERRORS`` (read it ``with walking(path)`` to get a ``ResultsFileError`` naming the file)."""
     players = model_players(interactions)
     messages = []
     for round_events in interactions["turns"]:

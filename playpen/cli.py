@@ -275,7 +275,7 @@ def compare_command(
 def transcribe(results: ResultsOption = Path("results"), game: GamesOption = None,
                in_place: InPlaceOption = False) -> None:
     """(Re)build the HTML transcript of every episode."""
-    from playpen.results.transcript import build_transcripts
+    from playpen.results.store import build_transcripts
 
     count, problems = build_transcripts(results, _game_filter(game), in_place=in_place)
     _warn(problems)

@@ -26,6 +26,12 @@ from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
+from playpen.results.records import (
+    INTERACTIONS_FILE,
+    TRANSCRIPT_FILE,
+    ResultsFileError,
+    episodes,
+)
 from playpen.results.store import atomic_write_text
 
 LEARNER = "smollm2-135m"
@@ -135,13 +141,14 @@ def summary_text(result: DemoResult) -> str:
 def _episodes(step_dir: Path) -> dict[tuple[str, str, str], tuple[Path, str]]:
     """(game, experiment, episode) -> (transcript, outcome) of one evaluation's recorded episodes."""
     out = {}
-    for path in sorted(step_dir.rglob("interactions.json")):
-        episode, experiment, game = path.parent.name, path.parents[1].name, path.parents[2].name
+    for episode in episodes(step_dir) if step_dir.is_dir() else ():
+        if not episode.file(INTERACTIONS_FILE).exists():
+            continue
         try:
-            outcome = json.loads(path.read_text(encoding="utf-8")).get("outcome", {}).get("status", "?")
-        except ValueError:
+            outcome = episode.interactions.get("outcome", {}).get("status", "?")
+        except (ResultsFileError, AttributeError):
             outcome = "?"
-        out[(game, experiment, episode)] = (path.parent / "transcript.html", outcome)
+        out[(episode.game, episode.experiment_dir, episode.episode_dir)] = (episode.file(TRANSCRIPT_FILE), outcome)
     return out
 
 

@@ -21,9 +21,10 @@ from typing import Any, Callable
 import pytest
 
 from playpen.core import metrics
-from playpen.eval.verify import read_json, replay_episode
+from playpen.eval.verify import replay_episode
 from playpen.games import get_game
 from playpen.models.scripted import ScriptedModel
+from playpen.results.records import Episode, read_json
 from playpen.results.store import ResultsStore, interactions_record
 from playpen.rollout.planner import select_rows
 from playpen.rollout.engine import EpisodeJob, run_episodes
@@ -117,7 +118,7 @@ def test_record_keys_and_shapes_match_clembench(game, clembench_runs):
     types_seen: dict[str, set[str]] = {"clembench": set(), "ours": set()}
     for episode in episodes:
         theirs = read_json(episode / "interactions.json")
-        master, _ = replay_episode(episode)
+        master, _ = replay_episode(Episode(episode))
         ours = interactions_record(master, results_folder="run", role_models={}, player_models={}, timestamp="t")
         ours = json.loads(json.dumps(ours))  # as written to disk
         missing = set(theirs) - set(ours)

@@ -15,9 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from playpen.core import metrics
-from playpen.core.errors import PlaypenError
 from playpen.core.messages import Messages, merge_messages
-from playpen.results.store import SHAPE_ERRORS, read_json, shape_error
+from playpen.results.records import (
+    INTERACTIONS_FILE,
+    SCORES_FILE,
+    Episode,
+    episodes,
+    model_players,
+    recorded_messages,
+    walking,
+)
+
 
 @dataclass(frozen=True)
 class Perspective:
@@ -50,47 +58,31 @@ def _outcome(episode: dict[str, Any]) -> str:
 
 
 def player_messages(interactions: dict[str, Any], player: str) -> Messages:
-    messages: Messages = []
-    for round_events in interactions.get("turns") or []:
-        for event in round_events:
-            action = event.get("action") or {}
-            content = action.get("content")
-            if not isinstance(content, str):
-                continue
-            if event.get("to") == player and event.get("from") == "GM" and action.get("type") == "send message":
-                messages.append({"role": "user", "content": content})
-            elif event.get("from") == player and event.get("to") == "GM" and action.get("type") == "get message":
-                messages.append({"role": "assistant", "content": content})
-    return merge_messages(messages)
-
-
-def episode_dirs(root: Path) -> list[Path]:
-    return sorted(p.parent for p in root.rglob("interactions.json"))
+    """``player``'s conversation: the game master's messages as ``user`` turns, its replies as ``assistant``."""
+    return merge_messages([{"role": "assistant" if message.reply else "user", "content": message.text}
+                           for message in recorded_messages(interactions) if message.player == player])
 
 
 def read_perspectives(roots: list[str | Path]) -> Iterator[Perspective]:
     """Every model-backed player's perspective in every recorded episode below ``roots``. A record that cannot
     be read, or is not shaped like one, raises ``ResultsFileError`` naming it."""
-    for root in map(Path, roots):
-        if not root.is_dir():
-            raise PlaypenError(f"results folder not found: {root}")
-        for episode_dir in episode_dirs(root):
-            path = episode_dir / "interactions.json"
-            interactions = read_json(path)
-            scores_path = episode_dir / "scores.json"
+    for root in roots:
+        for episode in episodes(root):
+            if not episode.file(INTERACTIONS_FILE).exists():
+                continue
+            interactions = episode.interactions
             # outcome and score: from scores.json when there is one (clembench's), else from the interactions
-            source, record = (scores_path, read_json(scores_path)) if scores_path.exists() else (path, interactions)
-            try:
-                episode = record.get(metrics.EPISODE_SCORES_KEY, {}) if source == scores_path else record
-                main = episode.get(metrics.MAIN_SCORE, math.nan)
+            source = episode.file(SCORES_FILE) if episode.file(SCORES_FILE).exists() else episode.file(INTERACTIONS_FILE)
+            with walking(source):
+                if source.name == SCORES_FILE:
+                    record = episode.scores.get(metrics.EPISODE_SCORES_KEY, {})
+                else:
+                    record = interactions
+                main = record.get(metrics.MAIN_SCORE, math.nan)
                 main = math.nan if main is None else float(main)
-                outcome = _outcome(episode)
-            except SHAPE_ERRORS as error:
-                raise shape_error(source, error) from None
-            try:
-                perspectives = list(_episode_perspectives(episode_dir, interactions, outcome, main))
-            except SHAPE_ERRORS as error:
-                raise shape_error(path, error) from None
+                outcome = _outcome(record)
+            with walking(episode.file(INTERACTIONS_FILE)):
+                perspectives = list(_episode_perspectives(episode, interactions, outcome, main))
             yield from perspectives
 
 
@@ -101,20 +93,18 @@ def _text(value: Any) -> str:
     raise TypeError(f"a name field holds {type(value).__name__} {str(value)[:40]!r}")
 
 
-def _episode_perspectives(episode_dir: Path, interactions: dict[str, Any], outcome: str,
+def _episode_perspectives(episode: Episode, interactions: dict[str, Any], outcome: str,
                           main: float) -> Iterator[Perspective]:
     meta = interactions.get("meta") or {}
-    for player, info in (interactions.get("players") or {}).items():
-        if player == "GM" or info.get("model_name") in ("programmatic", "mock"):
-            continue
+    for player, info in model_players(interactions).items():
         messages = player_messages(interactions, player)
         if not any(m["role"] == "assistant" for m in messages):
             continue
         yield Perspective(
-            game=_text(meta.get("game_name")) or episode_dir.parents[2].name,
-            experiment=_text(meta.get("experiment_name")) or episode_dir.parent.name,
+            game=_text(meta.get("game_name")) or episode.game,
+            experiment=_text(meta.get("experiment_name")) or episode.experiment_dir,
             game_id=meta.get("game_id"),
-            episode_dir=episode_dir,
+            episode_dir=episode.path,
             player=player,
             role=_text(info.get("game_role")),
             model=_text(info.get("model_name")),

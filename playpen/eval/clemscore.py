@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from playpen.core import metrics
 from playpen.core.errors import PlaypenError
+from playpen.results.records import ERROR_FILE, INSTANCE_FILE, SCORES_FILE, Episode, ResultsFileError, episodes
 
 CLEMSCORE_COLUMN = "-, clemscore"
 AVG_PLAYED_COLUMN = "all, Average % Played"
@@ -71,17 +72,10 @@ class Gaps:
 
     def of_game(self, game: str) -> int:
         """How many of the left-out episodes belong to ``game`` (``<game>/<experiment>/<episode>``)."""
-        return sum(folder.parents[1].name == game for folder in (*self.errored, *self.unfinished, *self.invalid))
-
-
-def _episode_parts(path: Path) -> tuple[str, str, str, str] | None:
-    parts = path.parts[-5:]
-    return tuple(parts[:4]) if len(parts) == 5 else None  # type: ignore[return-value]
+        return sum(Episode(folder).game == game for folder in (*self.errored, *self.unfinished, *self.invalid))
 
 
 def _check_scores(path: Path, record: dict[str, Any]) -> dict[str, Any]:
-    from playpen.results.store import ResultsFileError
-
     episode_scores = record.get(metrics.EPISODE_SCORES_KEY)
     if not isinstance(episode_scores, dict):
         raise ResultsFileError(f"{path}: no '{metrics.EPISODE_SCORES_KEY}' object")
@@ -100,39 +94,32 @@ def scan_scores(results_dir: str | Path, *, models: str | None = None,
                 games: set[str] | None = None) -> tuple[list[ScoreRow], dict[str, Gaps]]:
     """Every episode metric of every usable ``scores.json`` below ``results_dir`` (plus the derived
     ``Played``), and per model the episodes left out: errored, unfinished (no scores), unusable scores."""
-    from playpen.results.store import ERROR_FILE, SCORES_FILE, ResultsFileError, read_json
-
-    root = Path(results_dir)
-    if not root.is_dir():
-        raise PlaypenError(f"results folder not found: {root}")
     rows: list[ScoreRow] = []
     gaps: dict[str, Gaps] = {}
-    seen: set[tuple[str, str, str, str]] = set()
-    episode_files = sorted({p.parent for pattern in (SCORES_FILE, "instance.json", ERROR_FILE)
-                            for p in root.rglob(pattern)})
-    for episode_dir in episode_files:
-        path = episode_dir / SCORES_FILE
-        key = _episode_parts(path)
-        if key is None:
+    seen: set[tuple[str, str]] = set()
+    for episode in episodes(results_dir, games):
+        path = episode.file(SCORES_FILE)
+        # without scores: errored, unfinished (played from an instance), or not an episode eval counts
+        missing = (None if path.exists() else "errored" if episode.file(ERROR_FILE).exists()
+                   else "unfinished" if episode.file(INSTANCE_FILE).exists() else "")
+        # the model, as clembench's evaluator takes it: the folder above <game>/<experiment>/<episode>
+        model = episode.run
+        if missing == "" or not model or models and models not in str(path) or (model, episode.key) in seen:
             continue
-        model, game, experiment, episode = key
-        if models and models not in str(path) or games and game not in games or key in seen:
-            continue
-        seen.add(key)
-        if not path.exists():
-            if (episode_dir / "instance.json").exists() or (episode_dir / ERROR_FILE).exists():
-                kind = "errored" if (episode_dir / ERROR_FILE).exists() else "unfinished"
-                getattr(gaps.setdefault(model, Gaps()), kind).append(episode_dir)
+        seen.add((model, episode.key))
+        if missing:
+            getattr(gaps.setdefault(model, Gaps()), missing).append(episode.path)
             continue
         try:
-            episode_scores = _check_scores(path, read_json(path))
+            episode_scores = _check_scores(path, episode.scores)
         except ResultsFileError as error:
-            gaps.setdefault(model, Gaps()).invalid[episode_dir] = str(error)
+            gaps.setdefault(model, Gaps()).invalid[episode.path] = str(error)
             continue
         for metric, value in episode_scores.items():
-            rows.append(ScoreRow(game, model, experiment, episode, metric, value))
+            rows.append(ScoreRow(episode.game, model, episode.experiment_dir, episode.episode_dir, metric, value))
         if metrics.ABORTED in episode_scores:
-            rows.append(ScoreRow(game, model, experiment, episode, metrics.PLAYED, 1 - _number(episode_scores[metrics.ABORTED])))
+            rows.append(ScoreRow(episode.game, model, episode.experiment_dir, episode.episode_dir, metrics.PLAYED,
+                                 1 - _number(episode_scores[metrics.ABORTED])))
     return rows, gaps
 
 

@@ -15,13 +15,8 @@ from playpen.eval.clemscore import Gaps, ModelTable, build_tables, raw_csv, resu
 from playpen.eval.statscore import STATIC_RESULTS_CSV
 from playpen.games import domain_of, game_names, static_games
 from playpen.games.static import STATSCORE_GAMES
-from playpen.results.store import (
-    ResultsFileError,
-    atomic_write_bytes,
-    atomic_write_json,
-    read_json,
-    remove_stale_temporaries,
-)
+from playpen.results.records import ResultsFileError, read_json
+from playpen.results.store import atomic_write_bytes, atomic_write_json, remove_stale_temporaries
 
 OUTPUT_FILES = ("raw.csv", "results.csv", STATIC_RESULTS_CSV, "results_ci.csv", "results.html", "results.png")
 #: sha256 of every output file eval wrote into a folder, so it never overwrites one it did not write

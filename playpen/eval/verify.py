@@ -17,25 +17,17 @@ from playpen.core import metrics
 from playpen.core.errors import PlaypenError
 from playpen.core.master import GameMaster
 from playpen.games import get_game, game_names
-from playpen.results.store import SHAPE_ERRORS, ResultsFileError, read_json, shape_error
-
-__all__ = ["read_json", "recorded_responses", "replay_episode", "verify", "find_episodes", "agreement_table"]
+from playpen.results.records import (
+    INTERACTIONS_FILE,
+    SCORES_FILE,
+    Episode,
+    ResultsFileError,
+    episodes,
+    recorded_replies,
+    walking,
+)
 
 COMPARED = (metrics.ABORTED, metrics.SUCCESS, metrics.LOSE, metrics.MAIN_SCORE)
-
-
-def recorded_responses(interactions: dict[str, Any]) -> list[str]:
-    """The replies of the model-backed players, in the order they were given."""
-    programmatic = {
-        name for name, player in interactions.get("players", {}).items()
-        if name == "GM" or player.get("model_name") in ("programmatic", "mock")
-    }
-    return [
-        event["action"]["content"]
-        for round_events in interactions["turns"]
-        for event in round_events
-        if event["action"]["type"] == "get message" and event["from"] not in programmatic and event["to"] == "GM"
-    ]
 
 
 @dataclass
@@ -63,26 +55,20 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def replay_episode(episode_dir: Path) -> tuple[GameMaster, list[str]] | None:
+def replay_episode(episode: Episode) -> tuple[GameMaster, list[str]] | None:
     """Rebuild a recorded episode from its files; None when the game is not one of ours. A record of the wrong
     shape raises ``ResultsFileError``; an exception while replaying the game is the caller's to report."""
-    path = episode_dir / "interactions.json"
-    interactions = read_json(path)
+    interactions = episode.interactions
     meta = interactions.get("meta")
-    game = (meta.get("game_name") if isinstance(meta, dict) else None) or episode_dir.parents[1].name
+    game = (meta.get("game_name") if isinstance(meta, dict) else None) or episode.game
     if not isinstance(game, str) or game not in game_names():
         return None
     spec = get_game(game)
-    experiment = read_json(episode_dir.parent / "experiment.json")
-    instance = read_json(episode_dir / "instance.json")
-    try:
-        responses = recorded_responses(interactions)
+    experiment, instance = episode.experiment, episode.instance
+    with walking(episode.file(INTERACTIONS_FILE)):
+        responses = recorded_replies(interactions)
         if spec.replay_instance is not None:
             instance = spec.replay_instance(instance, interactions)
-    except SHAPE_ERRORS as error:
-        raise shape_error(path, error) from None
-    if not all(isinstance(r, str) for r in responses):
-        raise ResultsFileError(f"{path}: a recorded reply is not a string")
     master = spec.new_episode(experiment, instance)
     for response in responses:
         if master.done:
@@ -91,23 +77,23 @@ def replay_episode(episode_dir: Path) -> tuple[GameMaster, list[str]] | None:
     return master, responses
 
 
-def verify_episode(episode_dir: Path) -> EpisodeCheck:
-    game = episode_dir.parents[1].name
+def verify_episode(episode: Episode) -> EpisodeCheck:
+    path, game = episode.path, episode.game
     try:
-        replayed_episode = replay_episode(episode_dir)
+        replayed_episode = replay_episode(episode)
     except ResultsFileError:
         raise
     except PlaypenError as error:  # a game we do not implement (yet)
-        return EpisodeCheck(episode_dir, game, "skipped", str(error))
+        return EpisodeCheck(path, game, "skipped", str(error))
     if replayed_episode is None:
-        return EpisodeCheck(episode_dir, game, "skipped", "not a clembench v2.0 text game")
+        return EpisodeCheck(path, game, "skipped", "not a clembench v2.0 text game")
     master, responses = replayed_episode
-    recorded = read_json(episode_dir / "scores.json").get(metrics.EPISODE_SCORES_KEY)
+    recorded = episode.scores.get(metrics.EPISODE_SCORES_KEY)
     if not isinstance(recorded, dict):
-        raise ResultsFileError(f"{episode_dir / 'scores.json'}: no '{metrics.EPISODE_SCORES_KEY}' object")
+        raise ResultsFileError(f"{episode.file(SCORES_FILE)}: no '{metrics.EPISODE_SCORES_KEY}' object")
     rec = {k: recorded.get(k) for k in COMPARED}
     if not master.done:
-        return EpisodeCheck(episode_dir, game, "disagree",
+        return EpisodeCheck(path, game, "disagree",
                             f"episode still running after all {len(responses)} recorded replies", rec)
     rep = {k: master.scores()[metrics.EPISODE_SCORES_KEY].get(k) for k in COMPARED}
     diffs = [f"{k}: recorded {rec[k]!r}, ours {rep[k]!r}" for k in COMPARED if not _same(rec[k], rep[k])]
@@ -115,33 +101,22 @@ def verify_episode(episode_dir: Path) -> EpisodeCheck:
         diffs.append(f"ended after {master.requests} of {len(responses)} recorded replies")
     if diffs:
         reason = "; ".join(diffs) + f" [ours: {master.outcome.status.value}: {master.outcome.reason}]"
-        return EpisodeCheck(episode_dir, game, "disagree", reason, rec, rep)
-    return EpisodeCheck(episode_dir, game, "agree", "", rec, rep)
-
-
-def find_episodes(root: Path) -> list[Path]:
-    return sorted(
-        p.parent for p in root.rglob("interactions.json")
-        if (p.parent / "instance.json").is_file() and (p.parent / "scores.json").is_file()
-        and (p.parent.parent / "experiment.json").is_file()
-    )
+        return EpisodeCheck(path, game, "disagree", reason, rec, rep)
+    return EpisodeCheck(path, game, "agree", "", rec, rep)
 
 
 def verify(root: str | Path, games: set[str] | None = None) -> list[EpisodeCheck]:
-    root = Path(root)
-    if not root.is_dir():
-        raise PlaypenError(f"results folder not found: {root}")
+    """One check per finished episode below ``root`` that can be replayed."""
     checks = []
-    for episode_dir in find_episodes(root):
-        game = episode_dir.parents[1].name
-        if games and game not in games:
+    for episode in episodes(root, games):
+        if not (episode.replayable and episode.file(SCORES_FILE).is_file()):
             continue
         try:
-            checks.append(verify_episode(episode_dir))
+            checks.append(verify_episode(episode))
         except ResultsFileError as error:
-            checks.append(EpisodeCheck(episode_dir, game, "error", str(error)))
+            checks.append(EpisodeCheck(episode.path, episode.game, "error", str(error)))
         except Exception as error:  # one broken record must not stop the others
-            checks.append(EpisodeCheck(episode_dir, game, "error", f"{type(error).__name__}: {error}"))
+            checks.append(EpisodeCheck(episode.path, episode.game, "error", f"{type(error).__name__}: {error}"))
     return checks
 
 

@@ -1,15 +1,14 @@
 """Answers with recorded replies: ``{episode: {role: [reply, ...]}}``, or read from a results folder.
 
-From a results folder, every ``interactions.json`` is read; the episode key is the last three folders
-``<game>/<experiment_dir>/<episode_dir>`` (the engine's ``request.episode``), the replies are the
-``get message`` events from each player to the GM, filed under the player's ``game_role`` and under its
-player name ("Player 1"). When two players share a role name (clembench's matchit_ascii), the request's role is
-mapped to its player name through the game's role order. Running out of replies gives an error result.
+From a results folder, every episode's ``interactions.json`` is read (``playpen.results.records``); the episode
+key is ``<game>/<experiment_dir>/<episode_dir>`` (the engine's ``request.episode``), the replies are those of
+each model-backed player, filed under the player's ``game_role`` and under its player name ("Player 1"). When
+two players share a role name (clembench's matchit_ascii), the request's role is mapped to its player name
+through the game's role order. Running out of replies gives an error result.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -17,29 +16,16 @@ from typing import Any, Mapping, Sequence
 
 from playpen.core.errors import PlaypenError
 from playpen.models.base import GenerationRequest, GenerationResult, GenerationSettings, Model
-from playpen.results.store import SHAPE_ERRORS, read_json, shape_error
-
-
-def episode_key(episode_dir: Path) -> str:
-    return "/".join(episode_dir.parts[-3:])
+from playpen.results.records import INTERACTIONS_FILE, episodes, model_players, recorded_messages, walking
 
 
 def read_replies(interactions: Mapping[str, Any]) -> dict[str, list[str]]:
     """``{role or player name: [replies]}`` of one interactions.json (roles shared by two players omitted)."""
-    players = {name: info for name, info in (interactions.get("players") or {}).items()
-               if name != "GM" and isinstance(info, dict)}
-    by_player: dict[str, list[str]] = defaultdict(list)
-    for round_events in interactions.get("turns") or []:
-        for event in round_events if isinstance(round_events, list) else []:
-            action = event.get("action") if isinstance(event, dict) else None
-            if not isinstance(action, dict):
-                continue
-            sender = event.get("from")
-            if action.get("type") == "get message" and event.get("to") == "GM" and isinstance(sender, str) \
-                    and sender in players:
-                content = action.get("content")
-                by_player[event["from"]].append(content if isinstance(content, str) else json.dumps(content))
-    replies: dict[str, list[str]] = {name: list(by_player.get(name, [])) for name in players}
+    players = model_players(interactions)
+    replies: dict[str, list[str]] = {name: [] for name in players}
+    for message in recorded_messages(interactions):
+        if message.reply:
+            replies[message.player].append(message.text)
     roles: dict[str, list[str]] = defaultdict(list)
     for name, info in players.items():
         role = info.get("game_role")
@@ -54,26 +40,22 @@ def read_replies(interactions: Mapping[str, Any]) -> dict[str, list[str]]:
 def load_results(folder: str | Path) -> dict[str, dict[str, list[str]]]:
     """All recorded replies below a results folder (one run, i.e. one model pair)."""
     root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise PlaypenError(f"results folder not found: {root}")
-    episodes: dict[str, dict[str, list[str]]] = {}
+    replies: dict[str, dict[str, list[str]]] = {}
     sources: dict[str, Path] = {}
-    for path in sorted(root.rglob("interactions.json")):
-        key = episode_key(path.parent)
-        if key in episodes:
+    for episode in episodes(root):
+        if not episode.file(INTERACTIONS_FILE).exists():
+            continue
+        if episode.key in replies:
             raise PlaypenError(
-                f"two recorded episodes share the key {key} ({sources[key].parent} and {path.parent}): point replay at "
-                "the folder of one run (one model pair), not at a folder holding several"
+                f"two recorded episodes share the key {episode.key} ({sources[episode.key]} and {episode.path}): point "
+                "replay at the folder of one run (one model pair), not at a folder holding several"
             )
-        interactions = read_json(path)
-        try:
-            episodes[key] = read_replies(interactions)
-        except SHAPE_ERRORS as error:
-            raise shape_error(path, error) from None
-        sources[key] = path
-    if not episodes:
+        with walking(episode.file(INTERACTIONS_FILE)):
+            replies[episode.key] = read_replies(episode.interactions)
+        sources[episode.key] = episode.path
+    if not replies:
         raise PlaypenError(f"no interactions.json below {root}")
-    return episodes
+    return replies
 
 
 class ReplayModel(Model):

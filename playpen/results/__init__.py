@@ -1,5 +1,3 @@
-"""Results folders in clembench's layout, atomic writes, resume, HTML transcripts."""
-
-from playpen.results.store import ResultsStore, atomic_write_json, read_json, run_dir_name
-
-__all__ = ["ResultsStore", "atomic_write_json", "read_json", "run_dir_name"]
+"""Results folders in clembench's layout: reading them (``records``: files, episodes, recorded messages),
+writing them (``store``: atomic writes, resume, locking, rebuilt transcripts) and rendering HTML transcripts
+(``transcript``)."""

@@ -6,10 +6,10 @@ failure). Every file is written to a temporary file in the same folder and renam
 ``scores.json`` is written last: an episode is finished exactly when its ``scores.json`` exists, so a run
 killed at any point resumes cleanly.
 
-This module is also the one place that
+Reading lives in ``records`` (``read_json``, the episode iterator, the recorded messages), rendering in
+``transcript``; this module is the one place that
 
-* reads results files (``read_json``: a damaged, truncated, non-UTF-8, too deeply nested or wrongly shaped
-  file, or one that is not a regular file, raises ``ResultsFileError`` naming the path);
+* writes results files (atomically) and rebuilds the transcripts of a results folder (``build_transcripts``);
 * turns names into folder names (``safe_component``) and checks that every episode folder stays inside
   the results folder;
 * records what an episode was played from (``played_from``: instance and experiment hashes, the players'
@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import re
-import stat
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -38,21 +37,28 @@ from playpen.core import metrics
 from playpen.core.errors import PlaypenError
 from playpen.core.instances import InstanceRow
 from playpen.core.master import GM, GameMaster
+from playpen.results.records import (
+    ERROR_FILE,
+    EXPERIMENT_FILE,
+    INSTANCE_FILE,
+    INTERACTIONS_FILE,
+    OUR_VERSION_PREFIX,
+    SCORES_FILE,
+    TRANSCRIPT_FILE,
+    ResultsFileError,
+    episodes,
+    is_ours,
+    read_json,
+    walking,
+)
+from playpen.results.transcript import render_transcript
 
-SCORES_FILE = "scores.json"
-ERROR_FILE = "error.json"
 #: every file the store writes into a run folder
-RECORD_FILES = ("experiment.json", "instance.json", "interactions.json", "transcript.html", SCORES_FILE, ERROR_FILE)
+RECORD_FILES = (EXPERIMENT_FILE, INSTANCE_FILE, INTERACTIONS_FILE, TRANSCRIPT_FILE, SCORES_FILE, ERROR_FILE)
 LOCK_FILE = ".playpen.lock"
 TMP_SUFFIX = ".tmp"
-#: the ``clem_version`` prefix of our records (clembench writes its own version number)
-OUR_VERSION_PREFIX = "playpen-"
 #: bytes; most file systems allow 255 per name, leave room for our temporary-file affixes
 MAX_COMPONENT_BYTES = 200
-
-
-class ResultsFileError(PlaypenError):
-    """A results file that cannot be read as the record it should be."""
 
 
 def now() -> str:
@@ -161,49 +167,6 @@ def remove_stale_temporaries(folder: Path, names: Sequence[str], *, below: bool 
                     path.unlink()
             except OSError:
                 continue
-
-
-# ---------------------------------------------------------------------- reading
-def read_json(path: Path) -> dict[str, Any]:
-    """The JSON object at ``path``; ``ResultsFileError`` naming the path when it cannot be that."""
-    path = Path(path)
-    try:
-        mode = path.stat().st_mode
-        if not stat.S_ISREG(mode):
-            raise ResultsFileError(f"{path}: not a regular file; move it away")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultsFileError(f"{path}: missing") from None
-    except UnicodeDecodeError as error:
-        raise ResultsFileError(f"{path}: not UTF-8 text (byte {error.start}); the file is damaged") from None
-    except json.JSONDecodeError as error:
-        raise ResultsFileError(f"{path}: not valid JSON ({error.msg} at line {error.lineno} column "
-                               f"{error.colno}); the file is damaged or truncated") from None
-    except RecursionError:
-        raise ResultsFileError(f"{path}: JSON nested too deeply to read") from None
-    except OSError as error:
-        raise ResultsFileError(f"cannot read {path}: {error.strerror or error}") from None
-    if not isinstance(data, dict):
-        found = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(data), "a number")
-        raise ResultsFileError(f"{path}: expected a JSON object, found {found}")
-    return data
-
-
-def shape_error(path: Path, error: BaseException) -> ResultsFileError:
-    """For readers that walk a record: a field of the wrong type or a missing key, as one message."""
-    what = f"missing key {error}" if isinstance(error, KeyError) else f"{type(error).__name__}: {error}"
-    return ResultsFileError(f"{path}: not shaped like a clembench record ({what})")
-
-
-#: what a reader of a record's fields can run into on a wrongly shaped (but valid JSON) file
-SHAPE_ERRORS = (KeyError, IndexError, TypeError, AttributeError, ValueError, RecursionError)
-
-
-def is_ours(record: Mapping[str, Any]) -> bool:
-    """Whether a record (interactions or scores) was written by Playpen rather than by clembench."""
-    meta = record.get("meta")
-    version = meta.get("clem_version") if isinstance(meta, dict) else None
-    return isinstance(version, str) and version.startswith(OUR_VERSION_PREFIX)
 
 
 # ---------------------------------------------------------------------- secrets
@@ -384,14 +347,14 @@ class ResultsStore:
         recorded = meta.get("played_from") if isinstance(meta, dict) else None
         if recorded is None:  # recorded before provenance was kept: compare the instance itself
             try:
-                same = read_json(episode_dir / "instance.json") == json.loads(json.dumps(row.instance))
+                same = read_json(episode_dir / INSTANCE_FILE) == json.loads(json.dumps(row.instance))
             except ResultsFileError:
                 same = False
             return EpisodeState(True, None if same else "another instance (another split or instance file)")
         return EpisodeState(True, provenance_difference(recorded, provenance))
 
     def write_experiment(self, row: InstanceRow, player_models: Mapping[str, Any]) -> None:
-        path = self.experiment_dir(row) / "experiment.json"
+        path = self.experiment_dir(row) / EXPERIMENT_FILE
         if not path.is_file():
             atomic_write_json(path, {**row.experiment, "timestamp": now(), "game_name": row.game,
                                      "experiment_name": row.experiment_name,
@@ -405,23 +368,49 @@ class ResultsStore:
         player_models: Mapping[str, Any],
         provenance: Mapping[str, Any] | None = None,
     ) -> Path:
-        from playpen.results.transcript import render_transcript
-
         episode_dir = self.episode_dir(row)
         self.write_experiment(row, player_models)
         (episode_dir / ERROR_FILE).unlink(missing_ok=True)
-        atomic_write_json(episode_dir / "instance.json", row.instance)
+        atomic_write_json(episode_dir / INSTANCE_FILE, row.instance)
         interactions = interactions_record(master, results_folder=self.run_name, role_models=role_models,
                                            player_models=player_models, timestamp=now(), provenance=provenance)
-        atomic_write_json(episode_dir / "interactions.json", interactions)
+        atomic_write_json(episode_dir / INTERACTIONS_FILE, interactions)
         scores = scores_record(master, interactions)
-        atomic_write_text(episode_dir / "transcript.html", render_transcript(interactions, scores))
+        atomic_write_text(episode_dir / TRANSCRIPT_FILE, render_transcript(interactions, scores))
         atomic_write_json(episode_dir / SCORES_FILE, scores)  # last: marks the episode finished
         return episode_dir
 
     def write_error(self, row: InstanceRow, error: str, player_models: Mapping[str, Any]) -> Path:
         episode_dir = self.episode_dir(row)
         self.write_experiment(row, player_models)
-        atomic_write_json(episode_dir / "instance.json", row.instance)
+        atomic_write_json(episode_dir / INSTANCE_FILE, row.instance)
         atomic_write_json(episode_dir / ERROR_FILE, {"timestamp": now(), "error": redact(error)})
         return episode_dir
+
+
+def build_transcripts(results_dir: str | Path, games: set[str] | None = None, *,
+                      in_place: bool = False) -> tuple[int, list[str]]:
+    """(Re)write ``transcript.html`` of every episode that has an ``interactions.json``. Returns (number
+    written, problems: records that cannot be read or rendered, one line each). A transcript that clembench
+    wrote for its own record is kept unless ``in_place``."""
+    written, problems, foreign = 0, [], []
+    for episode in episodes(results_dir, games):
+        if not episode.file(INTERACTIONS_FILE).exists():
+            continue
+        target = episode.file(TRANSCRIPT_FILE)
+        try:
+            if not in_place and target.exists() and not is_ours(episode.interactions):
+                foreign.append(target)
+                continue
+            scores = episode.scores if episode.file(SCORES_FILE).exists() else None
+            with walking(episode.file(INTERACTIONS_FILE)):
+                html = render_transcript(episode.interactions, scores)
+        except ResultsFileError as error:
+            problems.append(f"{error}; no transcript written")
+            continue
+        atomic_write_text(target, html)
+        written += 1
+    if foreign:
+        problems.append(f"{len(foreign)} transcripts were written by another tool (e.g. {foreign[0]}) and are kept; "
+                        "pass --in-place to overwrite them")
+    return written, problems

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 from html import escape
-from pathlib import Path
 from typing import Any, Mapping
 
 from playpen.core import metrics
@@ -108,41 +107,3 @@ def render_transcript(interactions: Mapping[str, Any], scores: Mapping[str, Any]
     parts.append("</main></body></html>")
     return "\n".join(parts)
 
-
-def build_transcripts(results_dir: str | Path, games: set[str] | None = None, *,
-                      in_place: bool = False) -> tuple[int, list[str]]:
-    """(Re)write ``transcript.html`` next to every ``interactions.json``. Returns (number written, problems:
-    records that cannot be read or rendered, one line each). A transcript that clembench wrote for its own
-    record is kept unless ``in_place``."""
-    from playpen.core.errors import PlaypenError
-    from playpen.results.store import SHAPE_ERRORS, ResultsFileError, atomic_write_text, is_ours, read_json, shape_error
-
-    root = Path(results_dir)
-    if not root.is_dir():
-        raise PlaypenError(f"results folder not found: {root}")
-    written, problems, foreign = 0, [], []
-    for path in sorted(root.rglob("interactions.json")):
-        game = path.parents[2].name if len(path.parents) > 2 else ""
-        if games and game not in games:
-            continue
-        target = path.parent / "transcript.html"
-        scores_path = path.parent / "scores.json"
-        try:
-            interactions = read_json(path)
-            if not in_place and target.exists() and not is_ours(interactions):
-                foreign.append(target)
-                continue
-            scores = read_json(scores_path) if scores_path.exists() else None
-            try:
-                html = render_transcript(interactions, scores)
-            except SHAPE_ERRORS as error:
-                raise shape_error(path, error) from None
-        except ResultsFileError as error:
-            problems.append(f"{error}; no transcript written")
-            continue
-        atomic_write_text(target, html)
-        written += 1
-    if foreign:
-        problems.append(f"{len(foreign)} transcripts were written by another tool (e.g. {foreign[0]}) and are kept; "
-                        "pass --in-place to overwrite them")
-    return written, problems

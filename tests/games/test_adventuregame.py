@@ -11,12 +11,13 @@ from hypothesis import given, settings, strategies as st
 from playpen.core import metrics
 from playpen.core.check import check_game
 from playpen.core.instances import iter_rows, load_instances
-from playpen.eval.verify import recorded_responses, verify
+from playpen.eval.verify import verify
 from playpen.games import get_game
 from playpen.games.adventuregame.commands import Command, parse_command
 from playpen.games.adventuregame.generate import EXPERIMENTS, generate
 from playpen.games.adventuregame.master import NAN_WHEN_ABORTED
 from playpen.games.adventuregame.world import Adventure, World
+from playpen.results.records import recorded_replies
 
 SPEC = get_game("adventuregame")
 GOALS = ["on(plate1,table1)", "on(book1,table1)", "in(apple1,cupboard1)"]
@@ -332,7 +333,7 @@ def test_every_turn_and_episode_score_matches_the_records(clembench_runs):
             experiment = json.loads((path.parent / "experiment.json").read_text())
             record = SPEC.replay_instance(json.loads((path / "instance.json").read_text()), interactions)
             master = SPEC.new_episode(experiment, record)
-            for reply in recorded_responses(interactions):
+            for reply in recorded_replies(interactions):
                 master.step(reply)
             ours = master.scores()
             for turn, scores in recorded["turn scores"].items():

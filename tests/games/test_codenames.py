@@ -15,7 +15,7 @@ from playpen.core import check
 from playpen.core.check import check_game, check_scores
 from playpen.core.instances import iter_rows, load_instances
 from playpen.core.master import Status
-from playpen.eval.verify import find_episodes, read_json, recorded_responses, verify
+from playpen.eval.verify import verify
 from playpen.games import get_game
 from playpen.games.codenames import GAMES
 from playpen.games.codenames.generate import (
@@ -29,6 +29,7 @@ from playpen.games.codenames.lemmas import lemma
 from playpen.games.codenames.lexicon import lexicon
 from playpen.games.codenames.master import FIX_STALE_LISTS, RECORDED_REVEALS, replay_instance
 from playpen.games.codenames.rules import V2_FLAGS
+from playpen.results.records import episodes, recorded_replies
 
 SPEC = GAMES["codenames"]
 TEAM = ["needle", "lead", "crane", "watch", "kiwi", "cross", "ray", "board", "ivory"]
@@ -564,14 +565,11 @@ def _same(a, b):
 def test_every_recorded_score_and_event_is_reproduced(clembench_runs):
     """Beyond verify: all turn and episode scores, and every game event but the message texts."""
     for run in clembench_runs:
-        for path in find_episodes(run):
-            if path.parents[1].name != "codenames":
-                continue
-            interactions = read_json(path / "interactions.json")
-            recorded = read_json(path / "scores.json")
-            instance = SPEC.replay_instance(read_json(path / "instance.json"), interactions)
-            game = SPEC.new_episode(read_json(path.parent / "experiment.json"), instance)
-            for reply in recorded_responses(interactions):
+        for record in episodes(run, {"codenames"}):
+            path, interactions, recorded = record.path, record.interactions, record.scores
+            instance = SPEC.replay_instance(record.instance, interactions)
+            game = SPEC.new_episode(record.experiment, instance)
+            for reply in recorded_replies(interactions):
                 game.step(reply)
             ours = game.scores()
             for key, value in recorded[metrics.EPISODE_SCORES_KEY].items():

@@ -353,16 +353,15 @@ def test_verify_against_recorded_clembench_runs(clembench_runs):
 
 
 def test_replayed_records_reproduce_every_clembench_metric(clembench_runs):
-    from playpen.eval.verify import find_episodes, read_json, recorded_responses
+    from playpen.results.records import episodes, recorded_replies
 
     compared = 0
-    for episode_dir in find_episodes(Path(clembench_runs[0]).parent):
-        if episode_dir.parents[1].name != "privateshared":
-            continue
-        interactions = read_json(episode_dir / "interactions.json")
-        recorded = read_json(episode_dir / "scores.json")
-        instance = replay_instance(read_json(episode_dir / "instance.json"), interactions)
-        game = play(recorded_responses(interactions), instance, read_json(episode_dir.parent / "experiment.json"))
+    for record in episodes(Path(clembench_runs[0]).parent, {"privateshared"}):
+        if not record.file("scores.json").is_file():
+            continue  # a broken clembench record
+        episode_dir, interactions, recorded = record.path, record.interactions, record.scores
+        instance = replay_instance(record.instance, interactions)
+        game = play(recorded_replies(interactions), instance, record.experiment)
         ours = game.scores()
         for name, value in recorded[EPISODE].items():
             if name in (metrics.REQUEST_COUNT, metrics.PARSED_REQUEST_COUNT, metrics.REQUEST_SUCCESS_RATIO):

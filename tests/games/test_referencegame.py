@@ -14,12 +14,13 @@ from playpen.core.check import check_game, check_scores, play_scripted
 from playpen.core.instances import iter_rows, load_instances
 from playpen.core.master import Status
 from playpen.core.metrics import EPISODE_SCORES_KEY, TURN_SCORES_KEY
-from playpen.eval.verify import read_json, verify
+from playpen.eval.verify import verify
 from playpen.games import get_game
 from playpen.games.referencegame import GAMES, grids
 from playpen.games.referencegame.generate import POOL_SIZES, TARGETS, generate, triplet_instances
 from playpen.games.referencegame.master import FOLLOWER, GIVER
 from playpen.games.referencegame.players import describe, scripted
+from playpen.results.records import read_json
 
 SPEC = GAMES["referencegame"]
 A, B, C = grids.from_pattern("XXXXX/...../...../...../....."), grids.from_pattern("X..../X..../X..../X..../X...."), \

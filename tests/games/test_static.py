@@ -20,10 +20,11 @@ from playpen.core.master import Status
 from playpen.core.metrics import EPISODE_SCORES_KEY
 from playpen.eval.report import evaluate
 from playpen.eval.statscore import STATIC_RESULTS_CSV, statscore, statscores
-from playpen.eval.verify import agreement_table, read_json, recorded_responses, verify
+from playpen.eval.verify import agreement_table, verify
 from playpen.games import get_game, resolve_games, static_games
 from playpen.games.static import GAMES, STATSCORE_GAMES
 from playpen.games.static.master import render
+from playpen.results.records import read_json, recorded_replies
 from playpen.rollout.planner import select_rows
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -323,7 +324,7 @@ def test_replayed_events_follow_clembench(static_runs):
             spec = get_game(interactions["meta"]["game_name"])
             master = spec.new_episode(read_json(episode_dir.parent / "experiment.json"),
                                       read_json(episode_dir / "instance.json"))
-            master.step(recorded_responses(interactions)[0])
+            master.step(recorded_replies(interactions)[0])
             recorded = [(e["action"]["type"], e["action"]["content"]) for e in interactions["turns"][0][2:]]
             ours = [(e["action"]["type"], e["action"]["content"]) for e in master.rounds[0][2:]]
             if recorded and recorded[0][0] == "metadata" and recorded[0][1].startswith("ParseError"):

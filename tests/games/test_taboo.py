@@ -13,7 +13,7 @@ from playpen.core.check import check_game, check_scores, play_scripted
 from playpen.core.instances import iter_rows, load_instances
 from playpen.core.master import Status
 from playpen.core.metrics import EPISODE_SCORES_KEY, TURN_SCORES_KEY
-from playpen.eval.verify import read_json, recorded_responses, verify
+from playpen.eval.verify import verify
 from playpen.games import get_game
 from playpen.games.taboo import GAMES
 from playpen.games.taboo.clues import STOPWORDS, normalise, taboo_breaches
@@ -22,6 +22,7 @@ from playpen.games.taboo.master import DESCRIBER, GUESSER
 from playpen.games.taboo.players import describer_clues, scripted
 from playpen.games.taboo.stemmer import stem
 from playpen.games.taboo.targets import BANDS, ZIPF_BANDS, load_targets
+from playpen.results.records import read_json, recorded_replies
 
 SPEC = GAMES["taboo"]
 EXPERIMENT = {"name": "high_en", "max_turns": 3}
@@ -363,6 +364,6 @@ def test_recorded_replies_replay_to_the_recorded_outcome_details(clembench_runs)
             interactions = read_json(interactions_file)
             master = SPEC.new_episode(read_json(interactions_file.parent.parent / "experiment.json"),
                                       read_json(interactions_file.parent / "instance.json"))
-            for reply in recorded_responses(interactions):
+            for reply in recorded_replies(interactions):
                 master.step(reply)
             assert master.done and len(master.rounds) == len(interactions["turns"])

@@ -503,17 +503,17 @@ def test_verify_agrees_with_recorded_episodes(run, fixtures_dir):
 
 def test_recorded_move_scores_and_metrics_match(fixtures_dir):
     """Beyond verify: every recorded per-move flag and every recorded episode metric."""
-    from playpen.eval.verify import find_episodes, read_json, recorded_responses
+    from playpen.results.records import episodes, recorded_replies
 
-    episodes = [p for p in find_episodes(fixtures_dir / "clembench-runs") if p.parents[1].name in ALL]
-    assert len(episodes) == 44
-    for path in episodes:
-        spec = GAMES[path.parents[1].name]
-        master = spec.new_episode(read_json(path.parent / "experiment.json"), read_json(path / "instance.json"))
-        for reply in recorded_responses(read_json(path / "interactions.json")):
+    recorded_episodes = list(episodes(fixtures_dir / "clembench-runs", set(ALL)))
+    assert len(recorded_episodes) == 44
+    for record in recorded_episodes:
+        path = record.path
+        master = GAMES[record.game].new_episode(record.experiment, record.instance)
+        for reply in recorded_replies(record.interactions):
             if not master.done:
                 master.step(reply)
-        recorded = read_json(path / "scores.json")
+        recorded = record.scores
         flags = [v["effiencient_move"] for _, v in sorted(recorded["turn scores"].items(), key=lambda kv: int(kv[0]))]
         assert master.good_moves == flags, path
         ours = episode(master)

@@ -487,20 +487,17 @@ def test_verify_agrees_with_every_recorded_episode(game, clembench_runs):
 
 def test_all_recorded_scores_match(clembench_runs):
     """Beyond verify: every episode metric, and the turn scores, which clembench numbers from 1 by guess."""
-    from playpen.eval.verify import find_episodes, read_json, recorded_responses
+    from playpen.results.records import episodes, recorded_replies
 
     compared = 0
     for run in clembench_runs:
-        for episode_dir in find_episodes(run):
-            game = episode_dir.parents[1].name
-            if game not in VARIANTS:
-                continue
-            master = GAMES[game].new_episode(read_json(episode_dir.parent / "experiment.json"), read_json(episode_dir / "instance.json"))
-            interactions = read_json(episode_dir / "interactions.json")
-            for reply in recorded_responses(interactions):
+        for record in episodes(run, set(VARIANTS)):
+            episode_dir, interactions = record.path, record.interactions
+            master = GAMES[record.game].new_episode(record.experiment, record.instance)
+            for reply in recorded_replies(interactions):
                 master.step(reply)
             assert master.done and len(master.rounds) == len(interactions["turns"])
-            recorded, ours = read_json(episode_dir / "scores.json"), master.scores()
+            recorded, ours = record.scores, master.scores()
             for key, value in recorded[EPISODE_SCORES_KEY].items():
                 mine = ours[EPISODE_SCORES_KEY][key]
                 assert mine == pytest.approx(value, abs=1e-4, nan_ok=True), (episode_dir, key)

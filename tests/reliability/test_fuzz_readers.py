@@ -71,7 +71,7 @@ def _readers(root: Path, out: Path):
     from playpen.eval.verify import verify
     from playpen.models.replay import load_results
     from playpen.results.store import ResultsStore
-    from playpen.results.transcript import build_transcripts
+    from playpen.results.store import build_transcripts
 
     rows = list(iter_rows("taboo", load_instances(get_game("taboo").instances_file("validation"))))[:2]
     return {

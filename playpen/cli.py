@@ -610,15 +610,22 @@ def prepare_model() -> None:
 
 @app.command()
 def demo(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (report.html, the training run).")] = Path("demo"),
-    steps: Annotated[int, typer.Option(help="GRPO steps (8 episodes each).")] = 10,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (report.html, the runs).")] = Path("demo"),
+    method: Annotated[str, typer.Option(help="sft: SFT on taboo, the learning beyond format; grpo: GRPO on the reference game's format.")] = "sft",
+    steps: Annotated[Optional[int], typer.Option(min=1, help="Training steps (default: 30 for sft, 10 for grpo of 8 episodes each).")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     ood: Annotated[str, typer.Option(help="Comma-separated out-of-domain games evaluated before and after.")] = "guesswhat,textmapworld",
 ) -> None:
-    """Evaluate the embedded model, train it with GRPO on the reference game, evaluate again: report.html."""
-    from playpen.demo import run_demo
+    """Evaluate the embedded model, train it on a game, evaluate again on the same episodes: report.html."""
+    from playpen.demo import run_demo, run_sft_demo
 
-    run_demo(output, steps=steps, seed=seed, ood_games=[g for g in ood.split(",") if g.strip()])
+    ood_games = [g.strip() for g in ood.split(",") if g.strip()]
+    if method == "sft":
+        run_sft_demo(output, steps=steps or 30, seed=seed, ood_games=ood_games, printer=_console().print)
+    elif method == "grpo":
+        run_demo(output, steps=steps or 10, seed=seed, ood_games=ood_games)
+    else:
+        raise PlaypenError(f"--method is sft or grpo, not {method!r}")
 
 
 def _os_error(error: OSError) -> str:

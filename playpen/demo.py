@@ -1,18 +1,21 @@
-"""``playpen demo``: the embedded model learns a dialogue game with GRPO, on a CPU, in minutes.
+"""``playpen demo``: the embedded model learns a dialogue game on a CPU, in minutes — beyond the reply format.
 
-1. evaluate SmolLM2-135M-Instruct (greedy) on the validation instances of the trained game (in its training
-   setup) and of an out-of-domain game (self-play);
-2. train it with GRPO for a few steps (LoRA; the learner samples, the partner is the game's scripted player);
-3. evaluate again on the same instances;
-4. write ``report.html``: before/after table per game and domain, learning curves, links to the transcripts.
+The default (``--method sft``) is the paper's experiment in miniature (``playpen.train.experiment``):
 
-The recipe (``demo_settings``) was chosen for what a 135M model can learn in a short CPU run: the learner is the
-*Instruction Giver* of the reference game. Its replies must be one line starting with ``Expression:``; the base
-model writes that in ~8% of its samples (temperature 1) but never greedily, so it aborts every validation
-episode. With an abort penalty, every group that holds one well-formed reply has reward spread, and GRPO
-teaches the format within a few steps. (As the paper's *Instruction Follower* the base model almost never
-samples a well-formed ``Answer:`` — about 1 in 10,000 — so no group has any spread and nothing can be learned.)
-See docs/training.md for the measurements.
+1. evaluate SmolLM2-135M-Instruct (greedy) on held-out taboo instances as the *WordGuesser* against the scripted
+   describer, and on out-of-domain games in self-play;
+2. fine-tune it (LoRA SFT, a few dozen steps) on transcripts of taboo's competent scripted guesser;
+3. evaluate again on the same episodes and write ``report.html``: the change vs base per game and scope with
+   bootstrap 95 % intervals, and the transcripts before and after.
+
+Why taboo: the base model already answers in the game's format in most episodes (it replies "GUESS: ...") but
+repeats the clue instead of guessing a word, so its quality is 0; a well-formed guess without content also
+scores 0. Whatever quality the trained model reaches is the skill of the game (naming the word a clue
+describes, on words it never trained on), not its format (docs/training.md has the measurements).
+
+``--method grpo`` runs the earlier demo: GRPO on the reference game's *Instruction Giver*. There the base model
+never writes the one-line ``Expression:`` greedily, and GRPO with an abort penalty teaches that format within a
+few steps; quality stays at the scripted follower's chance level (``demo_settings``).
 """
 
 from __future__ import annotations
@@ -26,24 +29,68 @@ from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
-from playpen.results.records import (
-    INTERACTIONS_FILE,
-    TRANSCRIPT_FILE,
-    ResultsFileError,
-    episodes,
-)
+from playpen.results.records import episode_outcomes
+from playpen.results.transcript import outcome_link
 from playpen.results.store import atomic_write_text
 
 LEARNER = "smollm2-135m"
+SFT_GAME = "taboo"
+SFT_ROLE = "WordGuesser"
 GAME = "referencegame"
 ROLE = "Instruction Giver"
 OOD_GAMES = ("guesswhat", "textmapworld")
 ALIAS = "smollm2-135m-grpo-demo"
 
 
+def demo_recipe(*, steps: int = 30, seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES):
+    """The SFT demo's experiment (see the module docstring): 30 taboo test episodes (10 per experiment), one
+    episode per out-of-domain experiment."""
+    from playpen.train.experiment import ExperimentRecipe
+
+    return ExperimentRecipe(
+        base=LEARNER, games=[SFT_GAME], roles={SFT_GAME: SFT_ROLE}, partner="scripted", ood_games=list(ood_games),
+        methods=["sft"], seeds=[seed], eval_split="test", eval_per_experiment=10, ood_per_experiment=1,
+        eval_max_new_tokens=24, format_only_quality={SFT_GAME: 0.0},
+        sft={"learning_rate": 1e-3, "max_steps": steps, "max_length": 512},
+    )
+
+
+def run_sft_demo(output_dir: Path = Path("demo"), *, steps: int = 30, seed: int = 0,
+                 ood_games: tuple[str, ...] | list[str] = OOD_GAMES,
+                 printer: Callable[[str], None] | None = print) -> dict[str, Any]:
+    """Evaluate → SFT on taboo → evaluate → ``report.html`` (resumable, as every experiment); returns the report."""
+    from playpen.models.embedded import prepare_embedded_model
+    from playpen.train.experiment import Experiment
+
+    say = printer or (lambda _: None)
+    started = time.monotonic()
+    prepare_embedded_model()
+    say(f"playpen demo: SFT of {LEARNER} as the {SFT_GAME} {SFT_ROLE} ({steps} steps) on the scripted guesser's "
+        f"transcripts; greedy evaluation on held-out {SFT_GAME} episodes + {', '.join(ood_games) or 'no other game'} "
+        "before and after")
+    report = Experiment(demo_recipe(steps=steps, seed=seed, ood_games=ood_games), output_dir, printer=printer).run()
+    say(sft_summary_text(report))
+    say(f"report: {Path(output_dir) / 'report.html'}  ({(time.monotonic() - started) / 60:.1f} min this run)")
+    return report
+
+
+def sft_summary_text(report: dict[str, Any]) -> str:
+    """Per game: base → trained, and the change with its 95 % interval."""
+    lines = ["base → trained (greedy, held-out episodes; change with its bootstrap 95 % interval):"]
+    for row in report["rows"]:
+        if not row["game"] or row["figure"] not in ("played", "quality"):
+            continue
+        label = "% played" if row["figure"] == "played" else "quality"
+        change = "" if math.isnan(row["change"]) else (
+            f"  change {row['change']:+.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]")
+        lines.append(f"  {row['game']:14s} {row['scope']:>3}  {label:9s} {_fmt(row['base']):>6} → "
+                     f"{_fmt(row['trained']):>6}{change}")
+    return "\n".join(lines)
+
+
 def demo_settings(*, steps: int = 10, seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES,
                   **overrides: Any):
-    """The demo's GRPO recipe (see the module docstring and docs/training.md)."""
+    """The GRPO demo's recipe (``--method grpo``; see the module docstring and docs/training.md)."""
     from playpen.train.grpo import GRPOSettings
 
     settings = GRPOSettings(
@@ -138,28 +185,6 @@ def summary_text(result: DemoResult) -> str:
     return "\n".join(lines)
 
 
-def _episodes(step_dir: Path) -> dict[tuple[str, str, str], tuple[Path, str]]:
-    """(game, experiment, episode) -> (transcript, outcome) of one evaluation's recorded episodes."""
-    out = {}
-    for episode in episodes(step_dir) if step_dir.is_dir() else ():
-        if not episode.file(INTERACTIONS_FILE).exists():
-            continue
-        try:
-            outcome = episode.interactions.get("outcome", {}).get("status", "?")
-        except (ResultsFileError, AttributeError):
-            outcome = "?"
-        out[(episode.game, episode.experiment_dir, episode.episode_dir)] = (episode.file(TRANSCRIPT_FILE), outcome)
-    return out
-
-
-def _outcome_link(entry: tuple[Path, str] | None, root: Path) -> str:
-    if entry is None:
-        return "–"
-    path, outcome = entry
-    colour = {"success": "#1a7f37", "lose": "#9a6700", "aborted": "#cf222e"}.get(outcome, "#666")
-    return f"<a href='{escape(path.relative_to(root).as_posix())}' style='color:{colour}'>{escape(outcome)}</a>"
-
-
 def _learner_samples(run_dir: Path, count: int = 4) -> tuple[list[dict], list[dict]]:
     """A few learner replies from the first and the last training step (rollouts.jsonl)."""
     path = run_dir / "rollouts.jsonl"
@@ -205,14 +230,14 @@ def write_report(result: DemoResult, settings: Any, run_dir: Path) -> Path:
     curves = run_dir / "learning_curves.png"
     image = (f"<img src='data:image/png;base64,{base64.b64encode(curves.read_bytes()).decode()}' "
              f"alt='learning curves' style='max-width:100%'>") if curves.is_file() else "<p>(no learning curves)</p>"
-    before_eps = _episodes(run_dir / "eval" / "step-0")
-    after_eps = _episodes(run_dir / "eval" / f"step-{last}")
+    before_eps = episode_outcomes(run_dir / "eval" / "step-0")
+    after_eps = episode_outcomes(run_dir / "eval" / f"step-{last}")
     links = []
     for key in sorted(set(before_eps) | set(after_eps)):
         game, experiment, episode = key
         links.append(f"<tr><td>{escape(game)}</td><td>{escape(experiment)}</td><td>{escape(episode)}</td>"
-                     f"<td>{_outcome_link(before_eps.get(key), root)}</td>"
-                     f"<td>{_outcome_link(after_eps.get(key), root)}</td></tr>")
+                     f"<td>{outcome_link(before_eps.get(key), root)}</td>"
+                     f"<td>{outcome_link(after_eps.get(key), root)}</td></tr>")
     first, final = _learner_samples(run_dir)
     samples = "".join(
         f"<tr><td>{label}</td><td>{r['step']}</td><td>{escape(r['outcome'] or '')}</td><td>{_fmt(r['reward'])}</td>"

@@ -181,6 +181,22 @@ def _walk(root: Path, games: set[str] | None) -> Iterator[Episode]:
             yield episode
 
 
+def episode_outcomes(root: str | Path) -> dict[tuple[str, str, str], tuple[Path, str]]:
+    """(game, experiment folder, episode folder) -> (its ``transcript.html``, outcome status) for every episode
+    below ``root`` that has an interactions file ("?" where the outcome cannot be read)."""
+    root = Path(root)
+    out = {}
+    for episode in episodes(root) if root.is_dir() else ():
+        if not episode.file(INTERACTIONS_FILE).exists():
+            continue
+        try:
+            outcome = episode.interactions.get("outcome", {}).get("status", "?")
+        except (ResultsFileError, AttributeError):
+            outcome = "?"
+        out[(episode.game, episode.experiment_dir, episode.episode_dir)] = (episode.file(TRANSCRIPT_FILE), outcome)
+    return out
+
+
 # ---------------------------------------------------------------------- what was said
 @dataclass(frozen=True)
 class Message:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import math
 from html import escape
+from pathlib import Path
 from typing import Any, Mapping
 
 from playpen.core import metrics
 
+OUTCOME_COLOURS = {"success": "#1a7f37", "lose": "#9a6700", "aborted": "#cf222e"}
 PLAYER_COLOURS = ("#e3f2fd", "#fff3e0", "#e8f5e9", "#f3e5f5", "#fce4ec", "#e0f7fa")
 
 STYLE = """
@@ -107,3 +109,12 @@ def render_transcript(interactions: Mapping[str, Any], scores: Mapping[str, Any]
     parts.append("</main></body></html>")
     return "\n".join(parts)
 
+
+def outcome_link(entry: tuple[Path, str] | None, root: Path) -> str:
+    """An episode's outcome, coloured and linked to its transcript (relative to the page in ``root``); "–"
+    for an episode that is not there (``entry`` as ``records.episode_outcomes`` gives it)."""
+    if entry is None:
+        return "–"
+    path, outcome = entry
+    colour = OUTCOME_COLOURS.get(outcome, "#666")
+    return f"<a href='{escape(path.relative_to(root).as_posix())}' style='color:{colour}'>{escape(outcome)}</a>"

@@ -69,10 +69,20 @@ def load_trainable(name: str, *, lora_r: int | None = None, lora_alpha: int | No
     A LoRA checkpoint is loaded on its base and stays trainable; with ``merge_adapter_into`` it is merged and
     saved there first (so DPO on top of an SFT adapter starts from the SFT model). ``lora_r`` adds a fresh
     adapter to a full model.
+
+    On the CPU, training takes every core ($PLAYPEN_THREADS overrides): an evaluation earlier in the same
+    process may have left torch at one thread (``models.huggingface.default_threads``), which halves a step's
+    speed on 2 cores.
     """
+    import os
+
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from playpen.models.huggingface import available_cpus
+
+    if device_kind() == "cpu":
+        torch.set_num_threads(int(os.environ.get("PLAYPEN_THREADS") or 0) or available_cpus())
     path, base = checkpoint_path(name)
     dtype = torch.bfloat16 if device_kind() == "cuda" else torch.float32
     tokenizer = AutoTokenizer.from_pretrained(path if (path / "tokenizer_config.json").is_file() else base)

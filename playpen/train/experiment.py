@@ -185,7 +185,14 @@ class Experiment:
         for number, (label, folder, method, seed) in enumerate(stages, 1):
             prefix = f"[{number}/{len(stages)}] {label}"
             if (folder / DONE).is_file():
-                self.printer(f"{prefix}: done earlier (skipped)")
+                missing = self._unevaluated(folder) if label != "data" else []
+                if not missing:
+                    self.printer(f"{prefix}: done earlier (skipped)")
+                    continue
+                # games added to the recipe after the stage finished (e.g. the reference tasks): only those
+                self.printer(f"{prefix}: done earlier; evaluating {', '.join(s.name for s in missing)} ...")
+                model = self.recipe.base if method is None else self._trained_model(method, seed)
+                self._evaluate(model, folder / "eval", missing)
                 continue
             self.printer(f"{prefix} ...")
             begin = time.monotonic()
@@ -257,9 +264,21 @@ class Experiment:
             raise PlaypenError(f"{method} seed {seed} has not been trained (needed first; add it to methods)")
         return path.read_text(encoding="utf-8").strip()
 
-    def _evaluate(self, model_name: str, results: Path) -> None:
+    @property
+    def evaluated_specs(self) -> list[GameSpec]:
+        return [*self.trained_specs, *self.ood_specs, *self.static_specs]
+
+    def _unevaluated(self, folder: Path) -> list[GameSpec]:
+        """The recipe's evaluation games of which a finished stage recorded no episode."""
+        from playpen.results.records import episodes
+
+        results = folder / "eval"
+        found = {episode.game for episode in episodes(results)} if results.is_dir() else set()
+        return [spec for spec in self.evaluated_specs if spec.name not in found]
+
+    def _evaluate(self, model_name: str, results: Path, specs: list[GameSpec] | None = None) -> None:
         """Greedy evaluation on the same episodes for every model: in-domain games in the training setup,
-        out-of-domain games in self-play, the reference tasks."""
+        out-of-domain games in self-play, the reference tasks (``specs``: only these games)."""
         from playpen.train.evaluation import evaluate_policy
 
         model = self.load(model_name, self.recipe.eval_max_new_tokens)
@@ -274,7 +293,7 @@ class Experiment:
                 self.printer(f"  evaluated {done}/{total} episodes")
 
         try:
-            evaluate_policy(model, [*self.trained_specs, *self.ood_specs, *self.static_specs], roles=self.roles,
+            evaluate_policy(model, self.evaluated_specs if specs is None else specs, roles=self.roles,
                             partner=partner, split=self.recipe.eval_split, per_experiment=counts,
                             batch_size=self.recipe.eval_batch_size, results_dir=results, instances=static,
                             progress=progress)
@@ -285,6 +304,31 @@ class Experiment:
                     close()
 
     # ------------------------------------------------------------------------------------------- report
+    def _transcripts(self, per_game: int = 8) -> str:
+        """HTML: the first ``per_game`` evaluated episodes of every game, the base and each trained run side by
+        side, each outcome linked to its transcript."""
+        from html import escape
+
+        from playpen.results.records import episode_outcomes
+        from playpen.results.transcript import outcome_link
+
+        columns = [("base", self.output / "base" / "eval")]
+        columns += [(f"{method.replace('_', '→')} seed {seed}", self._method_dir(method, seed) / "eval")
+                    for method in self.recipe.methods for seed in self.recipe.seeds]
+        outcomes = [(label, episode_outcomes(folder)) for label, folder in columns if folder.is_dir()]
+        shown: dict[str, list[tuple[str, str, str]]] = {}
+        trained = {spec.name for spec in self.trained_specs}
+        for key in sorted(set().union(*(found for _, found in outcomes)), key=lambda k: (k[0] not in trained, k)):
+            if len(shown.setdefault(key[0], [])) < per_game:
+                shown[key[0]].append(key)
+        head = "<tr><th>game</th><th>experiment</th><th>episode</th>" + "".join(
+            f"<th>{escape(label)}</th>" for label, _ in outcomes) + "</tr>"
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(part)}</td>" for part in key)
+            + "".join(f"<td>{outcome_link(found.get(key), self.output)}</td>" for _, found in outcomes) + "</tr>"
+            for keys in shown.values() for key in keys)
+        return f"<table>{head}{body}</table>" if body else "<p>(no recorded episode)</p>"
+
     def _episodes(self, folder: Path):
         from playpen.eval.clemscore import load_score_rows
         from playpen.eval.confidence import episodes_by_model
@@ -342,7 +386,7 @@ class Experiment:
         png = _report_png(rows, self.recipe)
         if png:
             atomic_write_bytes(self.output / "report.png", png)
-        atomic_write_text(self.output / "report.html", _report_html(report, png))
+        atomic_write_text(self.output / "report.html", _report_html(report, png, self._transcripts()))
         return report
 
 
@@ -441,7 +485,7 @@ def _report_png(rows: list[dict[str, Any]], recipe: ExperimentRecipe) -> bytes |
     return buffer.getvalue()
 
 
-def _report_html(report: dict[str, Any], png: bytes | None) -> str:
+def _report_html(report: dict[str, Any], png: bytes | None, transcripts: str) -> str:
     import base64
     from html import escape
 
@@ -489,6 +533,9 @@ the trained quality and its interval with the game's format-only level); clemsco
 {image}
 <h2>Change vs base per scope</h2>{table(scopes, False)}
 <h2>Per game</h2>{table(games, True)}
+<h2>Transcripts</h2>
+<p>The same evaluation episodes before and after training (the first of each game; every episode is under
+<code>base/eval</code> and <code>runs/&lt;method&gt;/seed-&lt;n&gt;/eval</code>).</p>{transcripts}
 <h2>Time per stage</h2><ul>{timing}</ul>
 </body></html>"""
 

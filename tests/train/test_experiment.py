@@ -83,6 +83,10 @@ def test_experiment_trains_every_method_per_seed_and_reports_the_change_vs_base(
     assert sft_in["change"] == "100.00" and sft_in["significant"] == "1" and sft_in["seed_0"] == "100.00"
     html = (out / "report.html").read_text()
     assert "in-domain clemscore" in html and "out-of-domain clemscore" in html
+    # the same episode before and after, linked to its transcripts
+    assert "href='base/eval/toy-bad/echo/0_three/episode_0/transcript.html'" in html
+    assert "href='runs/sft/seed-1/eval/toy-competent/echo/0_three/episode_0/transcript.html'" in html
+    assert (out / "runs" / "sft" / "seed-1" / "eval" / "toy-competent" / "echo" / "0_three" / "episode_0" / "transcript.html").is_file()
     assert (out / "report.png").stat().st_size > 1000
 
     def no_nan(constant):
@@ -109,6 +113,29 @@ def test_experiment_resumes_finished_stages_and_reruns_an_interrupted_one(tmp_pa
     _experiment(tmp_path, toy_specs, once_more, []).run()
     assert once_more.calls == []
     assert (tmp_path / "exp" / "runs" / "sft" / "seed-0" / "done.json").is_file()
+
+
+def test_games_added_to_a_finished_experiment_are_evaluated_without_training_again(tmp_path, toy_specs):
+    def experiment(ood, trainer, lines):
+        recipe = ExperimentRecipe(base="toy-bad", games=["echo"], roles={"echo": "Echoer"}, ood_games=ood,
+                                  methods=["sft"], seeds=[0], resamples=300)
+        return Experiment(recipe, tmp_path / "exp", trainer=trainer, load=_load,
+                          resolve=lambda names: [toy_specs[n] for n in names], printer=lines.append)
+
+    experiment([], FakeTrainer(), []).run()
+    assert not (tmp_path / "exp" / "base" / "eval" / "toy-bad" / "echo_out").exists()
+    again, lines = FakeTrainer(), []
+    report = experiment(["echo_out"], again, lines).run()
+    assert again.calls == []
+    assert sum("evaluating echo_out" in line for line in lines) == 2  # the base and the one trained run
+    for run in ("base/eval/toy-bad", "runs/sft/seed-0/eval/toy-competent"):
+        assert (tmp_path / "exp" / run / "echo_out").is_dir()
+    out = {r["figure"]: r for r in report["rows"] if (r["scope"], r["game"]) == ("out", "")}
+    assert out["clemscore"]["change"] == 100
+    # nothing is left to add: every stage is skipped
+    lines = []
+    experiment(["echo_out"], FakeTrainer(), lines).run()
+    assert sum("done earlier (skipped)" in line for line in lines) == 3
 
 
 def test_a_games_teacher_writes_its_sft_data(tmp_path, toy_specs):

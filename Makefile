@@ -25,7 +25,7 @@ demo: $(STAMP)
 	# then its clemscore table
 	HF_HUB_OFFLINE=1 $(BIN)/playpen run -g all -m smollm2-135m --split validation -N 1 -L 32 -b 16 -r $(DEMO)/all-games
 	HF_HUB_OFFLINE=1 $(BIN)/playpen eval -r $(DEMO)/all-games
-	# the learning loop: evaluate, GRPO on the reference game, evaluate again -> report.html
+	# the learning loop: evaluate, SFT on taboo (the guesser), evaluate again on the same episodes -> report.html
 	HF_HUB_OFFLINE=1 $(BIN)/playpen demo -o $(DEMO)
 	@echo "reports: $(DEMO)/report.html and $(DEMO)/all-games/results.html"
 

@@ -63,14 +63,12 @@ def run_sft_demo(output_dir: Path = Path("demo"), *, steps: int = 30, seed: int 
     from playpen.train.experiment import Experiment
 
     say = printer or (lambda _: None)
-    started = time.monotonic()
     prepare_embedded_model()
     say(f"playpen demo: SFT of {LEARNER} as the {SFT_GAME} {SFT_ROLE} ({steps} steps) on the scripted guesser's "
         f"transcripts; greedy evaluation on held-out {SFT_GAME} episodes + {', '.join(ood_games) or 'no other game'} "
         "before and after")
     report = Experiment(demo_recipe(steps=steps, seed=seed, ood_games=ood_games), output_dir, printer=printer).run()
     say(sft_summary_text(report))
-    say(f"report: {Path(output_dir) / 'report.html'}  ({(time.monotonic() - started) / 60:.1f} min this run)")
     return report
 
 

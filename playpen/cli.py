@@ -550,6 +550,7 @@ def experiment_command(
     games: Annotated[Optional[str], typer.Option(help="Comma-separated in-domain training games.")] = None,
     ood_games: Annotated[Optional[str], typer.Option(help="Comma-separated out-of-domain games.")] = None,
     static_games: Annotated[Optional[str], typer.Option(help="Comma-separated reference tasks (statscore).")] = None,
+    static_instances: Annotated[Optional[Path], typer.Option(help="Folder laid out like clembench's static/ with the reference tasks' instance files.")] = None,
     methods: Annotated[Optional[str], typer.Option(help="Comma-separated: sft, sft_dpo, grpo, sft_grpo.")] = None,
     seeds: Annotated[Optional[str], typer.Option(help="Comma-separated training seeds.")] = None,
     report_only: Annotated[bool, typer.Option(help="Only rebuild the report from what has finished.")] = False,
@@ -566,7 +567,8 @@ def experiment_command(
     except ValueError as error:
         raise PlaypenError(f"--seeds takes comma-separated integers, not {seeds!r}") from error
     recipe = load_recipe(config, dict(base=base, games=names(games), ood_games=names(ood_games),
-                                      static_games=names(static_games), methods=names(methods), seeds=seed_list))
+                                      static_games=names(static_games), methods=names(methods), seeds=seed_list,
+                                      static_instances=str(static_instances) if static_instances else None))
     experiment = Experiment(recipe, output, printer=_console().print)
     if report_only:
         experiment.report()

@@ -410,6 +410,20 @@ def test_competent_guesser_plays_from_the_feedback():
         assert constraints.pattern().match(word) and constraints.counts_fit(word)
 
 
+def test_literal_guesser_names_the_clues_word_first_then_solves():
+    guesser = scripted("WordGuesser", "literal", EXPERIMENT, {"target_word": "Ghost"}, 0)
+    master = new("wordle_withclue", target="ghost", clue="a spirit that haunts a house")
+    assert guesser(master.messages_for()) == "explanation: the clue describes this word.\nguess: ghost"
+    play(master, guesser(master.messages_for()))
+    assert master.outcome.status.value == "success"
+    # after a wrong first guess (someone else's) it goes on as the competent solver
+    solver = scripted("WordGuesser", "competent", EXPERIMENT, {"target_word": "ghost"}, 0)
+    master = play(new("wordle_withclue", target="ghost"), g("crane"))
+    assert guesser(master.messages_for()) == solver(master.messages_for())
+    assert GAMES["wordle_withclue"].skills == ("competent", "bad", "literal")
+    assert "literal" not in GAMES["wordle"].skills
+
+
 def test_competent_critic_agrees_only_with_consistent_guesses():
     critic = scripted("WordCritic", "competent", EXPERIMENT, {"target_word": "crane"}, 0)
     master = play(new("wordle_withcritic", target="crane"), g("slate"))

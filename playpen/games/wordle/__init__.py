@@ -49,6 +49,7 @@ GAMES: dict[str, GameSpec] = {
         paper_reward="success",
         instances_dir=INSTANCES_DIR / "wordle_withclue",
         scripted=scripted,
+        extra_skills=("literal",),
         generate=_generator("wordle_withclue"),
         seed=28,
         info=_INFO,

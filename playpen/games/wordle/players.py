@@ -5,6 +5,8 @@
   unless one of the next few splits the remaining candidates into clearly more colour patterns.
 * competent critic: a teacher that knows the target word (a fact the real critic does not have). It agrees
   when the proposal could still be the target given the colours of the proposals it has seen.
+* literal guesser (wordle_withclue): guesses the word the clue describes first (it knows the target), then plays
+  as the competent solver; the teacher of reading a clue, for SFT.
 * bad players: the guesser guesses common words at random, ignoring the feedback, and breaks the format
   now and then; the critic says yes or no at random and sometimes breaks the format.
 
@@ -204,6 +206,19 @@ def competent_guesser(vocabulary: Vocabulary, seed: int, length: int) -> Policy:
     return play
 
 
+def literal_guesser(target: str, fallback: Policy) -> Policy:
+    """wordle_withclue's literal guesser: its first guess is the word the clue describes (it knows the target,
+    as a perfect clue dictionary would), later ones are the competent solver's. A teacher of the skill a small
+    model can learn: reading a clue as a word."""
+
+    def play(messages: list[dict[str, str]]) -> str:
+        if not observations_in(messages) and not guesses_in(messages, "assistant"):
+            return reply("the clue describes this word.", target)
+        return fallback(messages)
+
+    return play
+
+
 def competent_critic(target: str) -> Policy:
     def judge(messages: list[dict[str, str]]) -> str:
         proposals = guesses_in(messages, "user")
@@ -261,12 +276,15 @@ def bad_critic(seed: int) -> Policy:
 
 
 def scripted(role: str, skill: str, experiment: Mapping[str, Any], instance: Mapping[str, Any], seed: int) -> Policy:
-    """The scripted-player factory of all three wordle variants."""
-    if skill not in ("competent", "bad"):
-        raise ValueError(f"unknown skill '{skill}' (expected 'competent' or 'bad')")
+    """The scripted-player factory of all three wordle variants (``literal``: wordle_withclue's guesser)."""
+    if skill not in ("competent", "bad", "literal"):
+        raise ValueError(f"unknown skill '{skill}' (expected 'competent', 'bad' or 'literal')")
     vocabulary = vocabulary_for(experiment)
     length = int((experiment.get("common_config") or {}).get("max_word_length", 5))
     if role in ("WordGuesser", "ReflectingWordGuesser"):
+        if skill == "literal":
+            target = str(instance["target_word"]).strip().lower()
+            return literal_guesser(target, competent_guesser(vocabulary, seed, length))
         return competent_guesser(vocabulary, seed, length) if skill == "competent" else bad_guesser(vocabulary, seed)
     if role == "WordCritic":
         target = str(instance["target_word"]).strip().lower()

@@ -234,7 +234,8 @@ def test_connections_are_reused_across_calls(serve):
 
 
 def test_async_requests_need_no_worker_threads(serve):
-    server = serve(answer=echo_answer, latency=0.05)
+    # 0.3 s per answer: even on a starved CPU the 16 requests overlap in the server
+    server = serve(answer=echo_answer, latency=0.3)
     model = client(server, max_concurrency=16)
 
     def client_threads():  # the test server's threads (one per connection) live in this process too

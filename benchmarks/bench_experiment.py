@@ -2,6 +2,7 @@
 (SmolLM2-135M-Instruct; SFT, SFT→DPO, GRPO, SFT→GRPO; several seeds), then the change vs base per method.
 
     .venv/bin/python benchmarks/bench_experiment.py [--recipe FILE] [--output DIR] [--seeds 0,1,2] [--methods ...]
+        [--static-games eqbench,ifeval --static-instances path/to/clembench/static]
 
 Resumable: run it again with the same ``--output`` and finished stages are skipped. The trained models are
 registered in ``<output>/registry`` (not in your model registry). Prints the report's scope rows and, last, a JSON
@@ -26,6 +27,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("bench-experiment"))
     parser.add_argument("--seeds", default=None, help="Comma-separated seeds (default: the recipe's).")
     parser.add_argument("--methods", default=None, help="Comma-separated methods (default: the recipe's).")
+    parser.add_argument("--static-games", default=None, help="Comma-separated reference tasks (statscore).")
+    parser.add_argument("--static-instances", default=None, help="Folder laid out like clembench's static/.")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args.output.mkdir(parents=True, exist_ok=True)
@@ -38,6 +41,10 @@ def main() -> None:
         overrides["seeds"] = [int(s) for s in args.seeds.split(",")]
     if args.methods:
         overrides["methods"] = args.methods.split(",")
+    if args.static_games:
+        overrides["static_games"] = args.static_games.split(",")
+    if args.static_instances:
+        overrides["static_instances"] = args.static_instances
     recipe = load_recipe(args.recipe, overrides)
     started = time.monotonic()
     report = Experiment(recipe, args.output).run()

@@ -54,8 +54,9 @@ UNIFORM_LOGPROB = -math.log(END_OF_TURN + 1)
 
 
 def reply_tokens(text: str, stopped: bool = True) -> list[int]:
-    """A reply's token ids: its bytes, then END_OF_TURN if it stopped (not when cut at ``max_tokens``)."""
-    return list(text.encode("utf-8")) + ([END_OF_TURN] if stopped else [])
+    """A reply's token ids: its bytes, then END_OF_TURN if it stopped (not when cut at ``max_tokens``). A lone
+    surrogate (which a hostile answer may hold) becomes its three surrogate-escape bytes instead of an error."""
+    return list(text.encode("utf-8", "surrogatepass")) + ([END_OF_TURN] if stopped else [])
 
 
 def prompt_tokens(messages: list[dict[str, Any]]) -> list[int]:
@@ -254,7 +255,7 @@ class TestServer:
                 "total_tokens": prompt_words + completion_tokens,
             },
         }
-        tokens = reply_tokens(text, stopped=finish == "stop")
+        tokens = reply_tokens(text, stopped=finish == "stop") if body.get("return_token_ids") or body.get("logprobs") else []
         if body.get("return_token_ids"):
             answer["prompt_token_ids"] = prompt_tokens(messages)
             choice["token_ids"] = tokens

@@ -14,16 +14,27 @@ from playpen.train.experiment import Experiment
 pytestmark = pytest.mark.model
 
 
-def test_the_sft_demo_runs_the_experiment_end_to_end(embedded_model_dir, tmp_path, isolated_registry):
+def test_the_sft_demo_runs_the_experiment_end_to_end(embedded_model_dir, tmp_path, isolated_registry, monkeypatch):
     import torch
 
     from playpen.models.huggingface import available_cpus
 
+    import playpen.train.offline as offline
+
+    threads_in_training = []
+    load_trainable = offline.load_trainable
+
+    def loading(*args, **kwargs):  # what the trainer gets, after the base evaluation left torch at one thread
+        loaded = load_trainable(*args, **kwargs)
+        threads_in_training.append(torch.get_num_threads())
+        return loaded
+
     recipe = demo_recipe(steps=2, ood_games=[])
     recipe.eval_per_experiment = 1
     lines: list[str] = []
+    monkeypatch.setattr(offline, "load_trainable", loading)
     report = Experiment(recipe, tmp_path / "demo", printer=lines.append).run()
-    assert torch.get_num_threads() == available_cpus()  # the evaluation's one thread did not slow the training
+    assert threads_in_training == [available_cpus()]
 
     rows = {(r["scope"], r["game"], r["figure"]): r for r in report["rows"]}
     taboo = rows[("in", "taboo", "played")]

@@ -49,6 +49,11 @@ def available_cpus() -> int:
     return max(1, count)
 
 
+def threads_from_env() -> int:
+    """The CPU threads ``$PLAYPEN_THREADS`` asks for (0: not set)."""
+    return int(os.environ.get("PLAYPEN_THREADS") or 0)
+
+
 def default_threads() -> int:
     """CPU threads for generation: one core is left to the engine, the game masters and the OS.
 
@@ -266,7 +271,7 @@ class HuggingFaceModel(Model):
                 f'the tokenizer of {self.path or self.name} has no chat template; set "chat_template" in the '
                 "model's registry entry (a Jinja template string)"
             )
-        wanted = threads or int(os.environ.get("PLAYPEN_THREADS") or 0)
+        wanted = threads or threads_from_env()
         if not wanted and not reused and self.device == "cpu":
             wanted = default_threads()
         if wanted and wanted != torch.get_num_threads():

@@ -74,15 +74,13 @@ def load_trainable(name: str, *, lora_r: int | None = None, lora_alpha: int | No
     process may have left torch at one thread (``models.huggingface.default_threads``), which halves a step's
     speed on 2 cores.
     """
-    import os
-
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from playpen.models.huggingface import available_cpus
+    from playpen.models.huggingface import available_cpus, threads_from_env
 
     if device_kind() == "cpu":
-        torch.set_num_threads(int(os.environ.get("PLAYPEN_THREADS") or 0) or available_cpus())
+        torch.set_num_threads(threads_from_env() or available_cpus())
     path, base = checkpoint_path(name)
     dtype = torch.bfloat16 if device_kind() == "cuda" else torch.float32
     tokenizer = AutoTokenizer.from_pretrained(path if (path / "tokenizer_config.json").is_file() else base)

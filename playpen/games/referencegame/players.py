@@ -7,8 +7,9 @@
   the distractors. It is weaker than the competent giver (the scripted follower finds the target in 74 of the
   90 test episodes) but it is a copy of the grid rather than a comparison of grids, which makes it a teacher
   a small model can imitate.
-* Follower, competent (also for the literal skill): picks the grid that agrees with most of the cell statements in the expression (the
-  first such grid on a tie). Bad: answers at random and now and then breaks the answer format.
+* Follower, competent (also for the literal skill): picks the grid that agrees with most of the cell
+  statements in the expression (the first such grid on a tie). Bad: answers at random and now and then breaks
+  the answer format.
 
 A policy is a deterministic function of the messages it sees and its seed.
 """

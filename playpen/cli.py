@@ -523,6 +523,14 @@ def train_grpo_command(
         min=0, help="Dynamic sampling: replay a group with equal rewards on another instance up to N times.")] = None,
     eval_steps: Annotated[Optional[int], typer.Option(help="Evaluate every N steps (0: before and after only).")] = None,
     eval_games: Annotated[Optional[str], typer.Option(help="Comma-separated extra (e.g. out-of-domain) games to evaluate.")] = None,
+    eval_static_games: Annotated[Optional[str], typer.Option(
+        help="Comma-separated reference tasks to evaluate too (statscore), e.g. eqbench,ifeval.")] = None,
+    eval_static_instances: Annotated[Optional[Path], typer.Option(
+        help="Folder laid out like clembench's static/ holding their instance files.")] = None,
+    select_by: Annotated[Optional[str], typer.Option(
+        help="Keep the evaluated checkpoint best by in, out, static or clemscore (saved as best/, registered).")] = None,
+    stop_static_drop: Annotated[Optional[float], typer.Option(
+        help="Stop once the statscore falls more than this many points below its value before training.")] = None,
     seed: Annotated[Optional[int], typer.Option()] = None,
     alias: Annotated[Optional[str], typer.Option(help="Alias to register the result under.")] = None,
 ) -> None:
@@ -538,7 +546,9 @@ def train_grpo_command(
         temperature=temperature, learning_rate=learning_rate, beta=beta,
         lora_r=lora_r, reward=reward, abort_penalty=abort_penalty, max_new_tokens=max_new_tokens,
         branching=branching, all_roles=all_roles, resample_flat_groups=resample_flat_groups, eval_steps=eval_steps, eval_games=eval_games.split(",") if eval_games else None,
-        seed=seed, alias=alias))
+        eval_static_games=eval_static_games.split(",") if eval_static_games else None,
+        eval_static_instances=str(eval_static_instances) if eval_static_instances else None,
+        select_by=select_by, stop_static_drop=stop_static_drop, seed=seed, alias=alias))
     _print_trained(*train_grpo(learner, output, settings, resume=resume))
 
 

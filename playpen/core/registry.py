@@ -55,6 +55,9 @@ class GameSpec:
     examples: Path | None = None
     #: checks one (experiment, instance) of an instance file before it is played; raises PlaypenError
     validate: Callable[[Mapping[str, Any], Mapping[str, Any], str], None] | None = None
+    #: instance fields naming the word a player must find (taboo's and wordle's ``target_word``): training and
+    #: evaluation are disjoint only if these words are, across every game of an experiment
+    target_keys: tuple[str, ...] = ()
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -84,6 +87,10 @@ class GameSpec:
     def check_instances_file(self) -> Path:
         """The instances ``check_game`` plays by default: the examples, else the validation split."""
         return self.examples if self.examples is not None else self.instances_file("validation")
+
+    def targets(self, instance: Mapping[str, Any]) -> set[str]:
+        """The words ``instance`` asks players to find (lower case; empty for games without such words)."""
+        return {str(instance[key]).strip().lower() for key in self.target_keys if instance.get(key)}
 
     def new_episode(self, experiment: Mapping[str, Any], instance: Mapping[str, Any]) -> GameMaster:
         return self.master(experiment, instance)

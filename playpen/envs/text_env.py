@@ -49,11 +49,15 @@ class InstanceSampler:
     weights: dict[str, float]
 
     @classmethod
-    def from_specs(cls, specs: Sequence[GameSpec], *, split: str = "train", instances: str | None = None,
+    def from_specs(cls, specs: Sequence[GameSpec], *, split: str = "train",
+                   instances: str | Mapping[str, str] | None = None,
                    weights: Mapping[str, float] | None = None) -> "InstanceSampler":
+        """Rows of ``split``, or of ``instances``: one instances file for every game, or one per game name (the
+        games it does not name use ``split``)."""
         rows = {}
         for spec in specs:
-            data = load_instances(instances) if instances else load_instances(spec.instances_file(split))
+            source = instances.get(spec.name) if isinstance(instances, Mapping) else instances
+            data = load_instances(source) if source else load_instances(spec.instances_file(split))
             rows[spec.name] = list(iter_rows(spec.name, data))
             if not rows[spec.name]:
                 raise PlaypenError(f"{spec.name}: no instances in split '{split}'")

@@ -247,6 +247,8 @@ class HuggingFaceModel(Model):
         #: put the prompt's token ids into every result (GRPO's learner): 36 bytes a token held as long as the
         #: result (a run keeps them all, against ~4 bytes of prompt text), so only when asked
         self.keep_prompt_tokens = keep_prompt_tokens
+        #: rows of a batch that ask the same prompt share its prefill (``_shared_prefill``)
+        self.share_prefill = True
         self.adapter: Path | None = None
         self.path: Path | None = None
         reused = model is not None or tokenizer is not None
@@ -467,15 +469,20 @@ class HuggingFaceModel(Model):
         self.model.eval()
         try:
             with torch.inference_mode():
+                if not single and self.share_prefill:
+                    shared = self._shared_prefill(rows, batch)
+                    if shared is not None:
+                        options["past_key_values"] = shared
                 try:
                     output = self.model.generate(**batch, **options, return_dict_in_generate=True)
                 except Exception as error:
                     if "past_key_values" not in options:
                         raise
                     # a cache layout this model does not accept: answer without it, and stop caching
-                    log.warning("reusing cached keys/values failed for %s (%s); prefix caching is now off",
-                                self.name, error)
+                    log.warning("reusing cached keys/values failed for %s (%s); prefix caching and shared "
+                                "prefill are now off", self.name, error)
                     self.prefix_cache = None
+                    self.share_prefill = False
                     del options["past_key_values"]
                     output = self.model.generate(**batch, **options, return_dict_in_generate=True)
         finally:
@@ -504,6 +511,30 @@ class HuggingFaceModel(Model):
                 )
             )
         return results
+
+    def _shared_prefill(self, rows: list[Row], batch: dict[str, Any]) -> Any:
+        """Keys/values of the batch's prompts (all but their last token) computed once per *distinct* prompt and
+        copied to every row that asks it, or None when all prompts differ.
+
+        A GRPO group asks its first prompt ``group_size`` times; prefill is most of a CPU's generation time
+        (``bench_batching.py``), so one prefill with G continuations saves (G − 1)/G of it. Positions follow
+        the left padding exactly as ``generate`` computes them, so the continuations are the tokens a separate
+        prefill gives."""
+        import torch
+
+        first_row: dict[tuple[int, ...], int] = {}
+        owners = [first_row.setdefault(tuple(ids), index) for index, (_, _, ids) in enumerate(rows)]
+        if len(first_row) == len(rows) or batch["input_ids"].shape[1] < 2:
+            return None
+        distinct = list(first_row.values())
+        chosen = torch.tensor(distinct, device=self.device)
+        ids = batch["input_ids"].index_select(0, chosen)[:, :-1]
+        mask = batch["attention_mask"].index_select(0, chosen)[:, :-1]
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True).past_key_values
+        slot = {row: number for number, row in enumerate(distinct)}
+        cache.reorder_cache(torch.tensor([slot[owner] for owner in owners], device=self.device))
+        return cache
 
     # ------------------------------------------------------------------ misc
     def info(self) -> dict[str, Any]:

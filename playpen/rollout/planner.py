@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from playpen.core.errors import PlaypenError
 from playpen.core.instances import InstanceRow, iter_rows, load_instances
@@ -69,6 +70,35 @@ def instances_for(spec: GameSpec, path: Path) -> Path:
             return candidate
     raise PlaypenError(f"{path} holds no instances for {spec.name} (looked for {spec.name}/in/instances.json, "
                        f"{spec.name}/instances.json and {spec.name}.json)")
+
+
+def target_words(specs_rows: Iterable[tuple[GameSpec, Iterable[InstanceRow]]]) -> dict[str, set[str]]:
+    """word -> the games whose rows ask for it (``GameSpec.targets``; games without target words add none)."""
+    words: dict[str, set[str]] = {}
+    for spec, rows in specs_rows:
+        for row in rows:
+            for word in spec.targets(row.instance):
+                words.setdefault(word, set()).add(spec.name)
+    return words
+
+
+def without_targets(spec: GameSpec, data: Mapping[str, Any], banned: Collection[str]) -> tuple[dict[str, Any], list[str]]:
+    """``data`` (an instances file) without the instances whose target word is in ``banned``, and those words.
+
+    Training on an instance whose target is an evaluation target of *any* game leaks the answer (taboo and
+    wordle draw from overlapping word pools), so an experiment trains only on instances whose targets no
+    evaluated game asks for."""
+    kept: dict[str, Any] = {**data, "experiments": []}
+    dropped: list[str] = []
+    for experiment in data["experiments"]:
+        instances = []
+        for instance in experiment["game_instances"]:
+            leaked = spec.targets(instance) & set(banned)
+            dropped.extend(sorted(leaked))
+            if not leaked:
+                instances.append(instance)
+        kept["experiments"].append({**experiment, "game_instances": instances})
+    return kept, dropped
 
 
 @dataclass

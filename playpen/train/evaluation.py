@@ -22,6 +22,8 @@ from playpen.eval.report import Summary, scope_games, summaries
 from playpen.models.base import GenerationSettings, Model
 from playpen.rollout.planner import select_rows
 from playpen.rollout.engine import EpisodeJob, run_episodes
+from playpen.results.store import atomic_write_json
+from playpen.train.guardrails import best_step, history_from_rows, should_stop, static_drop
 
 EVAL_FIELDS = ["step", "scope", "game", "played", "quality", "clemscore", "episodes"]
 
@@ -87,10 +89,11 @@ def game_clemscore(played: float, quality: float) -> float:
 
 
 def scope_summaries(table: ModelTable) -> list[Summary]:
-    """The clemscore summaries (all / in / out) of one table, as ``playpen eval`` computes them, except that a
-    scope in which no episode was played (quality undefined) gets clemscore 0 instead of failing."""
+    """The clemscore summaries (all / in / out, and static: the statscore) of one table, as ``playpen eval``
+    computes them, except that a scope in which no episode was played (quality undefined) gets clemscore 0
+    instead of failing."""
     out = []
-    for scope in ("all", "in", "out"):
+    for scope in ("all", "in", "out", "static"):
         games = scope_games(table, scope)
         if not games:
             continue
@@ -153,14 +156,17 @@ class EvalCallback(_callback_base()):
         self.settings = settings
         self.trained = list(specs)
         extra = resolve_games(settings.eval_games) if settings.eval_games else []
-        self.specs = self.trained + [s for s in extra if s.name not in {t.name for t in self.trained}]
+        self.static = resolve_games(getattr(settings, "eval_static_games", None) or [])
+        self.specs = self.trained + [s for s in extra + self.static if s.name not in {t.name for t in self.trained}]
         self.roles = dict(roles)
         self.tokenizer = tokenizer
         self.partner = partner
         self.output_dir = Path(output_dir)
         self.path = self.output_dir / "eval_metrics.csv"
         self.printer = printer
-        self.done_steps: set[int] = {r["step"] for r in read_eval_rows(self.path)} if resume else set()
+        earlier = read_eval_rows(self.path) if resume else []
+        self.done_steps: set[int] = {r["step"] for r in earlier}
+        self.history = history_from_rows(earlier)
 
     def evaluate(self, step: int, model: Any) -> ModelTable | None:
         if step in self.done_steps:
@@ -177,20 +183,37 @@ class EvalCallback(_callback_base()):
             counts = {spec.name: self.settings.eval_per_experiment if spec.name in trained
                       else getattr(self.settings, "eval_extra_per_experiment", self.settings.eval_per_experiment)
                       for spec in self.specs}
+            counts.update({spec.name: self.settings.eval_static_per_experiment for spec in self.static})
             table = evaluate_policy(policy, self.specs, roles=self.roles, partner=self.partner,
                                     split=self.settings.eval_split, per_experiment=counts,
                                     batch_size=self.settings.eval_batch_size,
-                                    results_dir=self.output_dir / "eval" / f"step-{step}")
+                                    results_dir=self.output_dir / "eval" / f"step-{step}",
+                                    instances={s.name: self.settings.eval_static_instances for s in self.static})
         finally:
             if was_training:
                 model.train()
         rows = table_rows(step, table)
         append_eval_rows(self.path, rows)
+        self.history.update(history_from_rows(rows))
         if self.printer is not None:
             parts = [f"{r['game'] or r['scope']}: played {r['played']:.0f}% clemscore {r['clemscore']:.2f}"
-                     for r in rows if r["scope"] in ("game", "in", "out")]
+                     for r in rows if r["scope"] in ("game", "in", "out", "static")]
             self.printer(f"eval @ step {step}: " + "; ".join(parts))
+        self._keep_if_best(step, model)
         return table
+
+    def _keep_if_best(self, step: int, model: Any) -> None:
+        """With ``select_by``: save the policy to ``best/`` when this evaluation is the best so far."""
+        select_by = getattr(self.settings, "select_by", None)
+        best = best_step(self.history, select_by) if select_by else None
+        if best is None or best[0] != step:
+            return
+        folder = self.output_dir / "best"
+        model.save_pretrained(str(folder))
+        self.tokenizer.save_pretrained(str(folder))
+        atomic_write_json(folder / "best.json", {"step": step, "select_by": select_by, "value": best[1]})
+        if self.printer is not None:
+            self.printer(f"best so far by {select_by}: step {step} ({best[1]:.2f}) -> {folder}")
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if state.global_step == 0:
@@ -200,6 +223,13 @@ class EvalCallback(_callback_base()):
         every = self.settings.eval_steps
         if every and state.global_step % every == 0 and state.global_step < state.max_steps:
             self.evaluate(state.global_step, model)
+            margin = getattr(self.settings, "stop_static_drop", None)
+            if should_stop(self.history, margin):
+                control.should_training_stop = True
+                if self.printer is not None:
+                    self.printer(f"stopping early at step {state.global_step}: the statscore fell "
+                                 f"{static_drop(self.history):.2f} points (more than {margin}) since before training")
+        return control
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
         self.evaluate(state.global_step, model)
@@ -242,14 +272,20 @@ def plot_learning_curves(output_dir: Path) -> Path | None:
                 axis.plot(steps, values, marker="o" if len(steps) <= 30 else None, markersize=3, label=key)
     left.set_title("training rollouts (sampled)")
     middle.set_title("optimisation")
-    for scope, style in (("all", "-o"), ("in", "--s"), ("out", ":^")):
+    for scope, style in (("all", "-o"), ("in", "--s"), ("out", ":^"), ("static", "-.d")):
         points = [(_float(r["step"]), _float(r["clemscore"])) for r in evaluation if r["scope"] == scope]
         if points:
-            right.plot(*zip(*points), style, label=f"clemscore ({scope})")
+            right.plot(*zip(*points), style, label="statscore" if scope == "static" else f"clemscore ({scope})")
     games = sorted({r["game"] for r in evaluation if r["scope"] == "game"})
     for game in games if len(games) <= 6 else []:
         points = [(_float(r["step"]), _float(r["played"])) for r in evaluation if r["scope"] == "game" and r["game"] == game]
         right.plot(*zip(*points), linestyle="-", alpha=0.5, marker=".", label=f"% played {game}")
+    best = output_dir / "best" / "best.json"
+    if best.is_file():
+        import json
+
+        chosen = json.loads(best.read_text(encoding="utf-8"))
+        right.axvline(chosen["step"], color="#2a2", linestyle=":", label=f"kept (best by {chosen['select_by']})")
     right.set_title("validation (greedy)")
     for axis in (left, middle, right):
         axis.set_xlabel("step")

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from playpen.core.errors import PlaypenError
 from playpen.core.registry import GameSpec
-from playpen.results.store import atomic_write_bytes, atomic_write_text
+from playpen.results.store import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 METHODS = ("sft", "sft_dpo", "grpo", "sft_grpo")
 #: the method each method starts from (None: the base model)
@@ -106,6 +106,8 @@ class ExperimentRecipe:
 class ExperimentData:
     sft: Path
     dpo: Path
+    #: per in-domain game with target words, its training instances without the evaluated targets
+    train_instances: dict[str, Path] = field(default_factory=dict)
 
 
 class MethodTrainer(Protocol):
@@ -133,10 +135,15 @@ class TRLTrainer:
         else:
             from playpen.train.grpo import GRPOSettings, train_grpo
 
-            settings = GRPOSettings(**{**self.recipe.grpo, "games": list(self.recipe.games), "roles": self.roles,
+            # the evaluation during training (guardrails: select_by, stop_static_drop) is off unless [grpo] asks
+            # for it; it plays the validation split, the out-of-domain games and the reference tasks of the recipe
+            guarded = {"evaluate": False, "eval_games": list(self.recipe.ood_games),
+                       "eval_static_games": list(self.recipe.static_games),
+                       "eval_static_instances": self.recipe.static_instances}
+            settings = GRPOSettings(**{**guarded, **self.recipe.grpo, "games": list(self.recipe.games), "roles": self.roles,
                                        "partner": self.recipe.partner, "split": self.recipe.train_split,
-                                       "seed": seed, "alias": alias,
-                                       "evaluate": False})
+                                       "instances": {g: str(p) for g, p in data.train_instances.items()},
+                                       "seed": seed, "alias": alias})
             final, _ = train_grpo(start, output, settings)
         return str(final)
 
@@ -182,6 +189,10 @@ class Experiment:
         self.output.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.output / "recipe.json", json.dumps(asdict(self.recipe), indent=2))
         stages = self.stages()
+        for game, words in self.write_training_instances().items():
+            if words:
+                self.printer(f"{game}: {len(words)} training instance(s) left out, their target is evaluated "
+                             f"({', '.join(words[:8])}{' ...' if len(words) > 8 else ''})")
         for number, (label, folder, method, seed) in enumerate(stages, 1):
             prefix = f"[{number}/{len(stages)}] {label}"
             if (folder / DONE).is_file():
@@ -214,7 +225,38 @@ class Experiment:
 
     @property
     def data(self) -> ExperimentData:
-        return ExperimentData(self.output / "data" / "sft.jsonl", self.output / "data" / "dpo.jsonl")
+        folder = self.output / "data"
+        return ExperimentData(folder / "sft.jsonl", folder / "dpo.jsonl", self._training_instance_files())
+
+    def _training_instance_files(self) -> dict[str, Path]:
+        folder = self.output / "data" / "train-instances"
+        return {s.name: folder / f"{s.name}.json" for s in self.trained_specs if s.target_keys}
+
+    def _eval_rows(self, spec: GameSpec) -> list:
+        """The rows ``_evaluate`` plays of ``spec`` (the same selection)."""
+        from playpen.rollout.planner import select_rows
+
+        count = self.recipe.eval_per_experiment if spec in self.trained_specs else self.recipe.ood_per_experiment
+        return select_rows(spec, split=self.recipe.eval_split, per_experiment=count)
+
+    def write_training_instances(self) -> dict[str, list[str]]:
+        """Write, per in-domain game with target words, its training split without the instances whose target
+        word any evaluated game asks for (``data/train-instances/<game>.json``; SFT/DPO data and GRPO use them).
+        Returns the dropped words per game. Deterministic, so a resumed experiment writes the same files."""
+        from playpen.core.instances import load_instances
+        from playpen.rollout.planner import target_words, without_targets
+
+        held_out = target_words((spec, self._eval_rows(spec)) for spec in [*self.trained_specs, *self.ood_specs])
+        dropped = {}
+        for spec in self.trained_specs:
+            path = self._training_instance_files().get(spec.name)
+            if path is None:
+                continue
+            kept, dropped[spec.name] = without_targets(spec, load_instances(spec.instances_file(self.recipe.train_split)),
+                                                       held_out)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, kept)
+        return dropped
 
     def _data(self) -> None:
         """Scripted competent and sloppy players on the training split -> SFT rows and DPO pairs."""
@@ -232,7 +274,7 @@ class Experiment:
         for learner, specs, name in plays:  # the learner role vs a competent partner
             evaluate_policy(learner, specs, roles=self.roles, partner=competent,
                             split=self.recipe.train_split, per_experiment=None, batch_size=64,
-                            results_dir=folder / name)
+                            results_dir=folder / name, instances=self.data.train_instances)
         extra = [Path(p) for p in self.recipe.data_from]
 
         def learner_views(sources):  # each game's learner role only (not another game's learner role)

@@ -36,6 +36,7 @@ import json
 import logging
 import math
 import random
+import shutil
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -59,6 +60,7 @@ from playpen.train.common import (
     save_config,
     trainer_arguments,
 )
+from playpen.train.guardrails import check_guardrails
 from playpen.train.conversation import TokenisedConversation, Turn, tokenise_conversation, tokens_from_turns
 
 log = logging.getLogger("playpen.train")
@@ -76,6 +78,9 @@ CUT_WARNINGS = {
              "to that reply (rollout/cut in the training log)",
 }
 
+#: the folder of the best evaluated checkpoint (``select_by``)
+BEST = "best"
+
 #: files of a run that are appended to while training (cleared when a run starts afresh, kept on resume)
 RUN_FILES = ("eval_metrics.csv", "rollouts.jsonl", "training_log.csv")
 
@@ -90,6 +95,9 @@ class GRPOSettings:
     #: partner alias ("scripted", "scripted-bad", any model alias) or "self" (the learner plays every role)
     partner: str = "scripted"
     split: str = "train"
+    #: per game, an instances file to train on instead of ``split`` (an experiment's training instances without
+    #: the evaluated target words)
+    instances: dict[str, str] = field(default_factory=dict)
     group_size: int = 8
     #: episodes per optimisation step (= instances per step × group_size), all played in one batch
     batch_size: int = 16
@@ -136,6 +144,16 @@ class GRPOSettings:
     eval_extra_per_experiment: int | None = 1
     eval_max_new_tokens: int = 100
     eval_batch_size: int = 32
+    #: reference tasks of the static suite evaluated too (their scope is ``static``: the statscore), from the
+    #: clembench-style folder ``eval_static_instances``, ``eval_static_per_experiment`` instances per experiment
+    eval_static_games: list[str] = field(default_factory=list)
+    eval_static_instances: str | None = None
+    eval_static_per_experiment: int | None = 10
+    #: keep the evaluated checkpoint that is best by this scope ("in", "out", "static", "clemscore") in
+    #: ``best/`` and register it instead of the last one (``train.guardrails``)
+    select_by: str | None = None
+    #: stop training once the statscore falls more than this many points below its value before training
+    stop_static_drop: float | None = None
     save_steps: int = 50
     seed: int = 0
     alias: str | None = None
@@ -653,12 +671,18 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     specs = _specs(settings.games)
     if not specs:
         raise PlaypenError("no training game given (--games)")
+    check_guardrails(settings.select_by, settings.stop_static_drop, evaluates=settings.evaluate,
+                     static_games=settings.eval_static_games)
+    if settings.eval_static_games and not settings.eval_static_instances:
+        raise PlaypenError("the static tasks ship no instances: set eval_static_instances to a folder laid out "
+                           "like clembench's static/ (see docs/games/static.md)")
     if settings.all_roles and settings.partner != "self":
         raise PlaypenError("all roles are trained only in self-play: use --partner self with --all-roles")
     if settings.all_roles and settings.branching:
         raise PlaypenError("--all-roles and --branching cannot be combined (a fork point belongs to one role)")
     roles = {spec.name: learner_role(spec, settings.roles) for spec in specs}
-    sampler = InstanceSampler.from_specs(specs, split=settings.split, weights=settings.weights)
+    sampler = InstanceSampler.from_specs(specs, split=settings.split, instances=settings.instances,
+                                         weights=settings.weights)
     rows = {row.key: row for game_rows in sampler.rows.values() for row in game_rows}
     model, tokenizer, base = load_trainable(learner, lora_r=settings.lora_r, lora_alpha=settings.lora_alpha)
     partner = None if settings.partner == "self" else load_model(
@@ -667,6 +691,7 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     if not resume:
         for name in RUN_FILES:
             (output_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(output_dir / BEST, ignore_errors=True)
     save_config(settings, output_dir)
     instances_per_step = settings.batch_size // settings.group_size
     trained_roles = {spec.name: spec.roles for spec in specs} if settings.all_roles else None
@@ -716,9 +741,10 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
 
 def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume: bool = False,
                printer: Callable[[str], None] | None = print) -> tuple[Path, str]:
-    """Run GRPO and return (final checkpoint, registered alias). Writes into ``output_dir``: checkpoints,
-    ``final/``, ``training_log.csv`` (loss, reward, KL, rollout outcome rates per step), ``rollouts.jsonl``,
-    ``eval_metrics.csv`` and ``eval/step-N/`` (validation episodes with transcripts), ``learning_curves.png``."""
+    """Run GRPO and return (the registered checkpoint, its alias): ``final/``, or with ``select_by`` the best
+    evaluated one, ``best/``. Writes into ``output_dir``: checkpoints, ``final/``, ``training_log.csv`` (loss,
+    reward, KL, rollout outcome rates per step), ``rollouts.jsonl``, ``eval_metrics.csv`` and ``eval/step-N/``
+    (validation episodes with transcripts), ``learning_curves.png``."""
     from playpen.train.evaluation import plot_learning_curves
 
     output_dir = Path(output_dir)
@@ -734,8 +760,9 @@ def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
         plot_learning_curves(output_dir)
         if run.partner is not None:
             run.partner.close()
-    alias = register_result(settings.alias or output_dir.name, final, run.base)
-    return final, alias
+    chosen = output_dir / BEST if settings.select_by and (output_dir / BEST / "best.json").is_file() else final
+    alias = register_result(settings.alias or output_dir.name, chosen, run.base)
+    return chosen, alias
 
 
 LOG_KEYS = ("step", "loss", "reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "rollout/played",

@@ -105,3 +105,41 @@ def test_malformed_token_fields_are_ignored():
     assert _logprobs(choice, [7, 8]) == [-0.5, -1.0]
     assert _logprobs(choice, [7]) is None and _logprobs({"logprobs": None}, None) is None
     assert _logprobs({"logprobs": {"content": [{"logprob": "x"}]}}, None) is None
+
+
+def test_a_group_asking_one_prompt_shares_its_prefill_and_gets_the_tokens_of_separate_prefills():
+    """GRPO asks a group's first prompt G times: one prefill serves them all, and at temperature 0 every
+    row's tokens equal those of the same batch prefilled row by row (and of the prompt generated alone)."""
+    from unittest import mock
+
+    backend = tiny_backend(max_tokens=10)
+    requests = [GenerationRequest(SHORT), GenerationRequest(LONG), GenerationRequest(SHORT), GenerationRequest(SHORT)]
+    forward = backend.model.forward
+    prefills = []
+
+    def counting(*args, **kwargs):
+        ids = kwargs.get("input_ids")
+        if ids is not None and ids.shape[1] > 1:  # a prefill, not a decoding step
+            prefills.append(ids.shape[0])
+        return forward(*args, **kwargs)
+
+    with mock.patch.object(backend.model, "forward", side_effect=counting):
+        shared = backend.generate(requests)
+    assert prefills[0] == 2  # the two distinct prompts, once each
+    backend.share_prefill = False
+    separate = backend.generate(requests)
+    assert [r.token_ids for r in shared] == [r.token_ids for r in separate]
+    assert shared[0].token_ids == shared[2].token_ids == shared[3].token_ids  # greedy: one answer per prompt
+    [alone] = backend.generate([GenerationRequest(SHORT)])
+    assert shared[0].token_ids == alone.token_ids
+
+
+def test_sampled_rows_of_one_prompt_differ_after_a_shared_prefill():
+    import torch
+
+    backend = tiny_backend(max_tokens=12)
+    backend.settings = GenerationSettings(1.5, 12)
+    torch.manual_seed(0)
+    results = backend.generate([GenerationRequest(SHORT)] * 6)
+    assert all(r.error is None and r.token_ids for r in results)
+    assert len({tuple(r.token_ids) for r in results}) > 1

@@ -168,3 +168,32 @@ def test_recipe_errors_are_plain(tmp_path, toy_specs):
     experiment = _experiment(tmp_path, toy_specs, FakeTrainer(), [])
     with pytest.raises(PlaypenError, match="has not been evaluated"):
         experiment.report()
+
+
+def test_training_instances_leave_out_every_evaluated_target_word(tmp_path):
+    """The CPU recipe's games draw targets from overlapping pools: taboo's and wordle_withclue's training splits
+    hold words that the other game is evaluated on. The experiment trains without those instances."""
+    from pathlib import Path
+
+    from playpen.core.instances import iter_rows, load_instances
+    from playpen.rollout.planner import target_words
+    from playpen.train.experiment import load_recipe
+
+    recipe = load_recipe(Path("configs/recipes/experiment_cpu.toml"))
+    experiment = Experiment(recipe, tmp_path / "exp", printer=None)
+    evaluated = target_words((spec, experiment._eval_rows(spec))
+                             for spec in experiment.trained_specs + experiment.ood_specs)
+    raw = target_words((spec, iter_rows(spec.name, load_instances(spec.instances_file("train"))))
+                       for spec in experiment.trained_specs)
+    assert {w: sorted(raw[w]) for w in set(raw) & set(evaluated)} == {
+        "fairy": ["taboo"], "whale": ["taboo"],
+        "pizza": ["wordle_withclue"], "peace": ["wordle_withclue"], "flood": ["wordle_withclue"],
+        "canoe": ["wordle_withclue"], "zebra": ["wordle_withclue"]}
+
+    dropped = experiment.write_training_instances()
+    assert dropped == {"taboo": ["fairy", "whale"], "wordle_withclue": ["pizza", "peace", "flood", "canoe", "zebra"]}
+    files = experiment.data.train_instances
+    kept = target_words((spec, iter_rows(spec.name, load_instances(files[spec.name])))
+                        for spec in experiment.trained_specs)
+    assert not set(kept) & set(evaluated)
+    assert len(kept) == len(raw) - 7

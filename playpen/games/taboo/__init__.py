@@ -23,6 +23,7 @@ GAMES = {
         domain="in",
         learner="WordGuesser",  # the paper's learner role
         paper_reward="per_round",  # 1/#rounds when guessed
+        target_keys=("target_word",),
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
         generate=generate,

@@ -308,6 +308,29 @@ def verify(
     print(f"agreement: {agree}/{compared} episodes")
 
 
+@app.command("instances-from-records")
+def instances_from_records_command(
+    records: Annotated[Path, typer.Argument(help="A results folder (ours or clembench's).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write <game>/in/instances.json into.")],
+    game: GamesOption = None,
+) -> None:
+    """Rebuild the instance files that recorded episodes were played from (e.g. clembench's static tasks cladder
+    and mmlu_pro, whose instances ship only inside their records), laid out like clembench's folders, for -i."""
+    from playpen.core.instances import write_instances
+    from playpen.results.records import instances_from_records
+
+    rebuilt = instances_from_records(records, _game_filter(game))
+    if not rebuilt:
+        raise PlaypenError(f"no episode under {records} holds an instance.json and its experiment.json")
+    console = _console()
+    for name, data in rebuilt.items():
+        path = output / name / "in" / "instances.json"
+        write_instances(path, data)
+        count = sum(len(e["game_instances"]) for e in data["experiments"])
+        console.print(f"{name}: wrote {path} ({len(data['experiments'])} experiments, {count} instances)",
+                      markup=False, highlight=False)
+
+
 @app.command()
 def generate(
     game: Annotated[list[str], typer.Option("--game", "-g", help="Game name(s), 'all', 'in' or 'out'.")],

@@ -102,3 +102,47 @@ def test_damaged_or_missing_records_raise_results_file_errors(tmp_path, run_fold
     with pytest.raises(ResultsFileError, match="instance.json: missing"):
         _ = episode.instance
     assert Episode(folder).file("experiment.json") == folder.parent / "experiment.json"
+
+
+def _record(folder, experiment, instance):
+    folder.mkdir(parents=True)
+    (folder / "instance.json").write_text(json.dumps(instance))
+    (folder.parent / "experiment.json").write_text(json.dumps(experiment))
+
+
+def test_instance_files_are_rebuilt_from_records_in_recorded_order(tmp_path):
+    from playpen.results.records import instances_from_records
+
+    root = tmp_path / "results"
+    for run in ("model-a", "model-b"):  # two runs of the same instances: one instance file
+        for number in (0, 2, 10):  # episode order is numeric, not by name
+            _record(root / run / "quiz" / "1_hard" / f"episode_{number}", {"name": "hard", "meta": {"n": 1}},
+                    {"game_id": number, "q": f"h{number}"})
+        _record(root / run / "quiz" / "0_easy" / "episode_0", {"name": "easy"}, {"game_id": 0, "q": "e0"})
+    rebuilt = instances_from_records(root)
+    assert rebuilt == {"quiz": {"experiments": [
+        {"name": "easy", "game_instances": [{"game_id": 0, "q": "e0"}]},
+        {"name": "hard", "meta": {"n": 1}, "game_instances": [{"game_id": n, "q": f"h{n}"} for n in (0, 2, 10)]}]}}
+    (root / "model-b" / "quiz" / "0_easy" / "episode_0" / "instance.json").write_text('{"game_id": 0, "q": "other"}')
+    with pytest.raises(PlaypenError, match="another run recorded a different instance"):
+        instances_from_records(root)
+
+
+def test_clembench_static_records_give_instance_files_that_replay_them(fixtures_dir, tmp_path):
+    """cladder and mmlu_pro ship their instances only inside the records: rebuilt, they load with -i and every
+    recorded episode's instance is the row of the same experiment and index."""
+    from playpen.cli import app
+    from playpen.games import get_game
+    from playpen.results.records import episodes
+    from playpen.rollout.planner import select_rows
+    from typer.testing import CliRunner
+
+    records = fixtures_dir / "clembench-runs-static" / "tulu3-8b"
+    result = CliRunner().invoke(app, ["instances-from-records", str(records), "-o", str(tmp_path / "static"),
+                                      "-g", "cladder", "-g", "mmlu_pro"])
+    assert result.exit_code == 0, result.output
+    for game in ("cladder", "mmlu_pro"):
+        rows = {row.key: row.instance for row in select_rows(get_game(game), instances_file=tmp_path / "static")}
+        recorded = [e for e in episodes(records, {game}) if e.file("instance.json").is_file()]
+        assert recorded and len(rows) == len(recorded)
+        assert all(rows[e.key] == e.instance for e in recorded)

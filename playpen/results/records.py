@@ -242,3 +242,34 @@ def recorded_replies(interactions: Mapping[str, Any]) -> list[str]:
     """The replies of the model-backed players in the order they were given: what replaying the episode feeds
     into a fresh game master."""
     return [message.text for message in recorded_messages(interactions) if message.reply]
+
+
+def instances_from_records(root: str | Path, games: set[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Per game, the instances file its records were played from, rebuilt from every episode's
+    ``instance.json`` and its experiment's ``experiment.json`` (clembench's static tasks ship some instance
+    files only inside their records: cladder, mmlu_pro). Experiments keep their recorded order (the number before
+    the folder name) and instances their episode order; an episode recorded by several runs must carry the same
+    instance in each."""
+    found: dict[str, dict[str, tuple[dict[str, Any], dict[int, dict[str, Any]]]]] = {}
+    for episode in episodes(root, games):
+        if not (episode.file(INSTANCE_FILE).is_file() and episode.file(EXPERIMENT_FILE).is_file()):
+            continue
+        number = episode.episode_dir.removeprefix("episode_")
+        if not number.isdigit():
+            continue
+        experiment, instances = found.setdefault(episode.game, {}).setdefault(
+            episode.experiment_dir, (episode.experiment, {}))
+        with walking(episode.file(INSTANCE_FILE)):
+            seen = instances.setdefault(int(number), episode.instance)
+            if seen != episode.instance:
+                raise PlaypenError(f"{episode.path}: another run recorded a different instance for "
+                                   f"{episode.key}; rebuild from one run at a time")
+
+    def order(experiment_dir: str) -> tuple[int, str]:
+        index, _, name = experiment_dir.partition("_")
+        return (int(index) if index.isdigit() else 1 << 30, name)
+
+    return {game: {"experiments": [{**{k: v for k, v in experiment.items() if k != "game_instances"},
+                                    "game_instances": [instances[n] for n in sorted(instances)]}
+                                   for _, (experiment, instances) in sorted(by_dir.items(), key=lambda i: order(i[0]))]}
+            for game, by_dir in sorted(found.items())}

@@ -80,6 +80,8 @@ def main() -> None:
     parser.add_argument("--beta", type=float, default=0.0)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--no-shared-prefill", action="store_true",
+                        help="Prefill every row of a batch on its own (the behaviour before shared prefill).")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -117,6 +119,8 @@ def main() -> None:
 
     trainer.rollout_func = timed_rollout
     timers.wrap(HuggingFaceModel, "generate", lambda *a, **k: "generation")
+    if args.no_shared_prefill:
+        HuggingFaceModel.share_prefill = property(lambda self: False, lambda self, value: None)
     timers.wrap(trainer, "_get_per_token_logps_and_entropies",
                 lambda *a, **k: "forward (train)" if torch.is_grad_enabled() else "forward (no grad)")
     timers.wrap(trainer.accelerator, "backward", lambda *a, **k: "backward")
@@ -149,6 +153,7 @@ def main() -> None:
     split["rest"] = round(split["total"] - split["rollout"] - split["forward (no grad)"] - split["forward (train)"]
                           - split["backward"], 3)
     print(f"model {args.model} ({parameters / 1e6:.0f}M parameters), games {', '.join(games)}, "
+          f"shared prefill {'off' if args.no_shared_prefill else 'on'}, "
           f"{args.batch_size} episodes per step, group {args.group_size}, beta {args.beta}, "
           f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
     for key, value in split.items():
@@ -156,7 +161,8 @@ def main() -> None:
     print(f"  tokens per step (prompt + completion) {tokens:.0f}, of which trained {mean('trained_tokens'):.0f}")
     print(f"  matmul rate {rate / 1e9:.1f} GFLOP/s -> compute limit {limit:.2f} s; "
           f"step / limit = {split['total'] / limit:.2f}")
-    print(json.dumps({"model": args.model, "games": games, "steps": len(counted), "split_s": split,
+    print(json.dumps({"model": args.model, "games": games, "shared_prefill": not args.no_shared_prefill,
+                      "steps": len(counted), "split_s": split,
                       "tokens": tokens, "trained_tokens": mean("trained_tokens"), "parameters": parameters,
                       "matmul_gflops": round(rate / 1e9, 1), "compute_limit_s": round(limit, 2),
                       "ratio": round(split["total"] / limit, 2), "per_step": counted,

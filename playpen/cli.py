@@ -100,7 +100,7 @@ def run(
     from playpen.games.static.master import IFEVAL_MAX_TOKENS
     from playpen.models.registry import load_model
     from playpen.results.store import check_results_folder
-    from playpen.rollout.planner import run_benchmark, select_rows
+    from playpen.rollout.planner import run_benchmark, scripted_limit_notes, select_rows
 
     check_results_folder(results)
     specs = resolve_games(game)
@@ -121,6 +121,16 @@ def run(
     if any(spec.name == "ifeval" for spec in specs) and shortest < IFEVAL_MAX_TOKENS:
         console.print(f"[yellow]ifeval: clembench lets its replies run to {IFEVAL_MAX_TOKENS} tokens; "
                       f"-L {shortest} may cut them short (pass -L {IFEVAL_MAX_TOKENS})[/yellow]")
+    chosen: dict[str, list] = {}
+
+    def rows_for(spec):
+        if spec.name not in chosen:
+            chosen[spec.name] = select_rows(spec, split=split, instances_file=instances, experiments=experiments,
+                                            per_experiment=per_experiment, per_game=per_game)
+        return chosen[spec.name]
+
+    for line in scripted_limit_notes(specs, models, rows_for):
+        console.print(f"warning: {line}", style="yellow", markup=False, highlight=False)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, transient=False) as progress:
@@ -137,12 +147,8 @@ def run(
             status = f"[red]{counts['errored']} errored[/red]" if counts["errored"] else ""
             progress.update(task, advance=1, status=status)
 
-        summary = run_benchmark(
-            specs, models, results,
-            lambda spec: select_rows(spec, split=split, instances_file=instances, experiments=experiments,
-                                     per_experiment=per_experiment, per_game=per_game),
-            batch_size=batch_size, on_progress=advanced, on_start=started,
-        )
+        summary = run_benchmark(specs, models, results, rows_for, batch_size=batch_size, on_progress=advanced,
+                                on_start=started)
     for model_ in loaded.values():
         model_.close()
     console.print(f"played {summary.played} episodes, skipped {summary.skipped} finished, "

@@ -58,6 +58,9 @@ class GameSpec:
     #: instance fields naming the word a player must find (taboo's and wordle's ``target_word``): training and
     #: evaluation are disjoint only if these words are, across every game of an experiment
     target_keys: tuple[str, ...] = ()
+    #: (role, instance) -> why the game's scripted player of that role cannot play this instance as it plays
+    #: ours (e.g. taboo's describer has no description of a clembench target), or None; ``playpen run`` says so
+    scripted_limits: Callable[[str, Mapping[str, Any]], str | None] | None = None
 
     @property
     def roles(self) -> tuple[str, ...]:

@@ -101,6 +101,27 @@ def without_targets(spec: GameSpec, data: Mapping[str, Any], banned: Collection[
     return kept, dropped
 
 
+def scripted_limit_notes(specs: Sequence[GameSpec], models: Sequence[Model],
+                         rows_for: Callable[[GameSpec], list[InstanceRow]]) -> list[str]:
+    """One line per (game, role) whose scripted player cannot play some of the chosen instances as it plays
+    ours (``GameSpec.scripted_limits``), with how many."""
+    from playpen.models.scripted import ScriptedModel
+
+    notes = []
+    for spec in specs:
+        if spec.scripted_limits is None:
+            continue
+        for role, model in assign_roles(spec, models).items():
+            if not isinstance(model, ScriptedModel):
+                continue
+            rows = rows_for(spec)
+            limits = [limit for row in rows if (limit := spec.scripted_limits(role, row.instance))]
+            for limit in dict.fromkeys(limits):
+                notes.append(f"{spec.name}: the scripted {role} {limit} in {limits.count(limit)} of "
+                             f"{len(rows)} episodes")
+    return notes
+
+
 @dataclass
 class RunSummary:
     played: int = 0

@@ -367,3 +367,23 @@ def test_recorded_replies_replay_to_the_recorded_outcome_details(clembench_runs)
             for reply in recorded_replies(interactions):
                 master.step(reply)
             assert master.done and len(master.rounds) == len(interactions["turns"])
+
+
+def test_run_says_when_the_scripted_describer_can_only_give_letter_hints(tmp_path, fixtures_dir):
+    """clembench's targets are not our curated words: the competent describer has no description of them, and
+    `playpen run` says so before playing (a guesser's score against it measures letter-hint play only)."""
+    from typer.testing import CliRunner
+
+    from playpen.cli import app
+    from playpen.games.taboo.master import DESCRIBER, GUESSER
+    from playpen.games.taboo.players import scripted_limits
+
+    assert scripted_limits(GUESSER, {"target_word": "zzzz"}) is None
+    assert "letter hints only" in scripted_limits(DESCRIBER, {"target_word": "zzzz"})
+    official = fixtures_dir / "clembench-instances" / "taboo" / "in" / "instances.json"
+    result = CliRunner().invoke(app, ["run", "-g", "taboo", "-m", "scripted", "-i", str(official), "-n", "1",
+                                      "-r", str(tmp_path / "official")])
+    assert result.exit_code == 0, result.output
+    assert "the scripted WordDescriber has no description of the target" in " ".join(result.output.split())
+    ours = CliRunner().invoke(app, ["run", "-g", "taboo", "-m", "scripted", "-n", "1", "-r", str(tmp_path / "ours")])
+    assert ours.exit_code == 0 and "warning" not in ours.output

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from playpen.core.registry import GameSpec
 from playpen.games.taboo.master import TabooMaster
-from playpen.games.taboo.players import scripted
+from playpen.games.taboo.players import scripted, scripted_limits
 
 
 def generate(seed: int = 0) -> dict[str, dict]:
@@ -24,6 +24,7 @@ GAMES = {
         learner="WordGuesser",  # the paper's learner role
         paper_reward="per_round",  # 1/#rounds when guessed
         target_keys=("target_word",),
+        scripted_limits=scripted_limits,
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
         generate=generate,

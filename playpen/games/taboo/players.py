@@ -44,6 +44,13 @@ def scripted(role: str, skill: str, experiment: Mapping[str, Any], instance: Map
     raise ValueError(f"taboo has no role {role!r}")
 
 
+def scripted_limits(role: str, instance: Mapping[str, Any]) -> str | None:
+    """The describer knows descriptions only of our curated targets; for others it gives letter hints only."""
+    if role == DESCRIBER and str(instance.get("target_word")) not in entries_by_word():
+        return "has no description of the target (not one of our curated words) and gives letter hints only"
+    return None
+
+
 def _turns_taken(messages: list[dict[str, str]]) -> int:
     return sum(1 for message in messages if message["role"] == "assistant")
 

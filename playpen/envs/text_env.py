@@ -67,6 +67,24 @@ class InstanceSampler:
         game = rng.choices(names, weights=[self.weights[n] for n in names])[0]
         return rng.choice(self.rows[game])
 
+    def choose(self, options: Mapping[str, Any], rng: random.Random) -> InstanceRow:
+        """The instance a reset asks for: ``{"instance": InstanceRow}``, ``{"game": name, "index": i}`` (the
+        i-th row of that game, modulo its count; ``game`` defaults to the first), or else one sampled from ``rng``."""
+        if "instance" in options:
+            row = options["instance"]
+            if row.game not in self.rows:
+                raise PlaypenError(f"instance of game '{row.game}' given to an env for {', '.join(self.rows)}")
+            return row
+        if "index" in options:
+            game = options.get("game") or next(iter(self.rows))
+            if game not in self.rows:
+                raise PlaypenError(f"unknown game '{game}' for an env of {', '.join(self.rows)}")
+            index = options["index"]
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise PlaypenError(f"the instance index must be an integer, not {index!r}")
+            return self.rows[game][index % len(self.rows[game])]
+        return self.sample(rng)
+
 
 def step_info(master: GameMaster, role: str | None, seen_events: int) -> dict[str, Any]:
     """What ``info`` reports: outcome, scores when finished, the game master's feedback since the last step."""
@@ -169,7 +187,7 @@ class TextEnv:
             self.rng.seed(seed)
         options = options or {}
         for attempt in range(self.max_partner_retries + 1):
-            self.row = self._choose(options)
+            self.row = self.sampler.choose(options, self.rng)
             self.master = self.specs[self.row.game].new_episode(self.row.experiment, self.row.instance)
             self._episode += 1
             self._seen_events = 0
@@ -201,17 +219,6 @@ class TextEnv:
         self._owned = []
 
     # ------------------------------------------------------------------ internals
-    def _choose(self, options: Mapping[str, Any]) -> InstanceRow:
-        if "instance" in options:
-            row = options["instance"]
-            if row.game not in self.specs:
-                raise PlaypenError(f"instance of game '{row.game}' given to an env for {', '.join(self.specs)}")
-            return row
-        if "index" in options:
-            game = options.get("game") or next(iter(self.specs))
-            return self.sampler.rows[game][options["index"] % len(self.sampler.rows[game])]
-        return self.sampler.sample(self.rng)
-
     def _require_running(self) -> GameMaster:
         if self.master is None:
             raise RuntimeError("call reset() before step()")
@@ -257,6 +264,7 @@ class MultiAgentTextEnv:
         self.reward_fn = get_reward(reward, abort_penalty=abort_penalty)
         self.rng = random.Random()
         self.master: GameMaster | None = None
+        self.row: InstanceRow | None = None
         self.rewards: dict[str, float] = {}
         self._seen_events = 0
 
@@ -275,8 +283,7 @@ class MultiAgentTextEnv:
     def reset(self, *, seed: int | None = None, options: Mapping[str, Any] | None = None) -> None:
         if seed is not None:
             self.rng.seed(seed)
-        options = options or {}
-        row = options.get("instance") or self.sampler.sample(self.rng)
+        self.row = row = self.sampler.choose(options or {}, self.rng)
         self.master = self.spec.new_episode(row.experiment, row.instance)
         self.rewards = {role: 0.0 for role in self.agents}
         self._seen_events = 0

@@ -10,6 +10,7 @@ the role to act, ``observe(role)`` gives its messages, ``step(text)`` applies th
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,11 @@ from playpen.core.registry import GameSpec
 from playpen.envs.rewards import RewardFn, get_reward
 from playpen.models.base import GenerationRequest, GenerationResult, Model
 from playpen.rollout.engine import apply_reply
+
+
+#: numbers the episodes of every env in this process, so that no two envs sharing a partner model (a scripted
+#: player keeps one policy per episode name) ever use the same episode name
+_EPISODE_NUMBERS = itertools.count(1)
 
 
 def _spec(game: str | GameSpec) -> GameSpec:
@@ -69,21 +75,24 @@ class InstanceSampler:
 
     def choose(self, options: Mapping[str, Any], rng: random.Random) -> InstanceRow:
         """The instance a reset asks for: ``{"instance": InstanceRow}``, ``{"game": name, "index": i}`` (the
-        i-th row of that game, modulo its count; ``game`` defaults to the first), or else one sampled from ``rng``."""
+        i-th row of that game, modulo its count; ``game`` defaults to the first), ``{"game": name}`` (one of its
+        rows drawn from ``rng``), or else one sampled from ``rng`` over all games."""
         if "instance" in options:
             row = options["instance"]
             if row.game not in self.rows:
                 raise PlaypenError(f"instance of game '{row.game}' given to an env for {', '.join(self.rows)}")
             return row
-        if "index" in options:
-            game = options.get("game") or next(iter(self.rows))
-            if game not in self.rows:
-                raise PlaypenError(f"unknown game '{game}' for an env of {', '.join(self.rows)}")
-            index = options["index"]
-            if isinstance(index, bool) or not isinstance(index, int):
-                raise PlaypenError(f"the instance index must be an integer, not {index!r}")
-            return self.rows[game][index % len(self.rows[game])]
-        return self.sample(rng)
+        if "index" not in options and "game" not in options:
+            return self.sample(rng)
+        game = options.get("game") or next(iter(self.rows))
+        if not isinstance(game, str) or game not in self.rows:
+            raise PlaypenError(f"unknown game {game!r} (this env plays {', '.join(self.rows)})")
+        if "index" not in options:
+            return rng.choice(self.rows[game])
+        index = options["index"]
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise PlaypenError(f"the instance index must be an integer, not {index!r}")
+        return self.rows[game][index % len(self.rows[game])]
 
 
 def step_info(master: GameMaster, role: str | None, seen_events: int) -> dict[str, Any]:
@@ -136,13 +145,15 @@ class TextEnv:
         reward: str | RewardFn = "main_score",
         abort_penalty: float = 0.0,
         max_partner_retries: int = 3,
+        sampler: InstanceSampler | None = None,
     ):
         specs = [_spec(g) for g in ([games] if isinstance(games, (str, GameSpec)) else games)]
         self.specs = {spec.name: spec for spec in specs}
         self.learner_roles = {name: self._learner_role(spec, role) for name, spec in self.specs.items()}
         self._owned: list[Model] = []
         self.partners = self._partners(partners)
-        self.sampler = InstanceSampler.from_specs(specs, split=split, instances=instances, weights=weights)
+        # ``sampler``: instances chosen by the caller (e.g. ``playpen serve``'s, shared by its sessions)
+        self.sampler = sampler or InstanceSampler.from_specs(specs, split=split, instances=instances, weights=weights)
         self.reward_fn = get_reward(reward, abort_penalty=abort_penalty)
         self.max_partner_retries = max_partner_retries
         self.rng = random.Random()
@@ -189,7 +200,7 @@ class TextEnv:
         for attempt in range(self.max_partner_retries + 1):
             self.row = self.sampler.choose(options, self.rng)
             self.master = self.specs[self.row.game].new_episode(self.row.experiment, self.row.instance)
-            self._episode += 1
+            self._episode = next(_EPISODE_NUMBERS)
             self._seen_events = 0
             self._play_partners()
             if not self.master.done:

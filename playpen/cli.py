@@ -161,7 +161,7 @@ def run(
 def serve(
     game: Annotated[list[str], typer.Option("--game", "-g", help="Game name(s), 'all', 'in' or 'out'.")],
     role: Annotated[Optional[list[str]], typer.Option("--role", help="The learner's role: Role, or game=Role per game (default: the game's learner).")] = None,
-    partner: Annotated[Optional[list[str]], typer.Option("--partner", "-p", help="Model alias for the other roles, or Role=alias per role (e.g. scripted).")] = None,
+    partner: Annotated[Optional[list[str]], typer.Option("--partner", "-p", help="Model alias for the other roles, or Role=alias per role (e.g. scripted); none: clients play every role (self-play, reset with match= and role=).")] = None,
     instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="An instances.json (one game) or a folder with <game>/in/instances.json, as in `playpen run`.")] = None,
     split: Annotated[str, typer.Option(help="Instance split: train, validation or test.")] = "train",
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Only these experiments.")] = None,
@@ -209,8 +209,8 @@ def serve(
             loaded[alias] = load_model(alias, **given)
         return loaded[alias]
 
-    partners: dict[str, object] = {}
-    for spec in specs:
+    partners: dict[str, object] | None = {} if partner else None  # None: clients play every role (matches)
+    for spec in specs if partners is not None else ():
         for other in spec.roles:
             if other == roles[spec.name]:
                 continue
@@ -228,7 +228,8 @@ def serve(
         served = Served(specs, sampler, roles, partners, reward=reward, abort_penalty=abort_penalty,
                         recorder=Recorder(results, learner_name), episodes=Episodes(limit=max_sessions))
         app = create_app(served, max_sessions=max_sessions, max_body=max_body)
-        learners = ", ".join(f"{name}: {r}" for name, r in roles.items())
+        learners = ", ".join(f"{name}: {r}" for name, r in roles.items()) if not served.clients_play_every_role \
+            else f"{', '.join(roles)}: every role by clients (reset with match= and role=)"
         _console().print(f"serving {learners} on http://{host}:{port} (OpenEnv; WebSocket /ws); episodes -> "
                          f"{results}", markup=False, highlight=False)
         try:

@@ -187,7 +187,8 @@ def test_eval_writes_intervals_and_compare_tells_a_real_gain_from_none(tmp_path)
 
 
 def test_serve_refuses_a_missing_partner_and_a_foreign_role_in_one_line(tmp_path):
-    result = playpen("serve", "-g", "taboo", "-r", tmp_path, check=False)
+    result = playpen("serve", "-g", "taboo", "--role", "WordGuesser", "-p", "WordGuesser=scripted", "-r", tmp_path,
+                     check=False)
     assert result.returncode == 1 and result.stderr.strip().splitlines() == [
         "error: taboo: role WordDescriber needs a partner (--partner scripted, or --partner WordDescriber=<alias>; "
         "see `playpen list models`)"]

@@ -15,7 +15,8 @@ httpx = pytest.importorskip("httpx")
 from websockets.sync.client import connect  # noqa: E402
 
 from playpen.envs.openenv import PlaypenAction, PlaypenClient  # noqa: E402
-from playpen.envs.server import Episodes, NoRoom, Recorder, Served, create_app, running, served_rows  # noqa: E402
+from playpen.envs.server import (  # noqa: E402
+    Episodes, Matches, NoRoom, Recorder, Served, create_app, running, served_rows)
 from playpen.games import resolve_games  # noqa: E402
 from playpen.models.scripted import ScriptedModel  # noqa: E402
 from playpen.results.records import episodes, read_json  # noqa: E402
@@ -220,3 +221,68 @@ def test_episodes_table_expires_idle_entries():
     full.put("x", object())  # a reset of a held id takes no more room
     with pytest.raises(NoRoom, match="holds 1 named episodes"):
         full.put("y", object())
+
+
+@pytest.fixture(scope="module")
+def selfplay(tmp_path_factory):
+    """No partner models: two clients play taboo's two roles against each other (a ``match``)."""
+    specs = resolve_games(["taboo", "wordle"])
+    results = tmp_path_factory.mktemp("selfplay")
+    served = Served(specs, served_rows(specs, {s.name: ROWS[s.name] for s in specs}),
+                    {s.name: s.learner_role() for s in specs}, None, recorder=Recorder(results, "learner"),
+                    matches=Matches(wait_s=20))
+    with running(create_app(served, max_sessions=16)) as url:
+        yield url, results
+
+
+def test_two_clients_play_every_role_of_a_match(selfplay, tmp_path):
+    url, results = selfplay
+    spec = resolve_games(["taboo"])[0]
+    row = ROWS["taboo"][3]
+
+    def play(role):
+        policy = spec.scripted(role, "competent", row.experiment, row.instance, 0)
+        with PlaypenClient(base_url=url, message_timeout_s=TIMEOUT).sync() as env:
+            result = env.reset(match="m1", role=role, game="taboo", index=3)
+            assert env.state().instance == row.key and result.observation.role == role
+            while not result.done:
+                result = env.step(PlaypenAction(text=policy(result.observation.messages)))
+            return result
+
+    with ThreadPoolExecutor(2) as pool:
+        describer, guesser = pool.map(play, spec.roles)
+    assert describer.reward == guesser.reward and describer.observation.info["recorded"] == \
+        guesser.observation.info["recorded"]
+    run_benchmark([spec], [ScriptedModel()], tmp_path, lambda s: [row])
+    played = read_json(next(tmp_path.glob(f"scripted/{row.key}")) / "scores.json")
+    served = read_json(Path(describer.observation.info["recorded"]) / "scores.json")
+    assert json.dumps(served["episode scores"]) == json.dumps(played["episode scores"])
+    assert Path(describer.observation.info["recorded"]).parts[-4] == "learner"  # one model in every role
+
+
+def test_a_match_refuses_a_foreign_role_a_missing_match_and_a_lone_client(selfplay):
+    url, _ = selfplay
+    with httpx.Client(base_url=url, timeout=TIMEOUT) as http:
+        answer = http.post("/reset", json={"game": "taboo"})
+        assert answer.status_code == 400 and "match=" in answer.json()["detail"]
+        answer = http.post("/reset", json={"game": "taboo", "match": "bad-role", "role": "Judge"})
+        assert answer.status_code == 400 and "WordDescriber, WordGuesser" in answer.json()["detail"]
+    with PlaypenClient(base_url=url, message_timeout_s=TIMEOUT).sync() as env:
+        with pytest.raises(RuntimeError, match="no client took WordDescriber within 20 s"):
+            env.reset(match="lonely", role="WordGuesser", game="taboo")
+    with PlaypenClient(base_url=url, message_timeout_s=TIMEOUT).sync() as env:  # one role: starts at once
+        assert not env.reset(match="solo", role="WordGuesser", game="wordle").done
+
+
+def test_a_client_that_leaves_ends_the_match_for_the_other(selfplay):
+    url, _ = selfplay
+    first = PlaypenClient(base_url=url, message_timeout_s=TIMEOUT).sync()
+    first.connect()
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(first.reset, match="left", role="WordGuesser", game="taboo", index=0)
+        with PlaypenClient(base_url=url, message_timeout_s=TIMEOUT).sync() as second:
+            second.reset(match="left", role="WordDescriber", game="taboo", index=0)
+        # the describer went away before giving its clue: the guesser's wait ends with the reason
+        with pytest.raises(RuntimeError, match="the client playing WordDescriber left"):
+            waiting.result(timeout=TIMEOUT)
+    first.close()

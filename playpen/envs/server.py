@@ -16,6 +16,7 @@ room for another named episode 503.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import uuid
@@ -27,9 +28,10 @@ from typing import Any
 
 from playpen.core.errors import PlaypenError
 from playpen.core.instances import InstanceRow
+from playpen.core.master import TRUNCATIONS, GameMaster
 from playpen.core.registry import GameSpec
 from playpen.envs.openenv import PlaypenAction, PlaypenObservation, PlaypenState
-from playpen.envs.text_env import InstanceSampler, TextEnv
+from playpen.envs.text_env import InstanceSampler, MultiAgentTextEnv, TextEnv, step_info
 from playpen.models.base import Model
 from playpen.results.store import ResultsStore, played_from, run_dir_name
 
@@ -65,21 +67,17 @@ class Recorder:
     results: Path
     learner: str
 
-    def record(self, env: TextEnv) -> Path:
-        master, row = env.master, env.row
-        assert master is not None and row is not None and master.done
-        spec = env.specs[row.game]
-        learner_role = env.learner_roles[row.game]
-        models: dict[str, Model | None] = {role: (None if role == learner_role else env.partners[(row.game, role)])
-                                           for role in spec.roles}
-        names = {role: self.learner if model is None else model.name for role, model in models.items()}
-        settings = {role: {"model": self.learner, "temperature": None, "max_tokens": None} if model is None else
-                    {"model": model.name, "temperature": model.settings.temperature,
-                     "max_tokens": model.settings.max_tokens} for role, model in models.items()}
-        infos = {str(i): ({"model_name": self.learner, "backend": "openenv client"} if models[role] is None else
-                          {**models[role].info(), "gen_args": {k: settings[role][k] for k in ("temperature", "max_tokens")}})
-                 for i, role in enumerate(spec.roles)}
-        store = ResultsStore(self.results, run_dir_name([names[role] for role in spec.roles]))
+    def record(self, master: GameMaster, row: InstanceRow, partners: Mapping[str, Model]) -> Path:
+        """Write ``master``'s finished episode; the roles without a partner model are the learner's."""
+        roles = master.roles
+        names = {role: partners[role].name if role in partners else self.learner for role in roles}
+        settings = {role: {"model": names[role], "temperature": None, "max_tokens": None} if role not in partners
+                    else {"model": names[role], "temperature": partners[role].settings.temperature,
+                          "max_tokens": partners[role].settings.max_tokens} for role in roles}
+        infos = {str(i): {"model_name": self.learner, "backend": "openenv client"} if role not in partners else
+                 {**partners[role].info(), "gen_args": {k: settings[role][k] for k in ("temperature", "max_tokens")}}
+                 for i, role in enumerate(roles)}
+        store = ResultsStore(self.results, run_dir_name([names[role] for role in roles]))
         return store.write_episode(row, master, names, infos, played_from(row, settings),
                                    episode_dir=store.new_episode_dir(row))
 
@@ -97,10 +95,23 @@ class Served:
     abort_penalty: float = 0.0
     recorder: Recorder | None = None
     episodes: "Episodes" = field(default_factory=lambda: Episodes())
+    matches: "Matches" = field(default_factory=lambda: Matches())
+
+    @property
+    def clients_play_every_role(self) -> bool:
+        """No partner models: every role of a game with several is played by a client (self-play, ``match``)."""
+        return self.partners is None and any(len(spec.roles) > 1 for spec in self.specs)
 
     def new_env(self) -> TextEnv:
         return TextEnv(list(self.specs), role=dict(self.roles), partners=self.partners, sampler=self.sampler,
                        reward=self.reward, abort_penalty=self.abort_penalty)
+
+    def new_match(self, options: Mapping[str, Any], seed: int | None) -> "Match":
+        row = self.sampler.choose(options, random.Random(seed))
+        spec = next(spec for spec in self.specs if spec.name == row.game)
+        env = MultiAgentTextEnv(spec, sampler=self.sampler, reward=self.reward, abort_penalty=self.abort_penalty)
+        env.reset(options={"instance": row})
+        return Match(env)
 
 
 @dataclass
@@ -147,6 +158,75 @@ class Episodes:
         return len(self._held)
 
 
+class Match:
+    """One episode whose every role a client plays (self-play through the server): each client's request waits
+    until it is its role's turn again, or the episode is over."""
+
+    def __init__(self, env: MultiAgentTextEnv):
+        self.env = env
+        self.joined: set[str] = set()
+        self.left: str | None = None  # a role whose client went away: the episode cannot go on
+        self.turn = threading.Condition()
+        self.recorded: Path | None = None
+
+    def wait_for_turn(self, role: str, wait_s: float, name: str) -> None:
+        """Wait (holding ``turn``) until ``role`` is to act or the episode is over."""
+        if not self.turn.wait_for(lambda: self.left is not None or self.env.done
+                                  or self.env.agent_selection == role, timeout=wait_s):
+            raise NotRunning(f"match {name!r}: the other roles did not reply within {wait_s:.0f} s")
+        if self.left is not None and not self.env.done:
+            raise NotRunning(f"match {name!r}: the client playing {self.left} left")
+
+
+class Matches:
+    """Open matches by name: at most ``limit``; a client waits at most ``wait_s`` seconds for the others."""
+
+    def __init__(self, limit: int = 1024, wait_s: float = 300.0):
+        self.limit, self.wait_s = limit, wait_s
+        self._open: dict[str, Match] = {}
+        self._lock = threading.Lock()
+
+    def join(self, name: str, role: str | None, create) -> Match:
+        """Take ``role`` in match ``name`` (``create()`` makes it if it is not open) and wait for every role."""
+        with self._lock:
+            match = self._open.get(name)
+            if match is None:
+                if len(self._open) >= self.limit:
+                    raise NoRoom(f"the server holds {self.limit} open matches")
+                match = create()
+            roles = match.env.agents
+            if role not in roles:
+                raise PlaypenError(f"match {name!r} plays {match.env.spec.name}: reset with role= one of "
+                                   f"{', '.join(roles)}")
+            if role in match.joined:
+                raise NotRunning(f"role {role} of match {name!r} is taken")
+            self._open[name] = match
+            match.joined.add(role)
+        with match.turn:
+            match.turn.notify_all()
+            if not match.turn.wait_for(lambda: match.joined == set(roles), timeout=self.wait_s):
+                missing = ", ".join(sorted(set(roles) - match.joined))
+                self.leave(name, match, role)
+                raise NotRunning(f"match {name!r}: no client took {missing} within {self.wait_s:.0f} s")
+        return match
+
+    def leave(self, name: str, match: Match, role: str) -> None:
+        """``role``'s client is gone: a running match ends for everyone (its episode is not recorded)."""
+        with self._lock:
+            match.joined.discard(role)
+            if not match.env.done:
+                match.left = role
+            if self._open.get(name) is match and (match.env.done or match.left is not None):
+                del self._open[name]
+        with match.turn:
+            match.turn.notify_all()
+
+    def end(self, name: str, match: Match) -> None:
+        with self._lock:
+            if self._open.get(name) is match:
+                del self._open[name]
+
+
 class PlaypenEnvironment(Environment):
     """One session: one learner's episodes, one at a time. Made by OpenEnv for every WebSocket session."""
 
@@ -159,17 +239,27 @@ class PlaypenEnvironment(Environment):
         self.episode_id: str | None = None
         self.steps = 0
         self.recorded: Path | None = None
+        self.match: tuple[str, str, Match] | None = None  # (name, role, match) while this session plays one
+        self._seen_events = 0
 
     def reset(self, seed: int | None = None, episode_id: str | None = None, game: str | None = None,
-              index: int | None = None, **_: Any) -> PlaypenObservation:
+              index: int | None = None, match: str | None = None, role: str | None = None,
+              **_: Any) -> PlaypenObservation:
         """Start an episode: ``game``/``index`` choose the instance (the index-th of that game, modulo), else
-        one is drawn from ``seed`` (the same seed, the same instance), else at random."""
-        env = self.served.new_env()
+        one is drawn from ``seed`` (the same seed, the same instance), else at random. ``match``/``role``: join
+        the match of that name in that role (its creator's choice of instance holds; every role a client)."""
+        self.close()
         options: dict[str, Any] = {}
         if game is not None:
             options["game"] = game
         if index is not None:
             options["index"] = index
+        if match is not None:
+            return self._join(str(match), role, options, seed, episode_id)
+        if self.served.clients_play_every_role:
+            raise PlaypenError("this server has no partner models: clients play every role; reset with "
+                               "match=<a name both clients use> and role=<your role>")
+        env = self.served.new_env()
         messages, info = env.reset(seed=seed, options=options)
         self.env, self.episode_id, self.steps, self.recorded = env, episode_id or uuid.uuid4().hex, 0, None
         if episode_id is not None and not env.master.done:
@@ -178,6 +268,8 @@ class PlaypenEnvironment(Environment):
 
     def step(self, action: PlaypenAction, timeout_s: float | None = None, episode_id: str | None = None,
              **_: Any) -> PlaypenObservation:
+        if self.match is not None:
+            return self._match_step(action)
         if episode_id is None:
             env = self.env
             if env is None or env.master is None or env.master.done:
@@ -194,12 +286,12 @@ class PlaypenEnvironment(Environment):
 
     @property
     def state(self) -> PlaypenState:
-        env = self.env
+        env = self.env if self.match is None else self.match[2].env
         master = None if env is None else env.master
+        role = self.match[1] if self.match is not None else None if env is None else env.learner_role
         return PlaypenState(episode_id=self.episode_id, step_count=self.steps,
                             game=None if master is None else master.name,
-                            instance=None if env is None or env.row is None else env.row.key,
-                            role=None if env is None else env.learner_role,
+                            instance=None if env is None or env.row is None else env.row.key, role=role,
                             outcome=None if master is None else master.outcome.status.value,
                             recorded=None if self.recorded is None else str(self.recorded))
 
@@ -209,6 +301,52 @@ class PlaypenEnvironment(Environment):
 
     def close(self) -> None:
         self.env = None
+        if self.match is not None:
+            name, role, match = self.match
+            self.match = None
+            self.served.matches.leave(name, match, role)
+
+    def _join(self, name: str, role: str | None, options: dict[str, Any], seed: int | None,
+              episode_id: str | None) -> PlaypenObservation:
+        matches = self.served.matches
+        match = matches.join(name, role, lambda: self.served.new_match(options, seed))
+        self.match, self.episode_id, self.steps, self.recorded = (name, role, match), episode_id or name, 0, None
+        self._seen_events = 0
+        with match.turn:
+            match.wait_for_turn(role, matches.wait_s, name)
+            return self._match_observation()
+
+    def _match_step(self, action: PlaypenAction) -> PlaypenObservation:
+        name, role, match = self.match
+        env = match.env
+        with match.turn:
+            if env.done or env.agent_selection != role or match.left is not None:
+                raise NotRunning(f"match {name!r} is over: reset" if env.done or match.left is not None
+                                 else f"match {name!r}: it is {env.agent_selection}'s turn, not {role}'s")
+            env.step(action.text)
+            self.steps += 1
+            if env.done:
+                if self.served.recorder is not None:
+                    match.recorded = self.served.recorder.record(env.master, env.row, {})
+                self.served.matches.end(name, match)
+            match.turn.notify_all()
+            match.wait_for_turn(role, self.served.matches.wait_s, name)
+            return self._match_observation()
+
+    def _match_observation(self) -> PlaypenObservation:
+        """Called holding the match's ``turn``: what this session's role sees now."""
+        name, role, match = self.match
+        env, master = match.env, match.env.master
+        info = step_info(master, role, self._seen_events)
+        self._seen_events = sum(len(events) for events in master.rounds)
+        info["episode_id"] = self.episode_id
+        if match.recorded is not None:
+            self.recorded = match.recorded
+            info["recorded"] = str(match.recorded)
+        done = master.done
+        return PlaypenObservation(messages=[] if done else env.observe(role), role=role, game=master.name, done=done,
+                                  reward=env.rewards.get(role, 0.0),
+                                  truncated=done and master.outcome.stop in TRUNCATIONS, info=info)
 
     def _step(self, env: TextEnv, action: PlaypenAction) -> PlaypenObservation:
         messages, reward, terminated, truncated, info = env.step(action.text)
@@ -220,7 +358,8 @@ class PlaypenEnvironment(Environment):
         master = env.master
         done = master.done
         if done and self.served.recorder is not None:
-            self.recorded = self.served.recorder.record(env)
+            partners = {role: env.partners[(master.name, role)] for role in master.roles if role != env.learner_role}
+            self.recorded = self.served.recorder.record(master, env.row, partners)
             info = {**info, "recorded": str(self.recorded)}
         return PlaypenObservation(messages=list(messages) if not done else [], role=env.learner_role or "",
                                   game=master.name, done=done, reward=reward, truncated=truncated,

@@ -269,9 +269,10 @@ class MultiAgentTextEnv:
     """Every role is a learner. Turn-based: act for ``agent_selection`` until ``done``."""
 
     def __init__(self, game: str | GameSpec, *, split: str = "train", instances: str | None = None,
-                 reward: str | RewardFn = "main_score", abort_penalty: float = 0.0):
+                 reward: str | RewardFn = "main_score", abort_penalty: float = 0.0,
+                 sampler: InstanceSampler | None = None):
         self.spec = _spec(game)
-        self.sampler = InstanceSampler.from_specs([self.spec], split=split, instances=instances)
+        self.sampler = sampler or InstanceSampler.from_specs([self.spec], split=split, instances=instances)
         self.reward_fn = get_reward(reward, abort_penalty=abort_penalty)
         self.rng = random.Random()
         self.master: GameMaster | None = None

@@ -6,12 +6,14 @@ which holds one :class:`~playpen.envs.text_env.TextEnv` (one game master; the pa
 models from the registry, loaded once and shared). OpenEnv's plain-HTTP ``/reset`` and ``/step`` make a fresh
 environment per request; an episode can be continued over them by naming it: ``reset`` with an
 ``episode_id``, then ``step`` with the same ``episode_id`` (held in :class:`Episodes`, bounded and expiring).
+Without partner models, clients play every role: each resets with the same ``match`` and its own ``role``
+(:class:`Matches`), and each request returns when it is that role's turn again.
 
 Every finished episode is written in the clembench layout (``results.store``), so ``eval``, ``score``,
 ``transcribe`` and ``data`` read served episodes as they read ``playpen run``'s. Refused requests are
 answered 4xx: malformed JSON or a wrong field 422, a body over the limit 413, an unknown ``episode_id`` 404, a
 step without a running episode or on an episode another request is stepping 409, a bad game or index 400, no
-room for another named episode 503.
+room for another named episode or match 503.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class NotRunning(PlaypenError):
 
 
 class NoRoom(PlaypenError):
-    """Every slot for named episodes is taken."""
+    """Every slot for named episodes (or open matches) is taken."""
 
 
 @dataclass

@@ -163,6 +163,88 @@ def run(
                            f"{summary.errored[0]}); run the same command again to retry them")
 
 
+@app.command()
+def serve(
+    game: Annotated[list[str], typer.Option("--game", "-g", help="Game name(s), 'all', 'in' or 'out'.")],
+    role: Annotated[Optional[list[str]], typer.Option("--role", help="The learner's role: Role, or game=Role per game (default: the game's learner).")] = None,
+    partner: Annotated[Optional[list[str]], typer.Option("--partner", "-p", help="Model alias for the other roles, or Role=alias per role (e.g. scripted); none: clients play every role (self-play, reset with match= and role=).")] = None,
+    instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="An instances.json (one game) or a folder with <game>/in/instances.json, as in `playpen run`.")] = None,
+    split: Annotated[str, typer.Option(help="Instance split: train, validation or test.")] = "train",
+    experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Only these experiments.")] = None,
+    per_experiment: Annotated[Optional[int], typer.Option("--per-experiment", "-n", min=1, help="Only the first N instances of each experiment.")] = None,
+    per_game: Annotated[Optional[int], typer.Option("--per-game", "-N", min=1, help="At most N instances per game, spread over its experiments.")] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", "-T", min=0.0, help="The partners' sampling temperature.")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", "-L", min=1, help="The partners' new tokens per reply.")] = None,
+    reward: Annotated[str, typer.Option(help="main_score, quality, success or paper.")] = "main_score",
+    abort_penalty: Annotated[float, typer.Option(min=0.0, help="Reward -X for an aborted episode.")] = 0.0,
+    learner_name: Annotated[str, typer.Option(help="The learner's model name in the records (its run folder).")] = "learner",
+    results: ResultsOption = Path("results"),
+    host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
+    max_sessions: Annotated[int, typer.Option(min=1, help="WebSocket sessions (and named HTTP episodes) at once.")] = 256,
+    max_body: Annotated[int, typer.Option(min=1024, help="Largest request body or WebSocket message, in bytes.")] = 4 << 20,
+) -> None:
+    """Serve games as an OpenEnv environment: a remote learner plays one role, partners play the others here;
+    every finished episode is written to -r in the clembench layout."""
+    from playpen.envs.server import Episodes, Recorder, Served, create_app, served_rows
+    from playpen.envs.server import serve as run_server
+    from playpen.games import resolve_games
+    from playpen.models.registry import load_model
+    from playpen.results.store import RECORD_FILES, lock_results, remove_stale_temporaries
+    from playpen.rollout.planner import select_rows
+
+    specs = resolve_games(game)
+    if instances is not None and not instances.is_dir() and len(specs) != 1:
+        raise PlaypenError("-i/--instances with a file needs exactly one game (-g); pass a folder with "
+                           "<game>/in/instances.json for several")
+    roles_given = _pairs([r for r in role or [] if "=" in r], "role") or {}
+    plain_roles = [r for r in role or [] if "=" not in r]
+    if len(plain_roles) > 1:
+        raise PlaypenError("--role takes one Role for every game, or game=Role per game")
+    roles = {spec.name: spec.learner_role(roles_given.get(spec.name) or (plain_roles[0] if plain_roles else None))
+             for spec in specs}
+    given = {key: value for key, value in (("temperature", temperature), ("max_tokens", max_tokens)) if value is not None}
+    per_role = _pairs([p for p in partner or [] if "=" in p], "partner") or {}
+    plain = [p for p in partner or [] if "=" not in p]
+    if len(plain) > 1:
+        raise PlaypenError("--partner takes one alias for every partner role, or Role=alias per role")
+    loaded: dict[str, object] = {}
+
+    def model(alias: str):
+        if alias not in loaded:
+            loaded[alias] = load_model(alias, **given)
+        return loaded[alias]
+
+    partners: dict[str, object] | None = {} if partner else None  # None: clients play every role (matches)
+    for spec in specs if partners is not None else ():
+        for other in spec.roles:
+            if other == roles[spec.name]:
+                continue
+            alias = per_role.get(other) or (plain[0] if plain else None)
+            if alias is None:
+                raise PlaypenError(f"{spec.name}: role {other} needs a partner (--partner scripted, or "
+                                   f"--partner {other}=<alias>; see `playpen list models`)")
+            partners[other] = model(alias)
+    experiments = set(experiment) if experiment else None
+    sampler = served_rows(specs, {spec.name: select_rows(spec, split=split, instances_file=instances,
+                                                         experiments=experiments, per_experiment=per_experiment,
+                                                         per_game=per_game) for spec in specs})
+    with lock_results(results):
+        remove_stale_temporaries(results, RECORD_FILES, below=True)
+        served = Served(specs, sampler, roles, partners, reward=reward, abort_penalty=abort_penalty,
+                        recorder=Recorder(results, learner_name), episodes=Episodes(limit=max_sessions))
+        app = create_app(served, max_sessions=max_sessions, max_body=max_body)
+        learners = ", ".join(f"{name}: {r}" for name, r in roles.items()) if not served.clients_play_every_role \
+            else f"{', '.join(roles)}: every role by clients (reset with match= and role=)"
+        _console().print(f"serving {learners} on http://{host}:{port} (OpenEnv; WebSocket /ws); episodes -> "
+                         f"{results}", markup=False, highlight=False)
+        try:
+            run_server(app, host=host, port=port, max_body=max_body)
+        finally:
+            for model_ in loaded.values():
+                model_.close()
+
+
 InPlaceOption = Annotated[bool, typer.Option(
     "--in-place", help="Also overwrite files that another tool (clembench) wrote into the results folder.")]
 

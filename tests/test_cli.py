@@ -25,8 +25,9 @@ def test_help_is_fast_and_does_not_import_torch():
     start = time.perf_counter()
     playpen("--help")
     assert time.perf_counter() - start < 5  # generous for a loaded CI machine; the benchmark measures it
-    code = "import sys, playpen.cli; print('torch' in sys.modules or 'transformers' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    heavy = ("torch", "transformers", "openenv", "gradio", "uvicorn", "pettingzoo")
+    code = f"import sys, playpen.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
 
 
 def test_list_games_shows_all_fourteen_and_the_static_tasks_with_domains():
@@ -183,3 +184,43 @@ def test_eval_writes_intervals_and_compare_tells_a_real_gain_from_none(tmp_path)
     assert line.rstrip("│ ").endswith("no")
     missing = playpen("compare", runs["good"], tmp_path / "nowhere", check=False)
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
+
+
+def test_serve_refuses_a_missing_partner_and_a_foreign_role_in_one_line(tmp_path):
+    result = playpen("serve", "-g", "taboo", "--role", "WordGuesser", "-p", "WordGuesser=scripted", "-r", tmp_path,
+                     check=False)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        "error: taboo: role WordDescriber needs a partner (--partner scripted, or --partner WordDescriber=<alias>; "
+        "see `playpen list models`)"]
+    result = playpen("serve", "-g", "taboo", "--role", "Judge", "-p", "scripted", "-r", tmp_path, check=False)
+    assert result.returncode == 1 and "no role 'Judge'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_answers_on_127_0_0_1_until_interrupted(tmp_path):
+    pytest.importorskip("openenv")
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([PLAYPEN, "serve", "-g", "wordle", "--split", "validation", "-r", str(tmp_path),
+                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as answer:
+                    assert json.load(answer)["status"] == "healthy"
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+                time.sleep(0.2)
+        with socket.socket() as other:  # bound to the loopback address only
+            address = socket.gethostbyname(socket.gethostname())
+            if not address.startswith("127."):
+                assert other.connect_ex((address, port)) != 0
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=30)
+    assert "serving wordle: WordGuesser" in out and (tmp_path / ".playpen.lock").exists()

@@ -11,8 +11,6 @@ from typing import Any
 from playpen.core.errors import PlaypenError
 from playpen.envs.text_env import TextEnv
 
-MAX_TEXT = 1 << 20
-
 
 def _gymnasium():
     try:
@@ -24,6 +22,7 @@ def _gymnasium():
 
 def _env_class():
     gymnasium = _gymnasium()
+    from playpen.envs.spaces import ChatText, ReplyText
 
     class GymTextEnv(gymnasium.Env):
         """A :class:`TextEnv` behind Gymnasium's ``Env`` interface."""
@@ -33,8 +32,8 @@ def _env_class():
         def __init__(self, game: str, render_mode: str | None = None, **kwargs: Any):
             self.env = TextEnv(game, **kwargs)
             self.render_mode = render_mode
-            self.observation_space = gymnasium.spaces.Text(max_length=MAX_TEXT, min_length=0)
-            self.action_space = gymnasium.spaces.Text(max_length=MAX_TEXT, min_length=0)
+            self.observation_space = ChatText()
+            self.action_space = ReplyText()
             self._messages: list[dict[str, str]] = []
 
         def _observe(self, messages: list[dict[str, str]], info: dict) -> tuple[str, dict]:

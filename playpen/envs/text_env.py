@@ -10,6 +10,7 @@ the role to act, ``observe(role)`` gives its messages, ``step(text)`` applies th
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,11 @@ from playpen.core.registry import GameSpec
 from playpen.envs.rewards import RewardFn, get_reward
 from playpen.models.base import GenerationRequest, GenerationResult, Model
 from playpen.rollout.engine import apply_reply
+
+
+#: numbers the episodes of every env in this process, so that no two envs sharing a partner model (a scripted
+#: player keeps one policy per episode name) ever use the same episode name
+_EPISODE_NUMBERS = itertools.count(1)
 
 
 def _spec(game: str | GameSpec) -> GameSpec:
@@ -70,6 +76,27 @@ class InstanceSampler:
         names = list(self.rows)
         game = rng.choices(names, weights=[self.weights[n] for n in names])[0]
         return rng.choice(self.rows[game])
+
+    def choose(self, options: Mapping[str, Any], rng: random.Random) -> InstanceRow:
+        """The instance a reset asks for: ``{"instance": InstanceRow}``, ``{"game": name, "index": i}`` (the
+        i-th row of that game, modulo its count; ``game`` defaults to the first), ``{"game": name}`` (one of its
+        rows drawn from ``rng``), or else one sampled from ``rng`` over all games."""
+        if "instance" in options:
+            row = options["instance"]
+            if row.game not in self.rows:
+                raise PlaypenError(f"instance of game '{row.game}' given to an env for {', '.join(self.rows)}")
+            return row
+        if "index" not in options and "game" not in options:
+            return self.sample(rng)
+        game = options.get("game") or next(iter(self.rows))
+        if not isinstance(game, str) or game not in self.rows:
+            raise PlaypenError(f"unknown game {game!r} (this env plays {', '.join(self.rows)})")
+        if "index" not in options:
+            return rng.choice(self.rows[game])
+        index = options["index"]
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise PlaypenError(f"the instance index must be an integer, not {index!r}")
+        return self.rows[game][index % len(self.rows[game])]
 
 
 def step_info(master: GameMaster, role: str | None, seen_events: int) -> dict[str, Any]:
@@ -122,13 +149,15 @@ class TextEnv:
         reward: str | RewardFn = "main_score",
         abort_penalty: float = 0.0,
         max_partner_retries: int = 3,
+        sampler: InstanceSampler | None = None,
     ):
         specs = [_spec(g) for g in ([games] if isinstance(games, (str, GameSpec)) else games)]
         self.specs = {spec.name: spec for spec in specs}
         self.learner_roles = {name: self._learner_role(spec, role) for name, spec in self.specs.items()}
         self._owned: list[Model] = []
         self.partners = self._partners(partners)
-        self.sampler = InstanceSampler.from_specs(specs, split=split, instances=instances, weights=weights)
+        # ``sampler``: instances chosen by the caller (e.g. ``playpen serve``'s, shared by its sessions)
+        self.sampler = sampler or InstanceSampler.from_specs(specs, split=split, instances=instances, weights=weights)
         self.reward_fn = get_reward(reward, abort_penalty=abort_penalty)
         self.max_partner_retries = max_partner_retries
         self.rng = random.Random()
@@ -173,9 +202,9 @@ class TextEnv:
             self.rng.seed(seed)
         options = options or {}
         for attempt in range(self.max_partner_retries + 1):
-            self.row = self._choose(options)
+            self.row = self.sampler.choose(options, self.rng)
             self.master = self.specs[self.row.game].new_episode(self.row.experiment, self.row.instance)
-            self._episode += 1
+            self._episode = next(_EPISODE_NUMBERS)
             self._seen_events = 0
             self._play_partners()
             if not self.master.done:
@@ -205,17 +234,6 @@ class TextEnv:
         self._owned = []
 
     # ------------------------------------------------------------------ internals
-    def _choose(self, options: Mapping[str, Any]) -> InstanceRow:
-        if "instance" in options:
-            row = options["instance"]
-            if row.game not in self.specs:
-                raise PlaypenError(f"instance of game '{row.game}' given to an env for {', '.join(self.specs)}")
-            return row
-        if "index" in options:
-            game = options.get("game") or next(iter(self.specs))
-            return self.sampler.rows[game][options["index"] % len(self.sampler.rows[game])]
-        return self.sampler.sample(self.rng)
-
     def _require_running(self) -> GameMaster:
         if self.master is None:
             raise RuntimeError("call reset() before step()")
@@ -255,12 +273,14 @@ class MultiAgentTextEnv:
     """Every role is a learner. Turn-based: act for ``agent_selection`` until ``done``."""
 
     def __init__(self, game: str | GameSpec, *, split: str = "train", instances: str | None = None,
-                 reward: str | RewardFn = "main_score", abort_penalty: float = 0.0):
+                 reward: str | RewardFn = "main_score", abort_penalty: float = 0.0,
+                 sampler: InstanceSampler | None = None):
         self.spec = _spec(game)
-        self.sampler = InstanceSampler.from_specs([self.spec], split=split, instances=instances)
+        self.sampler = sampler or InstanceSampler.from_specs([self.spec], split=split, instances=instances)
         self.reward_fn = get_reward(reward, abort_penalty=abort_penalty)
         self.rng = random.Random()
         self.master: GameMaster | None = None
+        self.row: InstanceRow | None = None
         self.rewards: dict[str, float] = {}
         self._seen_events = 0
 
@@ -279,8 +299,7 @@ class MultiAgentTextEnv:
     def reset(self, *, seed: int | None = None, options: Mapping[str, Any] | None = None) -> None:
         if seed is not None:
             self.rng.seed(seed)
-        options = options or {}
-        row = options.get("instance") or self.sampler.sample(self.rng)
+        self.row = row = self.sampler.choose(options or {}, self.rng)
         self.master = self.spec.new_episode(row.experiment, row.instance)
         self.rewards = {role: 0.0 for role in self.agents}
         self._seen_events = 0

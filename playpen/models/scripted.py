@@ -9,6 +9,7 @@ describes (useful as a weak partner and for negative examples); a game may offer
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -43,8 +44,14 @@ class ScriptedModel(Model):
         self.seed = seed
         self.name = name or ("scripted" if skill == "competent" else f"scripted-{skill}")
         self._policies: OrderedDict[tuple[str, str, str], Policy] = OrderedDict()
+        # one model may answer several threads at once (`playpen serve` steps each session in its own thread)
+        self._lock = threading.RLock()
 
     def policy(self, request: GenerationRequest) -> Policy:
+        with self._lock:
+            return self._policy(request)
+
+    def _policy(self, request: GenerationRequest) -> Policy:
         key = (request.game, request.episode, request.role)
         policy = self._policies.get(key)
         if policy is None:
@@ -66,8 +73,9 @@ class ScriptedModel(Model):
 
     def forget(self, episode: str) -> None:
         """Drop the policies of a finished episode."""
-        for key in [k for k in self._policies if k[1] == episode]:
-            del self._policies[key]
+        with self._lock:
+            for key in [k for k in self._policies if k[1] == episode]:
+                del self._policies[key]
 
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         results = []

@@ -21,6 +21,7 @@ Reading lives in ``records`` (``read_json``, the episode iterator, the recorded 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -327,6 +328,20 @@ class ResultsStore:
     def episode_dir(self, row: InstanceRow) -> Path:
         return inside(self.root, self.run_name, row.game, row.experiment_dir, row.episode_dir)
 
+    def new_episode_dir(self, row: InstanceRow) -> Path:
+        """A folder no other episode has claimed, for one more play of ``row`` (``playpen serve`` plays an
+        instance as often as its clients ask): ``episode_<i>``, then ``episode_<i>_2``, ``episode_<i>_3``, ...
+        Claimed by creating it, so concurrent writers never share one."""
+        first = self.episode_dir(row)
+        first.parent.mkdir(parents=True, exist_ok=True)
+        for number in itertools.count(1):
+            path = first if number == 1 else inside(first.parent, f"{first.name}_{number}")
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                continue
+
     def is_finished(self, row: InstanceRow) -> bool:
         return self.state(row).finished
 
@@ -367,8 +382,10 @@ class ResultsStore:
         role_models: Mapping[str, str],
         player_models: Mapping[str, Any],
         provenance: Mapping[str, Any] | None = None,
+        episode_dir: Path | None = None,
     ) -> Path:
-        episode_dir = self.episode_dir(row)
+        """Write one finished episode into ``episode_dir`` (default: the instance's own folder)."""
+        episode_dir = episode_dir or self.episode_dir(row)
         self.write_experiment(row, player_models)
         (episode_dir / ERROR_FILE).unlink(missing_ok=True)
         atomic_write_json(episode_dir / INSTANCE_FILE, row.instance)

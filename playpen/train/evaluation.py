@@ -264,7 +264,9 @@ def plot_learning_curves(output_dir: Path) -> Path | None:
 
     figure, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4))
     steps = [_float(r["step"]) for r in training]
-    panels = ((left, ("reward", "rollout/played", "rollout/success")), (middle, ("loss", "kl")))
+    # reward_std: the spread within groups that GRPO learns from (0 in a group = no signal from it)
+    panels = ((left, ("reward", "reward_std", "frac_reward_zero_std", "rollout/played", "rollout/success")),
+              (middle, ("loss", "kl")))
     for axis, keys in panels:
         for key in keys:
             values = [_float(r.get(key)) for r in training]

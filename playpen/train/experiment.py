@@ -428,8 +428,20 @@ class Experiment:
         png = _report_png(rows, self.recipe)
         if png:
             atomic_write_bytes(self.output / "report.png", png)
-        atomic_write_text(self.output / "report.html", _report_html(report, png, self._transcripts()))
+        atomic_write_text(self.output / "report.html", _report_html(report, png, self._transcripts(),
+                                                                     self._training_curves()))
         return report
+
+    def _training_curves(self) -> list[tuple[str, bytes]]:
+        """(label, PNG) of every finished GRPO run's learning curves (reward and its spread per step, and the
+        evaluations during training when the recipe turned them on)."""
+        curves = []
+        for method in ("grpo", "sft_grpo"):
+            for seed in self.recipe.seeds if method in self.recipe.methods else []:
+                path = self._method_dir(method, seed) / "train" / "learning_curves.png"
+                if path.is_file():
+                    curves.append((f"{method.replace('_', '→')} seed {seed}", path.read_bytes()))
+        return curves
 
 
 def json_safe(value: Any) -> Any:
@@ -527,7 +539,8 @@ def _report_png(rows: list[dict[str, Any]], recipe: ExperimentRecipe) -> bytes |
     return buffer.getvalue()
 
 
-def _report_html(report: dict[str, Any], png: bytes | None, transcripts: str) -> str:
+def _report_html(report: dict[str, Any], png: bytes | None, transcripts: str,
+                 curves: list[tuple[str, bytes]] = ()) -> str:
     import base64
     from html import escape
 
@@ -555,6 +568,12 @@ def _report_html(report: dict[str, Any], png: bytes | None, transcripts: str) ->
     scopes = [r for r in report["rows"] if not r["game"]]
     games = [r for r in report["rows"] if r["game"]]
     image = f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="change vs base">' if png else ""
+    training = "".join(f'<h3>{escape(label)}</h3><img src="data:image/png;base64,{base64.b64encode(data).decode()}" '
+                       f'alt="learning curves of {escape(label)}">' for label, data in curves)
+    if training:
+        training = ("<h2>GRPO training</h2><p>Per step: the rollouts' mean reward, its spread within groups "
+                    "(<code>reward_std</code>; groups without spread teach nothing) and outcome rates, the loss "
+                    "and KL, and the evaluations during training.</p>" + training)
     timing = "".join(f"<li>{escape(k)}: {v / 60:.1f} min</li>" for k, v in report["stage_seconds"].items() if v)
     roles = ", ".join(f"{escape(g)}: {escape(r)}" for g, r in report["roles"].items())
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Playpen experiment</title>
@@ -578,6 +597,7 @@ the trained quality and its interval with the game's format-only level); clemsco
 <h2>Transcripts</h2>
 <p>The same evaluation episodes before and after training (the first of each game; every episode is under
 <code>base/eval</code> and <code>runs/&lt;method&gt;/seed-&lt;n&gt;/eval</code>).</p>{transcripts}
+{training}
 <h2>Time per stage</h2><ul>{timing}</ul>
 </body></html>"""
 

@@ -197,3 +197,21 @@ def test_training_instances_leave_out_every_evaluated_target_word(tmp_path):
                         for spec in experiment.trained_specs)
     assert not set(kept) & set(evaluated)
     assert len(kept) == len(raw) - 7
+
+
+def test_the_report_shows_each_grpo_runs_reward_and_its_spread_per_step(tmp_path, toy_specs):
+    from playpen.train.evaluation import plot_learning_curves
+
+    class CurveTrainer(FakeTrainer):
+        def __call__(self, method, start, output, seed, data):
+            if method == "grpo":  # what train_grpo leaves: its training log and the curves drawn from it
+                output.mkdir(parents=True)
+                (output / "training_log.csv").write_text(
+                    "step,loss,reward,reward_std,frac_reward_zero_std\n1,0.1,0.2,0.30,0.5\n2,0.1,0.4,0.25,0.0\n")
+                assert plot_learning_curves(output) is not None
+            return super().__call__(method, start, output, seed, data)
+
+    _experiment(tmp_path, toy_specs, CurveTrainer(), []).run()
+    html = (tmp_path / "exp" / "report.html").read_text()
+    assert "<h2>GRPO training</h2>" in html and "reward_std" in html
+    assert html.count('alt="learning curves of grpo seed') == 2  # seeds 0 and 1

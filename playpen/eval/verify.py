@@ -23,6 +23,7 @@ from playpen.results.records import (
     Episode,
     ResultsFileError,
     episodes,
+    recorded_messages,
     recorded_replies,
     walking,
 )
@@ -38,6 +39,20 @@ class EpisodeCheck:
     reason: str = ""
     recorded: dict[str, Any] = field(default_factory=dict)
     replayed: dict[str, Any] = field(default_factory=dict)
+    #: the game master's messages to the players that are byte-identical to the recorded ones, in order
+    prompts: "PromptAgreement | None" = None
+
+
+@dataclass(frozen=True)
+class PromptAgreement:
+    """How many of a record's game-master messages our replay sent word for word (``same`` of ``recorded``),
+    and whether the first one was (the prompt a model sees before any reply)."""
+
+    same: int
+    recorded: int
+    first: bool
+    #: the first recorded message that ours differs from, and ours at that position ("" for none)
+    first_difference: tuple[str, str] | None = None
 
 
 def _missing(value: Any) -> bool:
@@ -77,6 +92,17 @@ def replay_episode(episode: Episode) -> tuple[GameMaster, list[str]] | None:
     return master, responses
 
 
+def prompt_agreement(master: GameMaster, interactions: dict[str, Any]) -> PromptAgreement:
+    """Compare the game master's messages to the model-backed players, position by position, with the record's."""
+    recorded = [m for m in recorded_messages(interactions) if not m.reply]
+    ours = [m for m in recorded_messages({"players": interactions.get("players"), "turns": master.rounds})
+            if not m.reply]
+    same = [index < len(ours) and ours[index] == message for index, message in enumerate(recorded)]
+    difference = next(((message.text, ours[index].text if index < len(ours) else "")
+                       for index, message in enumerate(recorded) if not same[index]), None)
+    return PromptAgreement(sum(same), len(recorded), bool(same) and same[0], difference)
+
+
 def verify_episode(episode: Episode) -> EpisodeCheck:
     path, game = episode.path, episode.game
     try:
@@ -88,21 +114,23 @@ def verify_episode(episode: Episode) -> EpisodeCheck:
     if replayed_episode is None:
         return EpisodeCheck(path, game, "skipped", "not a clembench v2.0 text game")
     master, responses = replayed_episode
+    with walking(episode.file(INTERACTIONS_FILE)):
+        prompts = prompt_agreement(master, episode.interactions)
     recorded = episode.scores.get(metrics.EPISODE_SCORES_KEY)
     if not isinstance(recorded, dict):
         raise ResultsFileError(f"{episode.file(SCORES_FILE)}: no '{metrics.EPISODE_SCORES_KEY}' object")
     rec = {k: recorded.get(k) for k in COMPARED}
     if not master.done:
         return EpisodeCheck(path, game, "disagree",
-                            f"episode still running after all {len(responses)} recorded replies", rec)
+                            f"episode still running after all {len(responses)} recorded replies", rec, prompts=prompts)
     rep = {k: master.scores()[metrics.EPISODE_SCORES_KEY].get(k) for k in COMPARED}
     diffs = [f"{k}: recorded {rec[k]!r}, ours {rep[k]!r}" for k in COMPARED if not _same(rec[k], rep[k])]
     if master.requests < len(responses):
         diffs.append(f"ended after {master.requests} of {len(responses)} recorded replies")
     if diffs:
         reason = "; ".join(diffs) + f" [ours: {master.outcome.status.value}: {master.outcome.reason}]"
-        return EpisodeCheck(path, game, "disagree", reason, rec, rep)
-    return EpisodeCheck(path, game, "agree", "", rec, rep)
+        return EpisodeCheck(path, game, "disagree", reason, rec, rep, prompts)
+    return EpisodeCheck(path, game, "agree", "", rec, rep, prompts)
 
 
 def verify(root: str | Path, games: set[str] | None = None) -> list[EpisodeCheck]:
@@ -118,6 +146,18 @@ def verify(root: str | Path, games: set[str] | None = None) -> list[EpisodeCheck
         except Exception as error:  # one broken record must not stop the others
             checks.append(EpisodeCheck(episode.path, episode.game, "error", f"{type(error).__name__}: {error}"))
     return checks
+
+
+def prompt_table(checks: list[EpisodeCheck]) -> dict[str, tuple[int, int, int, int]]:
+    """game -> (episodes whose first prompt is the recorded one, episodes, identical messages, recorded messages)."""
+    table: dict[str, tuple[int, int, int, int]] = {}
+    for check in checks:
+        if check.prompts is None:
+            continue
+        first, count, same, recorded = table.get(check.game, (0, 0, 0, 0))
+        table[check.game] = (first + check.prompts.first, count + 1, same + check.prompts.same,
+                             recorded + check.prompts.recorded)
+    return table
 
 
 def agreement_table(checks: list[EpisodeCheck]) -> list[tuple[str, int, int, int]]:

@@ -1,0 +1,76 @@
+"""Prompt-exact play of clembench's official instance files.
+
+An official instance carries clembench's prompt texts; our games send them exactly as clembench does. Checked
+on the two real clembench v2.0 runs of the fixtures:
+
+1. the first prompt our game master renders for a record's instance, taken from the official instance file
+   (as ``playpen run -i`` loads it), equals the first prompt of the record's ``interactions.json``, byte for
+   byte;
+2. replaying the record's replies, every message our game master sends a player equals the recorded one
+   (``playpen verify``'s prompt column).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from playpen.core.instances import iter_rows, load_instances
+from playpen.eval.verify import verify
+from playpen.games import get_game
+from playpen.games.official import fill, official_text
+from playpen.results.records import episodes, recorded_messages
+
+RUNS = ("llama3-8b-base", "tulu3-8b")
+#: game -> its official v2.0 instance file, under clembench-instances/
+OFFICIAL_FILES = {
+    "referencegame": "referencegame/in/instances.json",
+}
+
+
+def official_rows(clembench_instances: Path, game: str) -> dict[tuple[str, int], object]:
+    rows = iter_rows(game, load_instances(clembench_instances / OFFICIAL_FILES[game]))
+    return {(row.experiment_name, row.instance["game_id"]): row for row in rows}
+
+
+def run_dir(fixtures_dir: Path, run: str) -> Path:
+    return fixtures_dir / "clembench-runs" / run
+
+
+@pytest.mark.parametrize("run", RUNS)
+@pytest.mark.parametrize("game", sorted(OFFICIAL_FILES))
+def test_first_prompt_of_an_official_instance_is_clembench_s(fixtures_dir, clembench_instances, game, run):
+    rows = official_rows(clembench_instances, game)
+    compared = 0
+    for episode in episodes(run_dir(fixtures_dir, run), {game}):
+        if not episode.file("interactions.json").is_file():
+            continue
+        row = rows[(episode.experiment["name"], episode.instance["game_id"])]
+        master = get_game(game).new_episode(row.experiment, row.instance)
+        first = next(m for m in recorded_messages(episode.interactions) if not m.reply)
+        assert master.current_player == first.player
+        assert master.messages_for()[-1]["content"] == first.text, episode.path
+        compared += 1
+    assert compared > 0
+
+
+@pytest.mark.parametrize("run", RUNS)
+@pytest.mark.parametrize("game", sorted(OFFICIAL_FILES))
+def test_replayed_episode_sends_every_recorded_message(fixtures_dir, game, run):
+    checks = [check for check in verify(run_dir(fixtures_dir, run), {game}) if check.prompts is not None]
+    assert checks
+    for check in checks:
+        assert check.prompts.first_difference is None, (check.path, check.prompts.first_difference)
+        assert check.prompts.same == check.prompts.recorded > 0
+
+
+def test_official_text_is_taken_only_when_the_instance_carries_it():
+    assert official_text({"prompt": "Say $WORD$."}, "prompt") == "Say $WORD$."
+    assert official_text({"game_id": 3}, "prompt") is None
+    assert official_text({"prompt": ["not", "text"]}, "prompt") is None
+
+
+def test_fill_replaces_placeholders_in_order_as_plain_text():
+    template = "Target: $TARGET$ (not $OTHER$); $TARGET$ again"
+    assert fill(template, {"$TARGET$": "apple", "$OTHER$": "$TARGET$"}) == "Target: apple (not $TARGET$); apple again"

@@ -6,8 +6,12 @@ on the two real clembench v2.0 runs of the fixtures:
 1. the first prompt our game master renders for a record's instance, taken from the official instance file
    (as ``playpen run -i`` loads it), equals the first prompt of the record's ``interactions.json``, byte for
    byte;
-2. replaying the record's replies, every message our game master sends a player equals the recorded one
-   (``playpen verify``'s prompt column).
+2. replaying the record's replies, the text of every request equals the recorded one (``playpen verify``'s
+   prompt columns).
+
+"Prompt" means what a request puts before the player: the game master's messages since the player's last reply,
+joined as every backend joins consecutive user messages (clemcore records an initial prompt and the first context
+as two messages; the model saw them as one).
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from playpen.core.instances import iter_rows, load_instances
 from playpen.eval.verify import verify
 from playpen.games import get_game
 from playpen.games.official import fill, official_text
-from playpen.results.records import episodes, recorded_messages
+from playpen.results.records import episodes, recorded_prompts
 
 RUNS = ("llama3-8b-base", "tulu3-8b")
 #: game -> its official v2.0 instance file, under clembench-instances/
 OFFICIAL_FILES = {
     "referencegame": "referencegame/in/instances.json",
+    "taboo": "taboo/in/instances.json",
 }
 
 
@@ -48,7 +53,7 @@ def test_first_prompt_of_an_official_instance_is_clembench_s(fixtures_dir, clemb
             continue
         row = rows[(episode.experiment["name"], episode.instance["game_id"])]
         master = get_game(game).new_episode(row.experiment, row.instance)
-        first = next(m for m in recorded_messages(episode.interactions) if not m.reply)
+        first = recorded_prompts(episode.interactions)[0]
         assert master.current_player == first.player
         assert master.messages_for()[-1]["content"] == first.text, episode.path
         compared += 1
@@ -74,3 +79,19 @@ def test_official_text_is_taken_only_when_the_instance_carries_it():
 def test_fill_replaces_placeholders_in_order_as_plain_text():
     template = "Target: $TARGET$ (not $OTHER$); $TARGET$ again"
     assert fill(template, {"$TARGET$": "apple", "$OTHER$": "$TARGET$"}) == "Target: apple (not $TARGET$); apple again"
+
+
+def test_a_request_s_prompt_joins_the_messages_since_the_player_s_last_reply():
+    def event(sender, receiver, kind, text):
+        return {"from": sender, "to": receiver, "action": {"type": kind, "content": text}}
+
+    interactions = {
+        "players": {"GM": {}, "Player 1": {"model_name": "m"}, "Player 2": {"model_name": "mock"}},
+        "turns": [[event("GM", "Player 1", "send message", "Rules."),
+                   event("GM", "Player 1", "send message", "Round 1."),
+                   event("Player 1", "GM", "get message", "GUESS: a"),
+                   event("GM", "Player 2", "send message", "not a model"),
+                   event("GM", "Player 1", "send message", "Round 2.")]],
+    }
+    assert [(m.player, m.text) for m in recorded_prompts(interactions)] == [
+        ("Player 1", "Rules.\n\nRound 1."), ("Player 1", "Round 2.")]

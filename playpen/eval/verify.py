@@ -23,7 +23,7 @@ from playpen.results.records import (
     Episode,
     ResultsFileError,
     episodes,
-    recorded_messages,
+    recorded_prompts,
     recorded_replies,
     walking,
 )
@@ -39,14 +39,14 @@ class EpisodeCheck:
     reason: str = ""
     recorded: dict[str, Any] = field(default_factory=dict)
     replayed: dict[str, Any] = field(default_factory=dict)
-    #: the game master's messages to the players that are byte-identical to the recorded ones, in order
+    #: the requests whose prompt text is byte-identical to the recorded one, in order
     prompts: "PromptAgreement | None" = None
 
 
 @dataclass(frozen=True)
 class PromptAgreement:
-    """How many of a record's game-master messages our replay sent word for word (``same`` of ``recorded``),
-    and whether the first one was (the prompt a model sees before any reply)."""
+    """How many of a record's requests put word for word the same text before the player in our replay (``same``
+    of ``recorded``), and whether the first one did (the prompt a model sees before any reply)."""
 
     same: int
     recorded: int
@@ -93,10 +93,10 @@ def replay_episode(episode: Episode) -> tuple[GameMaster, list[str]] | None:
 
 
 def prompt_agreement(master: GameMaster, interactions: dict[str, Any]) -> PromptAgreement:
-    """Compare the game master's messages to the model-backed players, position by position, with the record's."""
-    recorded = [m for m in recorded_messages(interactions) if not m.reply]
-    ours = [m for m in recorded_messages({"players": interactions.get("players"), "turns": master.rounds})
-            if not m.reply]
+    """Compare, request by request, the text our game master put before a model-backed player with the record's
+    (``recorded_prompts``: what the model saw, however the record split it into messages)."""
+    recorded = recorded_prompts(interactions)
+    ours = recorded_prompts({"players": interactions.get("players"), "turns": master.rounds})
     same = [index < len(ours) and ours[index] == message for index, message in enumerate(recorded)]
     difference = next(((message.text, ours[index].text if index < len(ours) else "")
                        for index, message in enumerate(recorded) if not same[index]), None)

@@ -31,6 +31,9 @@ RUNS = ("llama3-8b-base", "tulu3-8b")
 OFFICIAL_FILES = {
     "referencegame": "referencegame/in/instances.json",
     "taboo": "taboo/in/instances.json",
+    "wordle": "wordle/in/instances.json",
+    "wordle_withclue": "wordle/in/instances_withclue.json",
+    "wordle_withcritic": "wordle/in/instances_withcritic.json",
 }
 
 

@@ -31,6 +31,7 @@ RUNS = ("llama3-8b-base", "tulu3-8b")
 OFFICIAL_FILES = {
     "referencegame": "referencegame/in/instances.json",
     "taboo": "taboo/in/instances.json",
+    "imagegame": "imagegame/in/instances.json",
     "wordle": "wordle/in/instances.json",
     "wordle_withclue": "wordle/in/instances_withclue.json",
     "wordle_withcritic": "wordle/in/instances_withcritic.json",

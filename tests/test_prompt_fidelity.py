@@ -33,6 +33,7 @@ OFFICIAL_FILES = {
     "taboo": "taboo/in/instances.json",
     "imagegame": "imagegame/in/instances.json",
     "privateshared": "privateshared/in/instances.json",
+    "matchit_ascii": "matchit_ascii/in/instances.json",
     "wordle": "wordle/in/instances.json",
     "wordle_withclue": "wordle/in/instances_withclue.json",
     "wordle_withcritic": "wordle/in/instances_withcritic.json",

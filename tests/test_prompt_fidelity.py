@@ -34,6 +34,7 @@ OFFICIAL_FILES = {
     "imagegame": "imagegame/in/instances.json",
     "privateshared": "privateshared/in/instances.json",
     "matchit_ascii": "matchit_ascii/in/instances.json",
+    "guesswhat": "guesswhat/in/instances.json",
     "wordle": "wordle/in/instances.json",
     "wordle_withclue": "wordle/in/instances_withclue.json",
     "wordle_withcritic": "wordle/in/instances_withcritic.json",

@@ -104,6 +104,13 @@ def test_replayed_episode_sends_every_recorded_message(fixtures_dir, game, run):
             assert check.prompts.same == check.prompts.recorded > 0
 
 
+@pytest.mark.parametrize("run", RUNS)
+def test_static_tasks_send_the_recorded_prompts(fixtures_dir, run):
+    checks = [check for check in verify(fixtures_dir / "clembench-runs-static" / run) if check.prompts is not None]
+    assert {check.game for check in checks} == {"cladder", "eqbench", "ifeval", "mmlu_pro"}
+    assert [(check.path, check.prompts.first_difference) for check in checks if check.prompts.first_difference] == []
+
+
 def test_official_text_is_taken_only_when_the_instance_carries_it():
     assert official_text({"prompt": "Say $WORD$."}, "prompt") == "Say $WORD$."
     assert official_text({"game_id": 3}, "prompt") is None

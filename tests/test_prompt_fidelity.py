@@ -16,6 +16,9 @@ as two messages; the model saw them as one).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,6 +112,18 @@ def test_static_tasks_send_the_recorded_prompts(fixtures_dir, run):
     checks = [check for check in verify(fixtures_dir / "clembench-runs-static" / run) if check.prompts is not None]
     assert {check.game for check in checks} == {"cladder", "eqbench", "ifeval", "mmlu_pro"}
     assert [(check.path, check.prompts.first_difference) for check in checks if check.prompts.first_difference] == []
+
+
+def test_verify_reports_prompt_agreement(fixtures_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "playpen.cli", "verify", run_dir(fixtures_dir, "tulu3-8b"), "-g", "referencegame",
+         "-g", "codenames"], capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
+            for line in result.stdout.splitlines() if line.startswith("│")}
+    # agree, episodes, skipped, first prompt, messages
+    assert rows["referencegame"] == ["15", "15", "0", "15/15", "30/30"]
+    assert rows["codenames"] == ["26", "26", "0", "0/26", "0/26"]
 
 
 def test_official_text_is_taken_only_when_the_instance_carries_it():

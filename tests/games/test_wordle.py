@@ -356,6 +356,16 @@ def test_an_official_experiment_s_texts_build_every_message():
     assert master.messages_for()[-1]["content"] == "CLUE: a bird\nWHY: second\nGUESS: about\n\nFormat:\nWHY: d\nOK: y/n"
 
 
+def test_a_legacy_experiment_s_turns_and_single_retry_count_are_read():
+    # clembench's instance files before v1.6: max_attempts_per_game, one retry count for every error
+    experiment = {"name": "high_frequency_words_no_clue_no_critic",
+                  "common_config": {"max_word_length": 5, "max_attempts_per_game": 4, "max_retry_per_error": 2}}
+    master = GAMES["wordle"].new_episode(experiment, {"game_id": 1, "target_word": "crane"})
+    assert (master.max_rounds, master.max_reprompts) == (4, 2)
+    play(master, g("qqqqq"), g("qqqqq"), g("qqqqq"))
+    assert master.outcome.status.value == "aborted"  # the third unknown word in a row
+
+
 def test_resources_are_consistent():
     allowed = set(ranked_words())
     pool = target_words()

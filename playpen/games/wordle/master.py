@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Any, Mapping
 
 from playpen.core.errors import GameError
 from playpen.core.master import GameMaster, Status
@@ -61,9 +61,12 @@ class WordleMaster(GameMaster):
 
     def setup(self) -> None:
         config = self.experiment.get("common_config") or {}
-        self.max_rounds = int(config.get("n_turns", DEFAULT_TURNS))
-        retries = config.get("max_retry_per_error") or {}
-        self.max_reprompts = int(retries.get(NOT_VALID_WORD_FOR_GAME, DEFAULT_RETRIES))
+        # clembench's instance files before v1.6 name the turns max_attempts_per_game and give one retry count
+        self.max_rounds = int(config.get("n_turns", config.get("max_attempts_per_game", DEFAULT_TURNS)))
+        retries = config.get("max_retry_per_error", DEFAULT_RETRIES)
+        if isinstance(retries, Mapping):
+            retries = retries.get(NOT_VALID_WORD_FOR_GAME, DEFAULT_RETRIES)
+        self.max_reprompts = int(retries)
         self.word_length = int(config.get("max_word_length", DEFAULT_WORD_LENGTH))
         self.vocabulary = vocabulary_for(self.experiment)
         self.words = prompts.official_keywords(self.experiment)

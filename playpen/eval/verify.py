@@ -31,18 +31,6 @@ from playpen.results.records import (
 COMPARED = (metrics.ABORTED, metrics.SUCCESS, metrics.LOSE, metrics.MAIN_SCORE)
 
 
-@dataclass
-class EpisodeCheck:
-    path: Path
-    game: str
-    status: str  # "agree" | "disagree" | "skipped" | "error"
-    reason: str = ""
-    recorded: dict[str, Any] = field(default_factory=dict)
-    replayed: dict[str, Any] = field(default_factory=dict)
-    #: the requests whose prompt text is byte-identical to the recorded one, in order
-    prompts: "PromptAgreement | None" = None
-
-
 @dataclass(frozen=True)
 class PromptAgreement:
     """How many of a record's requests put word for word the same text before the player in our replay (``same``
@@ -51,8 +39,20 @@ class PromptAgreement:
     same: int
     recorded: int
     first: bool
-    #: the first recorded message that ours differs from, and ours at that position ("" for none)
+    #: the first recorded request text ours differs from, and ours at that position ("" when ours has none)
     first_difference: tuple[str, str] | None = None
+
+
+@dataclass
+class EpisodeCheck:
+    path: Path
+    game: str
+    status: str  # "agree" | "disagree" | "skipped" | "error"
+    reason: str = ""
+    recorded: dict[str, Any] = field(default_factory=dict)
+    replayed: dict[str, Any] = field(default_factory=dict)
+    #: how far the replay's request texts are the recorded ones (None when the episode was not replayed)
+    prompts: PromptAgreement | None = None
 
 
 def _missing(value: Any) -> bool:
@@ -121,8 +121,8 @@ def verify_episode(episode: Episode) -> EpisodeCheck:
         raise ResultsFileError(f"{episode.file(SCORES_FILE)}: no '{metrics.EPISODE_SCORES_KEY}' object")
     rec = {k: recorded.get(k) for k in COMPARED}
     if not master.done:
-        return EpisodeCheck(path, game, "disagree",
-                            f"episode still running after all {len(responses)} recorded replies", rec, prompts=prompts)
+        reason = f"episode still running after all {len(responses)} recorded replies"
+        return EpisodeCheck(path, game, "disagree", reason, rec, prompts=prompts)
     rep = {k: master.scores()[metrics.EPISODE_SCORES_KEY].get(k) for k in COMPARED}
     diffs = [f"{k}: recorded {rec[k]!r}, ours {rep[k]!r}" for k in COMPARED if not _same(rec[k], rep[k])]
     if master.requests < len(responses):

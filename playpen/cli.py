@@ -375,18 +375,22 @@ def verify(
     results: Annotated[Path, typer.Argument(help="A clembench results folder.")],
     game: GamesOption = None,
 ) -> None:
-    """Replay recorded clembench episodes through our games and compare the outcomes."""
+    """Replay recorded clembench episodes through our games and compare the outcomes; the prompt columns count
+    the episodes whose first prompt, and the game-master messages, are the recorded ones word for word."""
     from rich.table import Table
 
-    from playpen.eval.verify import agreement_table
+    from playpen.eval.verify import agreement_table, prompt_table
     from playpen.eval.verify import verify as verify_run
 
     checks = verify_run(results, _game_filter(game))
+    prompts = prompt_table(checks)
     console = _console()
-    table = Table("game", "agree", "episodes", "skipped", title=f"verify {results}")
+    table = Table("game", "agree", "episodes", "skipped", "first prompt", "messages", title=f"verify {results}")
     for name, agree, compared, skipped in agreement_table(checks):
         style = "green" if agree == compared else "red"
-        table.add_row(name, f"[{style}]{agree}[/{style}]", str(compared), str(skipped))
+        first, replayed, same, recorded = prompts.get(name, (0, 0, 0, 0))
+        table.add_row(name, f"[{style}]{agree}[/{style}]", str(compared), str(skipped),
+                      f"{first}/{replayed}", f"{same}/{recorded}")
     console.print(table)
     for check in checks:
         if check.status in ("disagree", "error"):

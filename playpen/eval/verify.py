@@ -23,11 +23,24 @@ from playpen.results.records import (
     Episode,
     ResultsFileError,
     episodes,
+    recorded_prompts,
     recorded_replies,
     walking,
 )
 
 COMPARED = (metrics.ABORTED, metrics.SUCCESS, metrics.LOSE, metrics.MAIN_SCORE)
+
+
+@dataclass(frozen=True)
+class PromptAgreement:
+    """How many of a record's requests put word for word the same text before the player in our replay (``same``
+    of ``recorded``), and whether the first one did (the prompt a model sees before any reply)."""
+
+    same: int
+    recorded: int
+    first: bool
+    #: the first recorded request text ours differs from, and ours at that position ("" when ours has none)
+    first_difference: tuple[str, str] | None = None
 
 
 @dataclass
@@ -38,6 +51,8 @@ class EpisodeCheck:
     reason: str = ""
     recorded: dict[str, Any] = field(default_factory=dict)
     replayed: dict[str, Any] = field(default_factory=dict)
+    #: how far the replay's request texts are the recorded ones (None when the episode was not replayed)
+    prompts: PromptAgreement | None = None
 
 
 def _missing(value: Any) -> bool:
@@ -77,6 +92,17 @@ def replay_episode(episode: Episode) -> tuple[GameMaster, list[str]] | None:
     return master, responses
 
 
+def prompt_agreement(master: GameMaster, interactions: dict[str, Any]) -> PromptAgreement:
+    """Compare, request by request, the text our game master put before a model-backed player with the record's
+    (``recorded_prompts``: what the model saw, however the record split it into messages)."""
+    recorded = recorded_prompts(interactions)
+    ours = recorded_prompts({"players": interactions.get("players"), "turns": master.rounds})
+    same = [index < len(ours) and ours[index] == message for index, message in enumerate(recorded)]
+    difference = next(((message.text, ours[index].text if index < len(ours) else "")
+                       for index, message in enumerate(recorded) if not same[index]), None)
+    return PromptAgreement(sum(same), len(recorded), bool(same) and same[0], difference)
+
+
 def verify_episode(episode: Episode) -> EpisodeCheck:
     path, game = episode.path, episode.game
     try:
@@ -88,21 +114,23 @@ def verify_episode(episode: Episode) -> EpisodeCheck:
     if replayed_episode is None:
         return EpisodeCheck(path, game, "skipped", "not a clembench v2.0 text game")
     master, responses = replayed_episode
+    with walking(episode.file(INTERACTIONS_FILE)):
+        prompts = prompt_agreement(master, episode.interactions)
     recorded = episode.scores.get(metrics.EPISODE_SCORES_KEY)
     if not isinstance(recorded, dict):
         raise ResultsFileError(f"{episode.file(SCORES_FILE)}: no '{metrics.EPISODE_SCORES_KEY}' object")
     rec = {k: recorded.get(k) for k in COMPARED}
     if not master.done:
-        return EpisodeCheck(path, game, "disagree",
-                            f"episode still running after all {len(responses)} recorded replies", rec)
+        reason = f"episode still running after all {len(responses)} recorded replies"
+        return EpisodeCheck(path, game, "disagree", reason, rec, prompts=prompts)
     rep = {k: master.scores()[metrics.EPISODE_SCORES_KEY].get(k) for k in COMPARED}
     diffs = [f"{k}: recorded {rec[k]!r}, ours {rep[k]!r}" for k in COMPARED if not _same(rec[k], rep[k])]
     if master.requests < len(responses):
         diffs.append(f"ended after {master.requests} of {len(responses)} recorded replies")
     if diffs:
         reason = "; ".join(diffs) + f" [ours: {master.outcome.status.value}: {master.outcome.reason}]"
-        return EpisodeCheck(path, game, "disagree", reason, rec, rep)
-    return EpisodeCheck(path, game, "agree", "", rec, rep)
+        return EpisodeCheck(path, game, "disagree", reason, rec, rep, prompts)
+    return EpisodeCheck(path, game, "agree", "", rec, rep, prompts)
 
 
 def verify(root: str | Path, games: set[str] | None = None) -> list[EpisodeCheck]:
@@ -118,6 +146,18 @@ def verify(root: str | Path, games: set[str] | None = None) -> list[EpisodeCheck
         except Exception as error:  # one broken record must not stop the others
             checks.append(EpisodeCheck(episode.path, episode.game, "error", f"{type(error).__name__}: {error}"))
     return checks
+
+
+def prompt_table(checks: list[EpisodeCheck]) -> dict[str, tuple[int, int, int, int]]:
+    """game -> (episodes whose first prompt is the recorded one, episodes, identical messages, recorded messages)."""
+    table: dict[str, tuple[int, int, int, int]] = {}
+    for check in checks:
+        if check.prompts is None:
+            continue
+        first, count, same, recorded = table.get(check.game, (0, 0, 0, 0))
+        table[check.game] = (first + check.prompts.first, count + 1, same + check.prompts.same,
+                             recorded + check.prompts.recorded)
+    return table
 
 
 def agreement_table(checks: list[EpisodeCheck]) -> list[tuple[str, int, int, int]]:

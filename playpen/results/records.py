@@ -29,6 +29,7 @@ from typing import Any
 
 from playpen.core.errors import PlaypenError
 from playpen.core.master import GM
+from playpen.core.messages import SEPARATOR
 
 INSTANCE_FILE = "instance.json"
 INTERACTIONS_FILE = "interactions.json"
@@ -236,6 +237,21 @@ def _text(event: Mapping[str, Any]) -> str:
     if not isinstance(content, str):
         raise TypeError("a recorded reply is not a string" if event["to"] == GM else "a recorded message is not a string")
     return content
+
+
+def recorded_prompts(interactions: Mapping[str, Any]) -> list[Message]:
+    """The text each request put before a player, in order: the game master's messages to it since its last
+    reply, joined with a blank line, as every backend (ours and clemcore's) merges consecutive user messages.
+    clemcore records a player's initial prompt and its first context as two messages; the model saw one."""
+    prompts: list[Message] = []
+    pending: dict[str, list[str]] = {}
+    for message in recorded_messages(interactions):
+        if message.reply:
+            prompts.append(Message(message.player, SEPARATOR.join(pending.pop(message.player, [])), reply=False))
+        else:
+            pending.setdefault(message.player, []).append(message.text)
+    prompts += [Message(player, SEPARATOR.join(texts), reply=False) for player, texts in pending.items()]
+    return prompts
 
 
 def recorded_replies(interactions: Mapping[str, Any]) -> list[str]:

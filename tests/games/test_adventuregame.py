@@ -216,10 +216,17 @@ def test_turn_limit_aborts_even_with_goals_met():
     assert math.isnan(fixed[metrics.MAIN_SCORE])
 
 
+def test_an_official_prompt_is_followed_by_the_first_room_description():
+    master = SPEC.new_episode({"name": "x"}, instance("plan", True, prompt="Official rules.\n\n"))
+    assert master.messages_for() == [{"role": "user", "content": (
+        "Official rules.\n\nYou are in the kitchen. You can see a counter, a cupboard and a plate. The cupboard is "
+        "closed. The plate is on the counter. From here you can go to the living room or the hallway.")}]
+
+
 def test_prompt_is_ours_and_names_the_goals():
-    master = SPEC.new_episode({"name": "x"}, instance("plan", True, prompt="CLEMBENCH TEXT"))
+    master = SPEC.new_episode({"name": "x"}, instance("plan", True))
     text = master.messages_for()[0]["content"]
-    assert "CLEMBENCH TEXT" not in text
+    assert text.startswith("Let's play a text adventure.")
     assert "Next actions:" in text and "two objects" in text and "> done" in text
     assert "plate on the table" in text and "apple in the cupboard" in text
 
@@ -299,7 +306,7 @@ def test_official_instances_load_and_optimal_commands_win(clembench_instances):
     outcomes = []
     for row in rows:
         master = SPEC.new_episode(row.experiment, row.instance)
-        assert "You are playing a text adventure" not in master.messages_for()[0]["content"]
+        assert master.messages_for()[0]["content"].startswith(row.instance["prompt"] + "You are in the ")
         failures = [master.world.process(c).fail_type for c in row.instance["optimal_commands"]]
         outcomes.append(master.world.goals_met() == frozenset(master.adventure.goals))
         if not outcomes[-1]:

@@ -290,6 +290,16 @@ def test_word_lists_are_clean():
 
 
 # ---------------------------------------------------------------- clembench data
+def test_an_official_experiment_s_prompts_are_filled_in_as_clembench_does():
+    experiment = {**EXPERIMENT, "max_turns": 4, "guesser_initial_prompt": "Words: $LIST$. Ask at most $N$.",
+                  "answerer_initial_prompt": "The word is $TARGET WORD$.\n"}
+    game = play([], experiment=experiment)
+    assert game.messages_for("Guesser")[-1]["content"] == (
+        "Words: ['Copper', 'Lead', 'Pepsi', 'Lemonade', 'Carbon', 'Gold', 'Chair', 'Dresser']. Ask at most 3.")
+    game.step(Q)
+    assert game.messages_for("Answerer")[-1]["content"] == f"The word is Pepsi.\n\n\n{Q}"
+
+
 def test_official_instances_load_and_play(clembench_instances):
     rows = list(iter_rows("guesswhat", load_instances(clembench_instances / "guesswhat" / "in" / "instances.json")))
     assert len(rows) == 60

@@ -67,6 +67,17 @@ def test_giver_sees_target_and_follower_gets_first_line_of_instruction():
     assert master.messages_for(FOLLOWER)[-1]["content"] == "command: fill the third row with V"
 
 
+def test_an_official_instance_s_texts_are_sent_as_clembench_sends_them():
+    master = play([], player_1_prompt_header="Describe this:", player_1_question="Next?",
+                  player_2_prompt_header="Draw what you are told.")
+    assert master.messages_for(GIVER)[-1]["content"] == f"Describe this:\n{TARGET}\nNext?"
+    master.step("Command: Fill the first row with V")
+    assert master.messages_for(FOLLOWER)[-1]["content"] == (
+        "Draw what you are told.\n\nCommand: Fill the first row with V")
+    master.step(FIRST_ROW)
+    assert master.messages_for(GIVER)[-1]["content"] == "Next?"
+
+
 def test_giver_never_sees_the_drawn_grid():
     master = play(["Command: Fill the first row with V", FIRST_ROW, "Command: DONE"])
     assert all(FIRST_ROW not in m["content"] for m in master.history_of[GIVER])

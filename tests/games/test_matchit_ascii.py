@@ -143,6 +143,29 @@ def test_messages_relay_the_partner():
     assert '"DECISION: same grid"' in master.messages_for(A)[-1]["content"]
 
 
+def test_an_official_experiment_s_texts_replace_ours():
+    official = {**SAME, "initial_prompt": "Your grid:\n$GRID$\nDescribe it.", "desc_intro": "Mine: ",
+                "q_reprompt": "Ask.", "a_request": " Answer.", "d_reprompt": "Decide."}
+    master = play([], official)
+    assert master.messages_for(A)[-1]["content"] == f"Your grid:\n{GRID}\nDescribe it."
+
+    def play_on(*replies):
+        for reply in replies:
+            master.step(reply)
+
+    play_on(*OPENING[:2])
+    assert master.messages_for(B)[-1]["content"] == "Mine: DESCRIPTION: a frame\nAsk."
+    play_on(OPENING[2])
+    assert master.messages_for(A)[-1]["content"] == (
+        "Mine: DESCRIPTION: a frame too\nQUESTION: is the middle empty? Answer.")
+    play_on("ANSWER: yes")
+    assert master.messages_for(A)[-1]["content"] == "Ask."
+    play_on("QUESTION: corners filled?", *full("DECISION: same grid", "DECISION: same grid")[5:14])
+    assert master.messages_for(B)[-1]["content"] == "Decide."
+    play_on("DECISION: same grid")
+    assert master.messages_for(A)[-1]["content"] == "ANSWER: yes\nDecide."
+
+
 def test_grids_are_private():
     master = play([], grid_b=GRID.replace("X", E, 1))
     assert GRID in master.messages_for(A)[-1]["content"]

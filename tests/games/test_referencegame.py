@@ -136,11 +136,17 @@ def test_follower_sees_the_whole_giver_reply_and_its_own_grid_order():
     assert grids.grids_in(giver_text) == [A, B, C]
 
 
-def test_official_prompt_headers_are_not_sent():
-    master = new(player_1_prompt_header="CLEMBENCH HEADER", player_2_prompt_header="CLEMBENCH TARGET_EXPRESSION")
-    play(master, "Expression: x")
-    assert "CLEMBENCH" not in master.messages_for(FOLLOWER)[0]["content"]
-    assert "CLEMBENCH" not in master.history_of[GIVER][0]["content"]
+def test_official_prompt_headers_are_sent_as_clembench_sends_them():
+    master = new(player_1_prompt_header="CLEMBENCH HEADER",
+                 player_2_prompt_header="Grids ...\n\nTARGET_EXPRESSION\nQuestion: which?")
+    assert master.messages_for(GIVER)[0]["content"] == "CLEMBENCH HEADER"
+    play(master, "  Expression: the full top row ")
+    assert master.messages_for(FOLLOWER)[0]["content"] == "Grids ...\n\nExpression: the full top row\nQuestion: which?"
+
+
+def test_our_instances_get_our_own_wording():
+    master = new(3)
+    assert master.messages_for(GIVER)[0]["content"].startswith("We are playing a reference game.")
 
 
 # ------------------------------------------------------------------------------------------ grids

@@ -189,11 +189,23 @@ def test_round_structure_and_request_counts():
     assert episode(master)["Request Count"] == 4 and episode(master)["Request Success Ratio"] == 1.0
 
 
-def test_official_experiment_prompts_are_not_sent():
-    experiment = {**EXPERIMENT, "describer_initial_prompt": "CLEMBENCH TEXT $TARGET_WORD$",
-                  "guesser_initial_prompt": "CLEMBENCH GUESSER TEXT"}
-    master = SPEC.new_episode(experiment, INSTANCE)
-    assert "CLEMBENCH" not in master.messages_for(DESCRIBER)[0]["content"]
+def test_official_experiment_prompts_are_filled_in_as_clembench_does():
+    master = new(related=("book", "read", "borrow", "shelf"),
+                 describer_initial_prompt="Describe $TARGET_WORD$ in $N$ tries, never saying:\n$REL_WORD$\n",
+                 guesser_initial_prompt="Guess in $N$ tries.\n")
+    # clembench lists the first three related words only
+    assert master.messages_for(DESCRIBER) == [
+        {"role": "user", "content": "Describe library in 3 tries, never saying:\n- book\n- read\n- borrow\n"}]
+    play(master, "CLUE: a quiet place")
+    assert master.messages_for(GUESSER)[-1]["content"] == "Guess in 3 tries.\n\n\nCLUE: a quiet place"
+
+
+def test_our_experiments_get_our_own_wording():
+    assert master_text(new()).startswith("Let's play a word game together.")
+
+
+def master_text(master) -> str:
+    return master.messages_for(DESCRIBER)[0]["content"]
 
 
 # ------------------------------------------------------------------------------------------ contract

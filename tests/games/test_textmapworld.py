@@ -473,6 +473,27 @@ def test_committed_instances_are_the_generated_ones(game):
 
 
 # ---------------------------------------------------------------------------------------------- fidelity
+OFFICIAL_TEXTS = {
+    "Prompt": "Find $GOAL$. Start: $INITIAL_ROOM$ ($INITIAL_DIRECTIONS$).",
+    "Player2_positive_answer": "Entered $ANOTHER_ROOM$; exits: $DIRECTIONS$.",
+    "Player2_negative_answer": "Blocked, still in $SAME_ROOM$; exits: $DIRECTIONS$.",
+}
+
+
+def test_an_official_instance_s_texts_are_filled_in_as_clembench_does():
+    master = play(TARGET, [], {**TARGET_HOUSE, **OFFICIAL_TEXTS})
+    assert master.messages_for() == [{"role": "user", "content": "Find Attic. Start: Kitchen (east)."}]
+    play_on = [("GO: north", "Blocked, still in Kitchen; exits: east."),
+               ("GO: east", "Entered Hallway; exits: west, north, east.")]
+    for reply, answer in play_on:
+        master.step(reply)
+        assert master.messages_for()[-1]["content"] == answer
+    # an unnamed graph's answers name no room; $GOAL$ stays for the games without a goal
+    master = play(MAIN, ["GO: east"], {**HOUSE, **OFFICIAL_TEXTS, "Game_Type": "unnamed_graph"})
+    assert master.history_of["PathGuesser"][0]["content"] == "Find $GOAL$. Start: Kitchen (east)."
+    assert master.messages_for()[-1]["content"] == "Entered $ANOTHER_ROOM$; exits: west, north, east."
+
+
 OFFICIAL = {MAIN: "textmapworld_main", GRAPH: "textmapworld_graphreasoning", TARGET: "textmapworld_specificroom"}
 
 
@@ -488,7 +509,9 @@ def test_official_instances_load_and_play(game, clembench_instances):
         while not master.done:
             master.step(player(master.messages_for()))
         assert master.outcome.status is Status.SUCCESS
-        assert "Please help me" not in master.history_of["PathGuesser"][0]["content"]  # our prompt, not clembench's
+        # clembench's prompt, filled in
+        first = master.history_of["PathGuesser"][0]["content"]
+        assert first.startswith("Please help me") and "$" not in first
 
 
 @pytest.mark.parametrize("run", ["llama3-8b-base", "tulu3-8b"])

@@ -92,7 +92,7 @@ def test_colour_feedback_is_two_pass(guess, target, expected):
 
 
 def test_the_prompt_example_is_correct_feedback():
-    prompt = prompts.guesser_prompt(6, clue=False, critic=False)
+    prompt = prompts.guesser_prompt({}, 6, clue=False, critic=False)
     assert f"guess_feedback: {feedback('trace', 'crane')}" in prompt
     assert 'secret word were "crane", the guess "trace"' in prompt
 
@@ -327,6 +327,43 @@ def test_official_word_list_is_used_when_the_experiment_carries_it():
     master.step(g("about"))  # a common word, but not in this experiment's list
     assert not master.done and master.messages_for()[-1]["content"].startswith('"about" is not in the list')
     assert "about" in vocabulary_for(EXPERIMENT)
+
+
+KEYWORDS = {
+    "official_words_list": ["crane", "slate", "about"], "clue_lang": "CLUE:", "guess_lang": "GUESS:",
+    "guess_word_lang": "w", "explanation_lang": "WHY:", "explanataion_details_lang": "d",
+    "guess_feedback_lang": "COLOURS:", "agreement_lang": "OK:", "agreement_word_lang": "y/n",
+    "guess_agreement_lang": "OK?", "agreement_explanation_lang": "BECAUSE:",
+    "error_prompt_text": {"NOT_VALID_WORD_FOR_GAME": "Unknown word.", "RETRY": "Again.", "INVALID_FORMAT": "Format:"},
+}
+
+
+def test_an_official_experiment_s_texts_build_every_message():
+    experiment = {**EXPERIMENT, "lang_keywords": KEYWORDS, "guesser_prompt": "Guess!\n", "guesser_critic_prompt": "Judge!"}
+    instance = {"game_id": 1, "target_word": "crane", "target_word_clue": " a bird "}
+    master = GAMES["wordle_withcritic"].new_episode(experiment, instance)
+    assert master.messages_for()[-1]["content"] == "Guess!\n\n\nCLUE: a bird"
+    play(master, g("qqqqq"))
+    assert master.messages_for()[-1]["content"] == "Unknown word. Again.\n\nFormat:\nWHY: d\nGUESS: w"
+    play(master, g("slate", "first try"))
+    assert master.messages_for()[-1]["content"] == "Judge!\n\nCLUE: a bird\nWHY: first try\nGUESS: slate"
+    play(master, a("no", "not a bird"))
+    assert master.messages_for()[-1]["content"] == (
+        "CLUE: a bird\nOK? no\nBECAUSE: not a bird\n\nFormat:\nWHY: d\nGUESS: w")
+    play(master, g("slate"))
+    assert master.messages_for()[-1]["content"].startswith("COLOURS: s<red> l<red> a<green> t<red> e<green>\n\nFormat:")
+    play(master, g("about", "second"))
+    assert master.messages_for()[-1]["content"] == "CLUE: a bird\nWHY: second\nGUESS: about\n\nFormat:\nWHY: d\nOK: y/n"
+
+
+def test_a_legacy_experiment_s_turns_and_single_retry_count_are_read():
+    # clembench's instance files before v1.6: max_attempts_per_game, one retry count for every error
+    experiment = {"name": "high_frequency_words_no_clue_no_critic",
+                  "common_config": {"max_word_length": 5, "max_attempts_per_game": 4, "max_retry_per_error": 2}}
+    master = GAMES["wordle"].new_episode(experiment, {"game_id": 1, "target_word": "crane"})
+    assert (master.max_rounds, master.max_reprompts) == (4, 2)
+    play(master, g("qqqqq"), g("qqqqq"), g("qqqqq"))
+    assert master.outcome.status.value == "aborted"  # the third unknown word in a row
 
 
 def test_resources_are_consistent():

@@ -17,6 +17,7 @@ from playpen.core.errors import ParseError
 from playpen.core.master import GameMaster, Status
 from playpen.games.adventuregame import prompts
 from playpen.games.adventuregame.world import Adventure, Fact, World, fact_text
+from playpen.games.official import official_text
 
 ROLE = "Adventurer"
 #: clembench's order of fail phases and fail types (turn and episode metrics)
@@ -51,14 +52,18 @@ class AdventureGameMaster(GameMaster):
         self.plans: list[list[str]] = []
         self.plan_success_ratios: list[float] = []
         self.turn_records: list[dict[str, Any]] = []
-        defs = self.adventure.defs
-        goal_phrases = [
-            prompts.goal_phrase(i, self.adventure.label(g[1]), g[0], self.adventure.label(g[2]))
-            for i, g in enumerate(self.adventure.goals)
-        ]
-        prompt = prompts.initial_prompt(goal_phrases, self.plan_variant, defs.inventory_capacity is not None)
-        self.set_initial_prompt(ROLE, prompt)
-        self.set_context(ROLE, self.world.describe_room())
+        official = official_text(instance, "prompt")
+        if official is not None:
+            # clembench appends the first room description to the instance's prompt as it is
+            self.set_context(ROLE, official + self.world.describe_room())
+        else:
+            goal_phrases = [
+                prompts.goal_phrase(i, self.adventure.label(g[1]), g[0], self.adventure.label(g[2]))
+                for i, g in enumerate(self.adventure.goals)
+            ]
+            limited = self.adventure.defs.inventory_capacity is not None
+            self.set_initial_prompt(ROLE, prompts.initial_prompt(goal_phrases, self.plan_variant, limited))
+            self.set_context(ROLE, self.world.describe_room())
 
     # ------------------------------------------------------------------ parsing
     def parse(self, role: str, response: str) -> tuple[str, list[str] | None]:

@@ -2,6 +2,10 @@
 
 The protocol markers are clembench's: the action line starts with ``>``, the plan variant adds a line starting
 with ``Next actions:``, and ``> done`` ends the game.
+
+An official instance carries clembench's first prompt (``prompt``, goals included): then it is sent as it is,
+followed by our first room description. The room descriptions and feedback are the interpreter's own text in
+clembench too (not instance data), so they stay ours: ``docs/fidelity.md``.
 """
 
 from __future__ import annotations

@@ -103,9 +103,9 @@ class GuessWhatMaster(GameMaster):
         self.target: str = self.instance["target_word"]
         self.candidates: list[str] = list(self.instance["candidate_list"])
         self.invalid = {(kind, role): 0 for kind in (INVALID_FORMAT, INVALID_CONTENT) for role in self.roles}
-        self.set_context(GUESSER, prompts.guesser_prompt(self.candidates, self.max_turns - 1, self.question_tag,
-                                                         self.guess_tag))
-        self.set_initial_prompt(ANSWERER, prompts.answerer_prompt(self.target, field("answer_tag")))
+        self.set_context(GUESSER, prompts.guesser_prompt(self.experiment, self.candidates, self.max_turns - 1,
+                                                         self.question_tag, self.guess_tag))
+        self.set_initial_prompt(ANSWERER, prompts.answerer_prompt(self.experiment, self.target, field("answer_tag")))
         self.log_round_score("Accuracy", 0)
 
     def _flag(self, name: str) -> bool:

@@ -1,8 +1,14 @@
-"""guesswhat prompts, in our own words (clembench's protocol markers: QUESTION:, GUESS:, ANSWER:)."""
+"""guesswhat prompts, in our own words (clembench's protocol markers: QUESTION:, GUESS:, ANSWER:).
+
+An official experiment carries clembench's prompts (``guesser_initial_prompt`` with ``$LIST$`` and ``$N$``,
+``answerer_initial_prompt`` with ``$TARGET WORD$``): then those are filled in and sent."""
 
 from __future__ import annotations
 
 from string import Template
+from typing import Any, Mapping
+
+from playpen.games.official import fill, official_text
 
 GUESSER = Template(
     """Let's play a guessing game. One of the words in the list below is the target word. Find out which one by asking questions that can be answered with yes or no, and use as few questions as you can. You may ask at most $n questions, and you have exactly one guess, so make it count.
@@ -37,10 +43,18 @@ Secret word: $target"""
 )
 
 
-def guesser_prompt(candidates: list[str], max_questions: int, question_tag: str, guess_tag: str) -> str:
+def guesser_prompt(experiment: Mapping[str, Any], candidates: list[str], max_questions: int, question_tag: str,
+                   guess_tag: str) -> str:
+    official = official_text(experiment, "guesser_initial_prompt")
+    if official is not None:
+        # clembench writes the candidates as a Python list
+        return fill(official, {"$LIST$": str(candidates), "$N$": str(max_questions)})
     return GUESSER.substitute(n=max_questions, question_tag=question_tag, guess_tag=guess_tag,
                               candidates=", ".join(candidates))
 
 
-def answerer_prompt(target: str, answer_tag: str) -> str:
+def answerer_prompt(experiment: Mapping[str, Any], target: str, answer_tag: str) -> str:
+    official = official_text(experiment, "answerer_initial_prompt")
+    if official is not None:
+        return fill(official, {"$TARGET WORD$": target})
     return ANSWERER.substitute(target=target, answer_tag=answer_tag)

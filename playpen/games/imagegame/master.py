@@ -55,8 +55,8 @@ class ImageGameMaster(GameMaster):
         self.changed_cells_total = 0
         self.instruction_length_total = 0
         self.instruction_tokens_total = 0
-        self.set_context(giver, prompts.giver_prompt(self.target_grid, self.size))
-        self.set_initial_prompt(follower, prompts.follower_prompt(self.size))
+        self.set_context(giver, prompts.giver_prompt(instance, self.target_grid, self.size))
+        self.set_initial_prompt(follower, prompts.follower_prompt(instance, self.size))
 
     # ------------------------------------------------------------------ moves
     def parse(self, role: str, response: str) -> str | None:
@@ -89,7 +89,7 @@ class ImageGameMaster(GameMaster):
             self.log_event("game end", "turn limit reached")
             self._finish()
             return
-        self.set_context(giver, prompts.NEXT_COMMAND)
+        self.set_context(giver, prompts.next_command(self.instance))
 
     def on_parse_error(self, role: str, error: ParseError) -> None:
         self.log_event(error.key or "invalid format", error.reason)

@@ -1,10 +1,17 @@
 """imagegame prompts (our own wording; the protocol markers ``Command:`` / ``Command: DONE`` and the
-follow-up question are clembench's)."""
+follow-up question are clembench's).
+
+An official instance carries clembench's texts: the giver is sent ``player_1_prompt_header``, the target grid
+and ``player_1_question`` (one per line), asked ``player_1_question`` after each drawn grid, and the follower
+gets ``player_2_prompt_header`` before the first instruction."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from string import Template
+from typing import Any, Mapping
+
+from playpen.games.official import official_text
 
 from playpen.games.grids import empty_grid, render_grid
 
@@ -69,7 +76,15 @@ def _example_grids(size: int) -> tuple[str, str]:
     return render_grid(tuple(map(tuple, target))), render_grid(tuple(map(tuple, corner)))
 
 
-def giver_prompt(target_grid: str, size: int) -> str:
+def next_command(instance: Mapping[str, Any]) -> str:
+    question = official_text(instance, "player_1_question")
+    return NEXT_COMMAND if question is None else question
+
+
+def giver_prompt(instance: Mapping[str, Any], target_grid: str, size: int) -> str:
+    header = official_text(instance, "player_1_prompt_header")
+    if header is not None:
+        return f"{header}\n{target_grid}\n{next_command(instance)}"
     example, _ = _example_grids(size)
     return _GIVER.substitute(
         size=size, empty=_empty(size), example=example,
@@ -77,7 +92,12 @@ def giver_prompt(target_grid: str, size: int) -> str:
     )
 
 
+def follower_prompt(instance: Mapping[str, Any], size: int) -> str:
+    header = official_text(instance, "player_2_prompt_header")
+    return _our_follower_prompt(size) if header is None else header
+
+
 @lru_cache(maxsize=8)
-def follower_prompt(size: int) -> str:
+def _our_follower_prompt(size: int) -> str:
     _, example = _example_grids(size)
     return _FOLLOWER.substitute(size=size, empty=_empty(size), example=example)

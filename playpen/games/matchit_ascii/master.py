@@ -63,7 +63,7 @@ class MatchItMaster(GameMaster):
         self.solution = self.experiment.get("solution", SAME_VERDICT if identical else DIFFERENT_VERDICT)
         self.wrong_solution = self.experiment.get("wrong_solution", DIFFERENT_VERDICT if identical else SAME_VERDICT)
         same, different = (self.solution, self.wrong_solution) if identical else (self.wrong_solution, self.solution)
-        self.prompts = Prompts(self.flags, same, different)
+        self.prompts = Prompts(self.flags, same, different, self.experiment)
         # v2.0 always has 3; at least one question round keeps the schedule well-formed
         decision_turn = max(1, int(self.instance.get("decision_turn", DEFAULT_DECISION_TURN)))
         self.turns = schedule(player_a, player_b, decision_turn)

@@ -119,7 +119,7 @@ class PrivateSharedMaster(GameMaster):
         self.probe_index = 0
         self.attempt = 1
         self._statistics: dict[str, Any] | None = None  # computed once the episode is over
-        self.instructions = prompts.intro(self.scene, self.tag, self.slots)
+        self.instructions = prompts.intro(self.scene, self.tag, self.slots, instance)
         if self.instance.get(PSEUDO_TURN_FLAG):
             self.awaiting = ACKNOWLEDGEMENT
             self.instructions_pending = False

@@ -4,12 +4,19 @@ clembench's instances name a request phrasing and a probe phrasing per slot by i
 (``requests[slot]``, ``probes[round][slot]``); the phrasings themselves live here. Each list is at
 least as long as the largest index the official v2.0 instances use, and indices wrap around so that
 any instance file loads.
+
+An official instance carries the answerer's instructions (``initial_prompt``), which are then sent as they are.
+The texts of clembench's requests and probes are not in its instance files (its game reads them from its own
+resources), so those stay ours: ``docs/fidelity.md``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from string import Template
+from typing import Any, Mapping
+
+from playpen.games.official import official_text
 
 #: Protocol markers (clembench's): the answerer's two reply forms and the game master's probe tag.
 ANSWER_TAG = "ANSWER:"
@@ -292,7 +299,11 @@ def scenario(experiment_name: str) -> Scenario:
     return SCENARIOS.get(experiment_name, GENERIC)
 
 
-def intro(scene: Scenario, tag: str, slots: dict[str, str]) -> str:
+def intro(scene: Scenario, tag: str, slots: dict[str, str], instance: Mapping[str, Any]) -> str:
+    """The answerer's instructions: an official instance's ``initial_prompt`` as it is, else ours."""
+    official = official_text(instance, "initial_prompt")
+    if official is not None:
+        return official
     lines = "\n".join(f"{slot.upper()}: {value}" for slot, value in slots.items())
     partner = scene.partner[0].upper() + scene.partner[1:]
     return INTRO.substitute(situation=scene.situation, what=scene.what, slot_lines=lines, partner_cap=partner, tag=tag)

@@ -46,8 +46,7 @@ class ReferenceGameMaster(GameMaster):
                        FOLLOWER: instance.get("p2_mode", "strict") == "strict"}
         self.expression: str | None = None
         self.aborted_by: str | None = None
-        self.set_context(GIVER, prompts.giver_prompt(
-            instance["player_1_target_grid"], instance["player_1_second_grid"], instance["player_1_third_grid"]))
+        self.set_context(GIVER, prompts.giver_prompt(instance))
 
     def parse(self, role: str, response: str) -> str:
         # clembench's backends strip model output before the game sees it
@@ -62,9 +61,7 @@ class ReferenceGameMaster(GameMaster):
         if role == GIVER:
             self.expression = move
             self.log_event("parse", move)
-            self.set_context(FOLLOWER, prompts.follower_prompt(
-                self.instance["player_2_first_grid"], self.instance["player_2_second_grid"],
-                self.instance["player_2_third_grid"], move))
+            self.set_context(FOLLOWER, prompts.follower_prompt(self.instance, move))
         elif move in self.target_names:
             self.log_event("parse_correct", move)
             self.succeed(f"the follower chose the target ({move})")

@@ -1,10 +1,16 @@
 """The reference game's prompts, in our own words. The protocol markers ``Expression:`` and ``Answer:`` and the
-answer labels (first/second/third) are clembench's."""
+answer labels (first/second/third) are clembench's.
+
+An official instance carries each player's whole prompt (``player_1_prompt_header`` with the grids in it,
+``player_2_prompt_header`` with ``TARGET_EXPRESSION`` standing for the giver's reply): then those are sent."""
 
 from __future__ import annotations
 
 from string import Template
 
+from typing import Any, Mapping
+
+from playpen.games.official import fill, official_text
 from playpen.games.referencegame.grids import EMPTY, FILLED
 
 EXPRESSION_TAG = "Expression:"
@@ -53,9 +59,18 @@ Which grid does the expression refer to? Reply with a single line: "{ANSWER_TAG}
 or third, and nothing else.""")
 
 
-def giver_prompt(target: str, first_distractor: str, second_distractor: str) -> str:
-    return _GIVER.substitute(target=target, first_distractor=first_distractor, second_distractor=second_distractor)
+def giver_prompt(instance: Mapping[str, Any]) -> str:
+    official = official_text(instance, "player_1_prompt_header")
+    if official is not None:
+        return official
+    return _GIVER.substitute(target=instance["player_1_target_grid"], first_distractor=instance["player_1_second_grid"],
+                             second_distractor=instance["player_1_third_grid"])
 
 
-def follower_prompt(first: str, second: str, third: str, expression: str) -> str:
-    return _FOLLOWER.substitute(first=first, second=second, third=third, expression=expression)
+def follower_prompt(instance: Mapping[str, Any], expression: str) -> str:
+    """``expression``: the giver's whole reply (stripped), ``Expression:`` tag included."""
+    official = official_text(instance, "player_2_prompt_header")
+    if official is not None:
+        return fill(official, {"TARGET_EXPRESSION": expression})
+    return _FOLLOWER.substitute(first=instance["player_2_first_grid"], second=instance["player_2_second_grid"],
+                                third=instance["player_2_third_grid"], expression=expression)

@@ -31,8 +31,8 @@ class TabooMaster(GameMaster):
         self.max_turns = int(self.experiment.get("max_turns", DEFAULT_MAX_TURNS))
         self.target: str = self.instance["target_word"]
         self.related: list[str] = list(self.instance["related_word"])
-        self.set_context(DESCRIBER, prompts.describer_prompt(self.target, self.related, self.max_turns))
-        self.set_initial_prompt(GUESSER, prompts.guesser_prompt(self.max_turns))
+        self.set_context(DESCRIBER, prompts.describer_prompt(self.experiment, self.target, self.related, self.max_turns))
+        self.set_initial_prompt(GUESSER, prompts.guesser_prompt(self.experiment, self.max_turns))
 
     def parse(self, role: str, response: str) -> str:
         # clembench's backends strip model output before the game sees it

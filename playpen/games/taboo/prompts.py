@@ -1,9 +1,15 @@
-"""Taboo's prompts, in our own words. The protocol markers ``CLUE:`` and ``GUESS:`` are clembench's."""
+"""Taboo's prompts, in our own words. The protocol markers ``CLUE:`` and ``GUESS:`` are clembench's.
+
+An official experiment carries clembench's prompts (``describer_initial_prompt`` with ``$TARGET_WORD$``,
+``$REL_WORD$`` and ``$N$``, ``guesser_initial_prompt`` with ``$N$``): then those are filled in and sent, with the
+taboo list written as clembench writes it (its first three related words, one ``- word`` line each)."""
 
 from __future__ import annotations
 
 from string import Template
+from typing import Any, Mapping
 
+from playpen.games.official import fill, official_text
 from playpen.games.taboo.clues import CLUE_TAG, GUESS_TAG
 
 _DESCRIBER = Template(f"""Let's play a word game together. You describe a secret word and your partner tries to \
@@ -40,10 +46,17 @@ Answer with "{GUESS_TAG}" followed by a single word and nothing else, e.g. "{GUE
 Here is the first description.""")
 
 
-def describer_prompt(target: str, related: list[str], turns: int) -> str:
+def describer_prompt(experiment: Mapping[str, Any], target: str, related: list[str], turns: int) -> str:
+    official = official_text(experiment, "describer_initial_prompt")
+    if official is not None:
+        taboo_list = "\n".join(f"- {word}" for word in related[:3])
+        return fill(official, {"$TARGET_WORD$": target, "$REL_WORD$": taboo_list, "$N$": str(turns)})
     taboo_list = "\n".join(f"- {word}" for word in related)
     return _DESCRIBER.substitute(target=target, related=taboo_list, turns=turns)
 
 
-def guesser_prompt(turns: int) -> str:
+def guesser_prompt(experiment: Mapping[str, Any], turns: int) -> str:
+    official = official_text(experiment, "guesser_initial_prompt")
+    if official is not None:
+        return fill(official, {"$N$": str(turns)})
     return _GUESSER.substitute(turns=turns)

@@ -76,8 +76,13 @@ class TextMapWorldMaster(GameMaster):
         self.loop_window = [self.map.start]
         self.loops = 0
         self.stopped = False
-        self.set_initial_prompt(EXPLORER, self.rules)
-        self.set_context(EXPLORER, self.start_message())
+        official = self.official_start()
+        if official is None:
+            self.set_initial_prompt(EXPLORER, self.rules)
+        self.set_context(EXPLORER, self.start_message() if official is None else official)
+
+    def official_start(self) -> str | None:
+        return prompts.official_start(self.instance, self.position, self._directions_text(self.position))
 
     def start_message(self) -> str:
         return prompts.START.substitute(room=self.position, directions=self._directions_text(self.position))
@@ -127,13 +132,15 @@ class TextMapWorldMaster(GameMaster):
             return
         if command.direction not in available:
             self.log_event("direction not available", command.direction)
-            self._tell(prompts.BLOCKED.substitute(room=here, directions=self._directions_text(here)))
+            self._tell(self._answer(False, here) or prompts.BLOCKED.substitute(
+                room=here, directions=self._directions_text(here)))
             return
         there = self.map.exits.get(here, {}).get(command.direction)
         if there not in self.map.directions or there not in self.map.nodes:
             self._map_error(f"the instance has no room {command.direction} of {here!r}")
             return
-        self._tell(prompts.MOVED.substitute(room=there, directions=self._directions_text(there)))
+        self._tell(self._answer(True, there) or prompts.MOVED.substitute(
+            room=there, directions=self._directions_text(there)))
         self._move(here, there)
         self.after_move(command)
 
@@ -168,6 +175,9 @@ class TextMapWorldMaster(GameMaster):
         # clembench's describer answers "Game needs to be aborted" and the episode is aborted
         self.log_event("aborted", reason)
         self.abort(reason)
+
+    def _answer(self, moved: bool, room: str) -> str | None:
+        return prompts.official_answer(self.instance, moved, room, self._directions_text(room))
 
     def _directions_text(self, room: str) -> str:
         return prompts.directions_text(self.map.directions.get(room, []))
@@ -276,6 +286,9 @@ class SpecificRoomMaster(TextMapWorldMaster):
     def setup(self) -> None:
         self.target = str(self.instance["Specific_Room"])
         super().setup()
+
+    def official_start(self) -> str | None:
+        return prompts.official_start(self.instance, self.position, self._directions_text(self.position), self.target)
 
     def start_message(self) -> str:
         return prompts.TARGET_START.substitute(

@@ -64,7 +64,7 @@ class HouseSketch:
             reports = list(prompts.POSITION.finditer(message["content"]))
             if reports:
                 report = reports[-1]
-                sketch.arrive(report["room"], report["how"] == "now ", last_direction)
+                sketch.arrive(report["room"], report["how"] == "now " or bool(report["entered"]), last_direction)
                 sketch.exits[report["room"]] = [d for d in report["directions"].split(", ") if d in STEP]
             last_direction = None
         return sketch

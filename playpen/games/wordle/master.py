@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Any, Mapping
 
 from playpen.core.errors import GameError
 from playpen.core.master import GameMaster, Status
@@ -61,11 +61,15 @@ class WordleMaster(GameMaster):
 
     def setup(self) -> None:
         config = self.experiment.get("common_config") or {}
-        self.max_rounds = int(config.get("n_turns", DEFAULT_TURNS))
-        retries = config.get("max_retry_per_error") or {}
-        self.max_reprompts = int(retries.get(NOT_VALID_WORD_FOR_GAME, DEFAULT_RETRIES))
+        # clembench's instance files before v1.6 name the turns max_attempts_per_game and give one retry count
+        self.max_rounds = int(config.get("n_turns", config.get("max_attempts_per_game", DEFAULT_TURNS)))
+        retries = config.get("max_retry_per_error", DEFAULT_RETRIES)
+        if isinstance(retries, Mapping):
+            retries = retries.get(NOT_VALID_WORD_FOR_GAME, DEFAULT_RETRIES)
+        self.max_reprompts = int(retries)
         self.word_length = int(config.get("max_word_length", DEFAULT_WORD_LENGTH))
         self.vocabulary = vocabulary_for(self.experiment)
+        self.words = prompts.official_keywords(self.experiment)
         self.target = str(self.instance["target_word"]).strip().lower()
         self.clue = str(self.instance.get("target_word_clue", "")).strip()
         self.guesser = self.roles[0]
@@ -76,7 +80,8 @@ class WordleMaster(GameMaster):
         self.set_first_contexts()
 
     def set_first_contexts(self) -> None:
-        self.set_context(self.guesser, prompts.guesser_prompt(self.max_rounds, clue=False, critic=False))
+        self.set_context(self.guesser,
+                         prompts.guesser_prompt(self.experiment, self.max_rounds, clue=False, critic=False))
 
     def copy(self) -> "WordleMaster":
         # the experiment is read-only; official ones embed a 12,953-word list that forks need not copy
@@ -106,7 +111,7 @@ class WordleMaster(GameMaster):
             self.log_event("max rounds played", "game_result = LOSS")
             self.lose(f"no correct guess in {self.max_rounds} rounds")
         else:
-            self.set_context(self.guesser, prompts.feedback_message(feedback))
+            self.set_context(self.guesser, prompts.feedback_message(self.words, feedback))
             self.give_turn(self.guesser, new_round=True)
 
     def turn_stats(self, guess: str, feedback: str) -> str:
@@ -121,7 +126,7 @@ class WordleMaster(GameMaster):
         if isinstance(error, UnknownWord):
             self.reprompts += 1
             if self.reprompts <= self.max_reprompts:
-                self.set_context(role, prompts.unknown_word_message(error.response or ""))
+                self.set_context(role, prompts.unknown_word_message(self.words, error.response or ""))
                 self.give_turn(role, new_round=False)
                 return
         else:
@@ -182,8 +187,9 @@ class WordleWithClueMaster(WordleMaster):
     uses_clue = True
 
     def set_first_contexts(self) -> None:
-        self.set_initial_prompt(self.guesser, prompts.guesser_prompt(self.max_rounds, clue=True, critic=False))
-        self.set_context(self.guesser, prompts.clue_message(self.clue))
+        self.set_initial_prompt(self.guesser,
+                                prompts.guesser_prompt(self.experiment, self.max_rounds, clue=True, critic=False))
+        self.set_context(self.guesser, prompts.clue_message(self.words, self.clue))
 
     @staticmethod
     def speed_score(rounds: int) -> float:
@@ -205,7 +211,7 @@ class WordleWithCriticMaster(WordleWithClueMaster):
 
     def set_first_contexts(self) -> None:
         super().set_first_contexts()
-        self.set_initial_prompt(self.critic, prompts.CRITIC_PROMPT)
+        self.set_initial_prompt(self.critic, prompts.critic_prompt(self.experiment))
 
     def parse(self, role: str, response: str) -> Reply:
         return parse_reply(response, AGREEMENT_TAG if role == self.critic else GUESS_TAG)
@@ -215,7 +221,8 @@ class WordleWithCriticMaster(WordleWithClueMaster):
             validate_agreement(reply.content)
             self.judgements.append(reply.content)
             self.awaiting_critic = False
-            self.set_context(self.guesser, prompts.critic_opinion_message(self.clue, reply.content, reply.explanation))
+            self.set_context(self.guesser,
+                             prompts.critic_opinion_message(self.words, self.clue, reply.content, reply.explanation))
             self.give_turn(self.guesser, new_round=False)
             return
         validate_guess(reply.content, self.word_length, self.vocabulary)
@@ -223,7 +230,7 @@ class WordleWithCriticMaster(WordleWithClueMaster):
         if self.awaiting_critic:
             self.proposals.append(reply.content)
             message = prompts.critic_message(
-                self.clue, reply.explanation, reply.content, with_format=self.current_round > 0
+                self.words, self.clue, reply.explanation, reply.content, with_format=self.current_round > 0
             )
             self.set_context(self.critic, message)
             self.give_turn(self.critic, new_round=False)

@@ -69,6 +69,35 @@ class Timers:
         return seconds, counts
 
 
+def prefill_ab(model, tokenizer, group: int, max_new_tokens: int, rounds: int = 3) -> dict[str, float]:
+    """One group's first turn (taboo's WordGuesser, ``group`` copies of its first prompt, sampled) with shared
+    and with separate prefills, interleaved round by round so that the machine's load weighs on both alike."""
+    import torch
+
+    import playpen
+    from playpen.models.base import GenerationRequest, GenerationSettings
+    from playpen.models.huggingface import HuggingFaceModel
+    from playpen.models.registry import load_model
+
+    env = playpen.make("taboo", role="WordGuesser", partners={"WordDescriber": load_model("scripted")},
+                       split="train")
+    messages, _ = env.reset(seed=0)
+    learner = HuggingFaceModel(model=model, tokenizer=tokenizer, name="learner", keep_prompt_tokens=True,
+                               settings=GenerationSettings(1.0, max_new_tokens))
+    seconds: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(rounds):
+        for shared in (True, False):
+            learner.share_prefill = shared
+            torch.manual_seed(0)
+            start = time.perf_counter()
+            learner.generate([GenerationRequest(messages)] * group)
+            seconds[shared].append(time.perf_counter() - start)
+    prompt = len(tokenizer(learner.render(messages), add_special_tokens=False)["input_ids"])
+    return {"prompt_tokens": prompt, "shared_s": round(statistics.median(seconds[True]), 3),
+            "separate_s": round(statistics.median(seconds[False]), 3),
+            "speedup": round(statistics.median(seconds[False]) / statistics.median(seconds[True]), 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
@@ -145,6 +174,8 @@ def main() -> None:
         return round(statistics.fmean(s.get(key, 0.0) for s in counted), 3)
 
     rate = matmul_rate()
+    first_turn = prefill_ab(trainer.accelerator.unwrap_model(trainer.model), run.tokenizer, args.group_size,
+                            args.max_new_tokens)
     tokens = mean("tokens")
     limit = 6 * parameters * tokens / rate
     split = {key: mean(key) for key in ("total", "rollout", "generation", "forward (no grad)", "forward (train)",
@@ -159,12 +190,15 @@ def main() -> None:
     for key, value in split.items():
         print(f"  {key:<18} {value:8.2f} s")
     print(f"  tokens per step (prompt + completion) {tokens:.0f}, of which trained {mean('trained_tokens'):.0f}")
+    print(f"  one group's first turn ({args.group_size} x {first_turn['prompt_tokens']} prompt tokens, sampled): "
+          f"shared prefill {first_turn['shared_s']:.2f} s, separate {first_turn['separate_s']:.2f} s "
+          f"({first_turn['speedup']:.2f}x)")
     print(f"  matmul rate {rate / 1e9:.1f} GFLOP/s -> compute limit {limit:.2f} s; "
           f"step / limit = {split['total'] / limit:.2f}")
     print(json.dumps({"model": args.model, "games": games, "shared_prefill": not args.no_shared_prefill,
                       "steps": len(counted), "split_s": split,
                       "tokens": tokens, "trained_tokens": mean("trained_tokens"), "parameters": parameters,
-                      "matmul_gflops": round(rate / 1e9, 1), "compute_limit_s": round(limit, 2),
+                      "first_turn": first_turn, "matmul_gflops": round(rate / 1e9, 1), "compute_limit_s": round(limit, 2),
                       "ratio": round(split["total"] / limit, 2), "per_step": counted,
                       "load_average": os.getloadavg()[0]}))
 

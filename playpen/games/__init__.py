@@ -24,6 +24,8 @@ _PACKAGES: dict[str, str] = {
     "textmapworld_graphreasoning": "textmapworld",
     "textmapworld_specificroom": "textmapworld",
     "adventuregame": "adventuregame",
+    # clembench v3.0 adds these (played by `--benchmark 3.0`)
+    "clean_up": "clean_up",
     # clembench's static suite: single-turn reference tasks (not part of ``all``)
     "ifeval": "static",
     "eqbench": "static",

@@ -26,6 +26,8 @@ _PACKAGES: dict[str, str] = {
     "adventuregame": "adventuregame",
     # clembench v3.0 adds these (played by `--benchmark 3.0`)
     "clean_up": "clean_up",
+    "dond": "dond",
+    "hot_air_balloon": "hot_air_balloon",
     # clembench's static suite: single-turn reference tasks (not part of ``all``)
     "ifeval": "static",
     "eqbench": "static",

@@ -29,6 +29,7 @@ from playpen.results.records import (
     Episode,
     ResultsFileError,
     episodes,
+    recorded_messages,
     recorded_replies,
     walking,
 )
@@ -107,7 +108,11 @@ def _episode_inputs(episode: Episode, game: str, instances: InstanceFiles | None
     meta = episode.interactions.get("meta") or {}
     found = instances.find(game, meta.get("experiment_name"), meta.get("game_id")) if instances else None
     if found is None:
-        return None
+        rebuild = get_game(game).record_instance
+        if rebuild is None:
+            return None
+        with walking(episode.file(INTERACTIONS_FILE)):
+            return rebuild(episode.interactions, recorded_messages(episode.interactions))
     header, instance = found
     recorded = episode.experiment if episode.file(EXPERIMENT_FILE).is_file() else {}
     return {**recorded, **header}, instance
@@ -170,12 +175,11 @@ def verify_episode(episode: Episode, instances: InstanceFiles | None = None) -> 
 
 
 def verify(root: str | Path, games: set[str] | None = None, instances: InstanceFiles | None = None) -> list[EpisodeCheck]:
-    """One check per finished episode below ``root`` that can be replayed (records without ``instance.json``:
-    with ``instances``)."""
+    """One check per finished episode below ``root`` (a record without ``instance.json`` takes its instance from
+    ``instances`` or the game's ``record_instance``; else it is skipped)."""
     checks = []
     for episode in episodes(root, games):
-        has_instance = episode.replayable or (instances is not None and episode.file(INTERACTIONS_FILE).exists())
-        if not (has_instance and episode.file(SCORES_FILE).is_file()):
+        if not (episode.file(INTERACTIONS_FILE).exists() and episode.file(SCORES_FILE).is_file()):
             continue
         try:
             checks.append(verify_episode(episode, instances))

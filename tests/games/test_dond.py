@@ -73,6 +73,7 @@ def test_malformed_proposals_abort(reply, reason):
 def test_german_and_italian_prefixes():
     assert play(["[Vorschlag: 2 books]"], language="de").proposals[P1] == [2, 0, 0]
     assert play(["[Proposta: 1 hat,]"], language="it").proposals[P1] == [0, 1, 0]
+    assert play(["[Javaslat: 2 knives]"], language="hu").proposals[P1] == [0, 0, 2]
 
 
 # ---------------------------------------------------------------------------------------------- rules
@@ -198,8 +199,9 @@ def test_experiment_filter_selects_a_language():
 
 
 def test_unsupported_language_is_refused():
-    with pytest.raises(PlaypenError, match="clembench v3.0's dond plays en, de, it"):
-        SPEC.validate(experiment(language="hu"), INSTANCE, "instances_coop_hu.json")
+    with pytest.raises(PlaypenError, match="dond plays en, de, it, hu"):
+        SPEC.validate(experiment(language="fr"), INSTANCE, "instances_coop_fr.json")
+    SPEC.validate(experiment(language="hu"), INSTANCE, "instances_coop_hu.json")  # clembench's Hungarian files
 
 
 def test_verify_and_prompts_of_the_v3_records(fixtures_dir):

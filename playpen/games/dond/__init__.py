@@ -1,5 +1,5 @@
 """dond (clembench v3.0, "deal or no deal"): two players with secret values split a set of items, in cooperative,
-semi-competitive and competitive modes, in English, German and Italian."""
+semi-competitive and competitive modes, in English, German and Italian (and clembench's Hungarian files)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _generate(seed: int) -> dict[str, dict]:
 def validate(experiment: Mapping[str, Any], instance: Mapping[str, Any], source: str) -> None:
     if experiment.get("language") not in PREFIXES:
         raise PlaypenError(f"{source}: dond experiment '{experiment.get('name')}' is in language "
-                           f"'{experiment.get('language')}'; clembench v3.0's dond plays {', '.join(PREFIXES)}")
+                           f"'{experiment.get('language')}'; dond plays {', '.join(PREFIXES)}")
 
 
 def record_instance(interactions: Mapping[str, Any], messages: Sequence[Any]) -> tuple[dict, dict] | None:

@@ -5,7 +5,7 @@ The prompts come from the experiment (its ``initial_prompt`` with ``$N$``, ``$IT
 in, ``proposal_early``, ``proposal_timeout``), so an official instance file plays with clembench's texts. v3.0's rules:
 
 * a reply holding ``[...]`` (on one line) is a proposal: after lower-casing it must start with the language's prefix
-  (``proposal:``, ``vorschlag:``, ``proposta:``) followed by comma-separated ``<number> <item>`` pairs, each item
+  (``proposal:``, ``vorschlag:``, ``proposta:``; ``javaslat:`` for the Hungarian files) followed by comma-separated ``<number> <item>`` pairs, each item
   type at most once; an item is matched by its singular or plural name, else by its Snowball stem; anything else is
   a parse error, which aborts the episode;
 * any other reply is a message, relayed to the partner (the partner of the second player also gets
@@ -26,15 +26,16 @@ from playpen.core.errors import GameError, ParseError
 from playpen.core.master import GameMaster, Status
 from playpen.games.dond import scoring
 
-#: the proposal prefix per language (clembench v3.0 plays en, de and it)
-PREFIXES = {"en": "proposal:", "de": "vorschlag:", "it": "proposta:"}
-_STEMMER_LANGUAGES = {"en": "english", "de": "german", "it": "italian"}
+#: the proposal prefix per language: clembench v3.0 plays en, de and it; its Hungarian files (whose prompts ask for
+#: "[Javaslat: ...]") would crash it, and play here with that prefix and NLTK's Hungarian stemmer
+PREFIXES = {"en": "proposal:", "de": "vorschlag:", "it": "proposta:", "hu": "javaslat:"}
+_STEMMER_LANGUAGES = {"en": "english", "de": "german", "it": "italian", "hu": "hungarian"}
 _PROPOSAL = re.compile(r"\[(.*?)\]")
 _NO_REPLY = "<no response from the other player>"
 
 
 def stemmer(language: str) -> Callable[[str], str]:
-    """The Snowball stemmer clembench uses (NLTK's): English is our own exact copy (taboo's); German and Italian come
+    """The Snowball stemmer clembench uses (NLTK's): English is our own exact copy (taboo's); the other languages come
     from NLTK when it is installed (the ``reference`` extra), else items match by their exact names only."""
     if language == "en":
         from playpen.games.taboo.stemmer import stem

@@ -78,6 +78,7 @@ def run(
     model: Annotated[list[str], typer.Option("--model", "-m", help="Model alias or path; one = self-play, a second plays the partner role.")],
     instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="A clembench instances.json to play instead of a split, or a folder with <game>/in/instances.json per game (e.g. clembench's static/).")] = None,
     split: Annotated[str, typer.Option(help="Instance split: train, validation or test.")] = "test",
+    benchmark: Annotated[str, typer.Option(help="clembench version: the game set of 'all'/'in'/'out', and that version's rules where it changed a game (2.0 or 3.0).")] = "2.0",
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Only these experiments.")] = None,
     per_experiment: Annotated[Optional[int], typer.Option("--per-experiment", "-n", min=1, help="Only the first N instances of each experiment.")] = None,
     per_game: Annotated[Optional[int], typer.Option("--per-game", "-N", min=1, help="At most N episodes per game, spread over its experiments.")] = None,
@@ -103,7 +104,7 @@ def run(
     from playpen.rollout.planner import run_benchmark, scripted_limit_notes, select_rows
 
     check_results_folder(results)
-    specs = resolve_games(game)
+    specs = resolve_games(game, benchmark)
     if instances is not None and not instances.is_dir() and len(specs) != 1:
         raise PlaypenError("-i/--instances with a file needs exactly one game (-g); pass a folder with "
                            "<game>/in/instances.json for several")
@@ -126,7 +127,7 @@ def run(
     def rows_for(spec):
         if spec.name not in chosen:
             chosen[spec.name] = select_rows(spec, split=split, instances_file=instances, experiments=experiments,
-                                            per_experiment=per_experiment, per_game=per_game)
+                                            per_experiment=per_experiment, per_game=per_game, benchmark=benchmark)
         return chosen[spec.name]
 
     for line in scripted_limit_notes(specs, models, rows_for):
@@ -374,15 +375,17 @@ def transcribe(results: ResultsOption = Path("results"), game: GamesOption = Non
 def verify(
     results: Annotated[Path, typer.Argument(help="A clembench results folder.")],
     game: GamesOption = None,
+    instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="For records without instance.json (clembench v3.0): the game's instance file, or a folder with <game>/in/*.json (e.g. a clembench checkout).")] = None,
 ) -> None:
     """Replay recorded clembench episodes through our games and compare the outcomes; the prompt columns count
     the episodes whose first prompt, and the game-master messages, are the recorded ones word for word."""
     from rich.table import Table
 
-    from playpen.eval.verify import agreement_table, prompt_table
+    from playpen.eval.verify import InstanceFiles, agreement_table, prompt_table
     from playpen.eval.verify import verify as verify_run
 
-    checks = verify_run(results, _game_filter(game))
+    files = InstanceFiles.load(instances) if instances is not None else None
+    checks = verify_run(results, _game_filter(game), files)
     prompts = prompt_table(checks)
     console = _console()
     table = Table("game", "agree", "episodes", "skipped", "first prompt", "messages", title=f"verify {results}")

@@ -30,7 +30,7 @@ def test_help_is_fast_and_does_not_import_torch():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
 
 
-def test_list_games_shows_all_fourteen_and_the_static_tasks_with_domains():
+def test_list_games_shows_all_seventeen_and_the_static_tasks_with_domains():
     out = playpen("list", "games").stdout
     rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│")}
     from playpen.games import game_names
@@ -38,7 +38,7 @@ def test_list_games_shows_all_fourteen_and_the_static_tasks_with_domains():
     # the paper's split: its training games are in-domain, the other dialogue games held out
     in_domain = {"taboo", "wordle", "wordle_withclue", "wordle_withcritic", "referencegame", "imagegame", "privateshared"}
     static = {"ifeval", "eqbench", "cladder", "mmlu_pro", "bbh"}
-    assert len(game_names()) == 14 + 5
+    assert len(game_names()) == 17 + 5
     assert {name: rows.get(name) for name in game_names()} == {
         name: "static" if name in static else "in" if name in in_domain else "out" for name in game_names()}
 

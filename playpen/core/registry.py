@@ -53,6 +53,13 @@ class GameSpec:
     instances_help: str = ""
     #: a small instances file for ``check_game`` and the tests when the game ships no splits
     examples: Path | None = None
+    #: for ``verify``/``score`` on clembench records that name an instance no public file holds (hot_air_balloon's
+    #: v3.0 sets): (interactions, its messages as ``results.records.recorded_messages`` reads them) -> (experiment,
+    #: instance) rebuilt from what the record's prompts show; None when it cannot
+    record_instance: Callable[[Mapping[str, Any], Any], tuple[dict, dict] | None] | None = None
+    #: where a later clembench version changed the game's rules or scores: experiment keys that select that
+    #: version's behaviour, per benchmark version (``playpen run --benchmark 3.0``), e.g. {"3.0": {flag: True}}
+    benchmark_flags: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: checks one (experiment, instance) of an instance file before it is played; raises PlaypenError
     validate: Callable[[Mapping[str, Any], Mapping[str, Any], str], None] | None = None
     #: instance fields naming the word a player must find (taboo's and wordle's ``target_word``): training and

@@ -13,7 +13,7 @@ from pathlib import Path
 from playpen.core.errors import PlaypenError
 from playpen.eval.clemscore import Gaps, ModelTable, build_tables, raw_csv, results_csv, scan_scores
 from playpen.eval.statscore import STATIC_RESULTS_CSV
-from playpen.games import domain_of, game_names, static_games
+from playpen.games import BENCHMARKS, benchmark_of, domain_of
 from playpen.games.static import STATSCORE_GAMES
 from playpen.results.records import ResultsFileError, read_json
 from playpen.results.store import atomic_write_bytes, atomic_write_json, remove_stale_temporaries
@@ -153,14 +153,17 @@ def completeness(tables: list[ModelTable], gaps: dict[str, Gaps],
                          "same `playpen run` command to play them")
     for table in tables:
         played_static = any(domain_of(g) == "static" for g in table.games)
-        played_dialogue = any(domain_of(g) != "static" for g in table.games)
+        dialogue = [g for g in table.games if domain_of(g) != "static"]
+        version = benchmark_of(dialogue)
         expected = sorted(games) if games else (
-            ([g for g in game_names() if g not in static_games()] if played_dialogue else [])
-            + (list(STATSCORE_GAMES) if played_static else []))
+            (list(BENCHMARKS[version]) if dialogue else []) + (list(STATSCORE_GAMES) if played_static else []))
         missing = [g for g in expected if g not in table.games]
         if missing:
             notes.append(f"{table.model}: the clemscore covers {len(table.games)} of {len(expected)} games "
                          f"(no scored episodes of {', '.join(missing)})")
+        if dialogue:
+            notes.append(f"{table.model}: clemscore over clembench {version}'s game set ({len(dialogue)} of its "
+                         f"{len(BENCHMARKS[version])} games played)")
     return warnings, notes
 
 

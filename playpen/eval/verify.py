@@ -4,6 +4,9 @@ For every episode folder holding ``instance.json``, ``interactions.json`` and ``
 replies of the model-backed players are fed, in order, into our game master built from the recorded
 experiment (``experiment.json`` one level up) and instance. Aborted / Success / Lose / Main Score are then
 compared with the recorded ``scores.json``.
+
+clemcore 3.x (clembench v3.0) writes no ``instance.json``: its records name their instance by experiment and
+``game_id`` in the game's instance file. ``InstanceFiles`` (``playpen verify -i``) supplies those files.
 """
 
 from __future__ import annotations
@@ -15,14 +18,18 @@ from typing import Any
 
 from playpen.core import metrics
 from playpen.core.errors import PlaypenError
+from playpen.core.instances import load_instances
 from playpen.core.master import GameMaster
 from playpen.games import get_game, game_names
 from playpen.results.records import (
+    EXPERIMENT_FILE,
+    INSTANCE_FILE,
     INTERACTIONS_FILE,
     SCORES_FILE,
     Episode,
     ResultsFileError,
     episodes,
+    recorded_messages,
     recorded_prompts,
     recorded_replies,
     walking,
@@ -70,16 +77,76 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def replay_episode(episode: Episode) -> tuple[GameMaster, list[str]] | None:
-    """Rebuild a recorded episode from its files; None when the game is not one of ours. A record of the wrong
-    shape raises ``ResultsFileError``; an exception while replaying the game is the caller's to report."""
+@dataclass(frozen=True)
+class InstanceFiles:
+    """clembench instance files, for records that carry no ``instance.json``: (game, experiment name, game id) ->
+    (experiment, instance). ``game`` is None for a file given on its own (it serves every game)."""
+
+    entries: dict[tuple[str | None, str, Any], tuple[dict[str, Any], dict[str, Any]]]
+
+    @classmethod
+    def load(cls, path: str | Path) -> "InstanceFiles":
+        """One instance file, or a folder searched for ``<game>/in/*.json`` (clembench's layout). Where two files
+        of a game hold the same experiment (clean_up's ``mm_``/``hybrid_`` variants), ``instances*.json`` wins."""
+        path = Path(path)
+        if path.is_file():
+            files = [(None, path)]
+        elif path.is_dir():
+            found = sorted(path.rglob("*.json"), key=lambda p: (not p.name.startswith("instances"), str(p)))
+            files = [(p.parent.parent.name, p) for p in found if p.parent.name == "in"]
+        else:
+            raise PlaypenError(f"instance files not found: {path}")
+        entries: dict[tuple[str | None, str, Any], tuple[dict[str, Any], dict[str, Any]]] = {}
+        for game, file in files:
+            try:
+                data = load_instances(file)
+            except PlaypenError:
+                if game is None:
+                    raise
+                continue  # not an instance file (clembench keeps other JSON in in/ too)
+            for experiment in data["experiments"]:
+                header = {k: v for k, v in experiment.items() if k != "game_instances"}
+                for instance in experiment["game_instances"]:
+                    entries.setdefault((game, experiment["name"], instance["game_id"]), (header, instance))
+        if not entries:
+            raise PlaypenError(f"no clembench instance file in {path}")
+        return cls(entries)
+
+    def find(self, game: str, experiment: str, game_id: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        return self.entries.get((game, experiment, game_id)) or self.entries.get((None, experiment, game_id))
+
+
+def _episode_inputs(episode: Episode, game: str, instances: InstanceFiles | None) -> tuple[dict, dict] | None:
+    """(experiment, instance) of a recorded episode: its own files, else the instance files' entry."""
+    if episode.file(INSTANCE_FILE).is_file():
+        return episode.experiment, episode.instance
+    meta = episode.interactions.get("meta") or {}
+    found = instances.find(game, meta.get("experiment_name"), meta.get("game_id")) if instances else None
+    if found is None:
+        rebuild = get_game(game).record_instance
+        if rebuild is None:
+            return None
+        with walking(episode.file(INTERACTIONS_FILE)):
+            return rebuild(episode.interactions, recorded_messages(episode.interactions))
+    header, instance = found
+    recorded = episode.experiment if episode.file(EXPERIMENT_FILE).is_file() else {}
+    return {**recorded, **header}, instance
+
+
+def replay_episode(episode: Episode, instances: InstanceFiles | None = None) -> tuple[GameMaster, list[str]] | None:
+    """Rebuild a recorded episode from its files; None when the game is not one of ours, or when the record has no
+    ``instance.json`` and ``instances`` has none for it. A record of the wrong shape raises ``ResultsFileError``;
+    an exception while replaying the game is the caller's to report."""
     interactions = episode.interactions
     meta = interactions.get("meta")
     game = (meta.get("game_name") if isinstance(meta, dict) else None) or episode.game
     if not isinstance(game, str) or game not in game_names():
         return None
     spec = get_game(game)
-    experiment, instance = episode.experiment, episode.instance
+    inputs = _episode_inputs(episode, game, instances)
+    if inputs is None:
+        return None
+    experiment, instance = inputs
     with walking(episode.file(INTERACTIONS_FILE)):
         responses = recorded_replies(interactions)
         if spec.replay_instance is not None:
@@ -103,16 +170,18 @@ def prompt_agreement(master: GameMaster, interactions: dict[str, Any]) -> Prompt
     return PromptAgreement(sum(same), len(recorded), bool(same) and same[0], difference)
 
 
-def verify_episode(episode: Episode) -> EpisodeCheck:
+def verify_episode(episode: Episode, instances: InstanceFiles | None = None) -> EpisodeCheck:
     path, game = episode.path, episode.game
     try:
-        replayed_episode = replay_episode(episode)
+        replayed_episode = replay_episode(episode, instances)
     except ResultsFileError:
         raise
     except PlaypenError as error:  # a game we do not implement (yet)
         return EpisodeCheck(path, game, "skipped", str(error))
     if replayed_episode is None:
-        return EpisodeCheck(path, game, "skipped", "not a clembench v2.0 text game")
+        if game in game_names() and not episode.file(INSTANCE_FILE).is_file():
+            return EpisodeCheck(path, game, "skipped", "no instance.json and no instance file for it (-i)")
+        return EpisodeCheck(path, game, "skipped", "not a clembench text game")
     master, responses = replayed_episode
     with walking(episode.file(INTERACTIONS_FILE)):
         prompts = prompt_agreement(master, episode.interactions)
@@ -133,14 +202,15 @@ def verify_episode(episode: Episode) -> EpisodeCheck:
     return EpisodeCheck(path, game, "agree", "", rec, rep, prompts)
 
 
-def verify(root: str | Path, games: set[str] | None = None) -> list[EpisodeCheck]:
-    """One check per finished episode below ``root`` that can be replayed."""
+def verify(root: str | Path, games: set[str] | None = None, instances: InstanceFiles | None = None) -> list[EpisodeCheck]:
+    """One check per finished episode below ``root`` (a record without ``instance.json`` takes its instance from
+    ``instances`` or the game's ``record_instance``; else it is skipped)."""
     checks = []
     for episode in episodes(root, games):
-        if not (episode.replayable and episode.file(SCORES_FILE).is_file()):
+        if not (episode.file(INTERACTIONS_FILE).exists() and episode.file(SCORES_FILE).is_file()):
             continue
         try:
-            checks.append(verify_episode(episode))
+            checks.append(verify_episode(episode, instances))
         except ResultsFileError as error:
             checks.append(EpisodeCheck(episode.path, episode.game, "error", str(error)))
         except Exception as error:  # one broken record must not stop the others

@@ -24,6 +24,10 @@ _PACKAGES: dict[str, str] = {
     "textmapworld_graphreasoning": "textmapworld",
     "textmapworld_specificroom": "textmapworld",
     "adventuregame": "adventuregame",
+    # clembench v3.0 adds these (played by `--benchmark 3.0`)
+    "clean_up": "clean_up",
+    "dond": "dond",
+    "hot_air_balloon": "hot_air_balloon",
     # clembench's static suite: single-turn reference tasks (not part of ``all``)
     "ifeval": "static",
     "eqbench": "static",
@@ -31,6 +35,31 @@ _PACKAGES: dict[str, str] = {
     "mmlu_pro": "static",
     "bbh": "static",
 }
+
+#: clembench's benchmark versions and their dialogue games (``all`` plays one of them; v2.0 is the default)
+BENCHMARKS: dict[str, tuple[str, ...]] = {
+    "2.0": ("taboo", "wordle", "wordle_withclue", "wordle_withcritic", "referencegame", "imagegame", "privateshared",
+            "codenames", "guesswhat", "matchit_ascii", "textmapworld", "textmapworld_graphreasoning",
+            "textmapworld_specificroom", "adventuregame"),
+}
+BENCHMARKS["3.0"] = BENCHMARKS["2.0"] + ("clean_up", "dond", "hot_air_balloon")
+DEFAULT_BENCHMARK = "2.0"
+
+
+def check_benchmark(version: str) -> str:
+    if version not in BENCHMARKS:
+        raise PlaypenError(f"unknown benchmark version '{version}' (choose {', '.join(BENCHMARKS)})")
+    return version
+
+
+def benchmark_of(games: list[str] | set[str]) -> str:
+    """The first benchmark version whose game set holds every one of ``games`` (dialogue games; others ignored)."""
+    dialogue = {g for g in games if g in _PACKAGES and g not in static_games()}
+    for version, names in BENCHMARKS.items():
+        if dialogue <= set(names):
+            return version
+    return list(BENCHMARKS)[-1]
+
 
 def _load(package: str) -> dict[str, GameSpec] | None:
     try:
@@ -52,7 +81,7 @@ def scripted_skills() -> list[str]:
 
 
 def game_names() -> list[str]:
-    """All clembench v2.0 text games, implemented or not, then the static tasks."""
+    """All clembench text games (v2.0's, then v3.0's), implemented or not, then the static tasks."""
     return list(_PACKAGES)
 
 
@@ -90,12 +119,14 @@ def get_game(name: str) -> GameSpec:
     return games[name]
 
 
-def resolve_games(selectors: list[str]) -> list[GameSpec]:
-    """``all`` (the dialogue games), ``in``/``out`` (by domain), ``static`` (the statscore tasks) or game
-    names -> specs, without duplicates, in clembench order."""
+def resolve_games(selectors: list[str], benchmark: str = DEFAULT_BENCHMARK) -> list[GameSpec]:
+    """``all`` (the dialogue games of the ``benchmark`` version), ``in``/``out`` (those by domain), ``static`` (the
+    statscore tasks) or game names -> specs, without duplicates, in clembench order."""
     from playpen.games.static import STATSCORE_GAMES
 
-    available = available_games()
+    benchmark_games = BENCHMARKS[check_benchmark(benchmark)]
+    available = {name: spec for name, spec in available_games().items()
+                 if spec.domain == "static" or name in benchmark_games}
     chosen: list[str] = []
     for selector in selectors:
         for part in selector.split(","):
@@ -109,6 +140,8 @@ def resolve_games(selectors: list[str]) -> list[GameSpec]:
             elif part == "static":
                 names = [n for n in STATSCORE_GAMES if n in available]
             else:
-                names = [get_game(part).name]
+                spec = get_game(part)
+                available.setdefault(spec.name, spec)
+                names = [spec.name]
             chosen += [n for n in names if n not in chosen]
     return [available[n] for n in chosen]

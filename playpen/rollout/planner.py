@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,10 @@ def select_rows(
     experiments: set[str] | None = None,
     per_experiment: int | None = None,
     per_game: int | None = None,
+    benchmark: str | None = None,
 ) -> list[InstanceRow]:
+    """The episodes of one game to play; ``benchmark`` folds that clembench version's rule flags
+    (``GameSpec.benchmark_flags``) into every experiment."""
     if instances_file is not None:
         source = instances_for(spec, Path(instances_file))
     else:
@@ -51,6 +54,9 @@ def select_rows(
             spec.validate(row.experiment, row.instance, str(source))
     if experiments and not rows:
         raise PlaypenError(f"{spec.name}: no experiment named {', '.join(sorted(experiments))} in the instance file")
+    flags = spec.benchmark_flags.get(benchmark or "", {})
+    if flags:
+        rows = [replace(r, experiment={**r.experiment, **flags}) for r in rows]
     if per_experiment is not None:
         rows = [r for r in rows if r.instance_index < per_experiment]
     if per_game is not None:

@@ -33,6 +33,7 @@ GAMES = {
         scripted=scripted,
         generate=generate,
         replay_instance=replay_instance,
+        benchmark_flags={"3.0": {NAN_WHEN_ABORTED: True}},
         info={
             "clembench_version": "2.0",
             "instances": "our seeded generator: random placement in the six rooms, optimal plans by breadth-first "

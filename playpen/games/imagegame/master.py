@@ -23,6 +23,8 @@ GRID_PATTERN = (
 
 #: Instance or experiment key overriding the round cap (v2.0: grid_dimension², clembench HEAD: 2·grid_dimension²).
 ROUND_CAP_KEY = "playpen_round_cap"
+#: experiment flag: the round cap is 2·grid_dimension² (clembench v3.0's imagegame) instead of v2.0's grid_dimension²
+DOUBLE_ROUND_CAP = "playpen_double_round_cap"
 #: An episode is a success when the final F1 (0-100) reaches this.
 SUCCESS_F1 = 99
 
@@ -44,7 +46,8 @@ class ImageGameMaster(GameMaster):
         self.instruction_pattern = re.compile(instance.get("player_1_response_pattern", INSTRUCTION_PATTERN), re.IGNORECASE)
         self.done_pattern = re.compile(instance.get("player_1_terminate_pattern", DONE_PATTERN), re.IGNORECASE)
         self.grid_pattern = re.compile(instance.get("player_2_response_pattern", GRID_PATTERN))
-        self.round_cap = int(instance.get(ROUND_CAP_KEY, self.experiment.get(ROUND_CAP_KEY, self.size * self.size)))
+        default_cap = self.size * self.size * (2 if self.experiment.get(DOUBLE_ROUND_CAP) else 1)
+        self.round_cap = int(instance.get(ROUND_CAP_KEY, self.experiment.get(ROUND_CAP_KEY, default_cap)))
         # clembench starts from 0/0/0 and keeps the last computable scores
         self.precision: float = 0
         self.recall: float = 0

@@ -222,8 +222,9 @@ class EpisodeState:
 
 # ---------------------------------------------------------------------- locking
 @contextmanager
-def lock_results(root: Path) -> Iterator[None]:
-    """Hold ``<root>/.playpen.lock`` for one writer; a second process gets a PlaypenError at once."""
+def lock_results(root: Path, option: str = "-r") -> Iterator[None]:
+    """Hold ``<root>/.playpen.lock`` for one writer; a second process gets a PlaypenError at once (naming
+    ``option``, the command's flag for the folder)."""
     root = Path(root)
     check_results_folder(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -239,7 +240,7 @@ def lock_results(root: Path) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
             raise PlaypenError(f"another playpen process (pid {holder}) is writing to {root}; wait for it to "
-                               "finish or use another -r folder") from None
+                               f"finish or use another {option} folder") from None
         try:  # who holds it, for the message above; the lock itself needs no disk space
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)

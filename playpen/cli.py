@@ -184,7 +184,7 @@ def eval_(
     std: Annotated[bool, typer.Option(help="Add the Quality Score (std) columns.")] = True,
     ci: Annotated[bool, typer.Option(help="Bootstrap 95 % intervals over episodes (results_ci.csv).")] = True,
     resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the bootstrap.")] = 0,
     in_place: InPlaceOption = False,
     strict: Annotated[bool, typer.Option(
         help="Refuse (write nothing, exit 1) when episodes are errored, unfinished or unreadable.")] = False,
@@ -246,7 +246,7 @@ def compare_command(
     model_a: Annotated[Optional[str], typer.Option("--model-a", help="Only runs of BEFORE whose path contains this.")] = None,
     model_b: Annotated[Optional[str], typer.Option("--model-b", help="Only runs of AFTER whose path contains this.")] = None,
     resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the bootstrap.")] = 0,
 ) -> None:
     """AFTER − BEFORE per game and domain, with bootstrap 95 % intervals and whether each change is significant."""
     from rich.table import Table
@@ -269,6 +269,9 @@ def compare_command(
     for scope, changes in comparison.scopes.items():
         add(f"[b]{scope}[/b]", "", changes)
     _console().print(table)
+    if comparison.left_out:
+        _console().print("INCOMPLETE: these changes leave out episodes (see the warnings)", style="bold red")
+    _warn(comparison.left_out)
 
 
 @app.command()
@@ -311,7 +314,7 @@ def verify(
 @app.command()
 def generate(
     game: Annotated[list[str], typer.Option("--game", "-g", help="Game name(s), 'all', 'in' or 'out'.")],
-    seed: Annotated[Optional[int], typer.Option(help="Default: the seed of the committed instance files.")] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, help="Default: the seed of the committed instance files.")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder (default: the game's in/ folder).")] = None,
 ) -> None:
     """(Re)generate a game's train/validation/test instance files with its seeded generator."""
@@ -329,7 +332,8 @@ def generate(
 
 
 @app.command("check")
-def check(game: GamesOption = None, episodes: Annotated[int, typer.Option(min=1)] = 30, seed: int = 0) -> None:
+def check(game: GamesOption = None, episodes: Annotated[int, typer.Option(min=1)] = 30,
+          seed: Annotated[int, typer.Option(min=0)] = 0) -> None:
     """Fuzz games with random and hostile replies (the environment checker)."""
     from playpen.core.check import check_game
     from playpen.games import resolve_games
@@ -523,7 +527,7 @@ def train_grpo_command(
         min=0, help="Dynamic sampling: replay a group with equal rewards on another instance up to N times.")] = None,
     eval_steps: Annotated[Optional[int], typer.Option(help="Evaluate every N steps (0: before and after only).")] = None,
     eval_games: Annotated[Optional[str], typer.Option(help="Comma-separated extra (e.g. out-of-domain) games to evaluate.")] = None,
-    seed: Annotated[Optional[int], typer.Option()] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0)] = None,
     alias: Annotated[Optional[str], typer.Option(help="Alias to register the result under.")] = None,
 ) -> None:
     """GRPO: the learner plays games against frozen partners; the game's score is the reward."""
@@ -615,7 +619,7 @@ def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (report.html, the runs).")] = Path("demo"),
     method: Annotated[str, typer.Option(help="sft: SFT on taboo, the learning beyond format; grpo: GRPO on the reference game's format.")] = "sft",
     steps: Annotated[Optional[int], typer.Option(min=1, help="Training steps (default: 30 for sft, 10 for grpo of 8 episodes each).")] = None,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
     ood: Annotated[str, typer.Option(help="Comma-separated out-of-domain games evaluated before and after.")] = "guesswhat,textmapworld",
 ) -> None:
     """Evaluate the embedded model, train it on a game, evaluate again on the same episodes: report.html."""

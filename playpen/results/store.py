@@ -191,10 +191,15 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
+def instance_digest(instance: Any) -> str:
+    """The digest of an instance that ``played_from`` records (``instance_sha256``)."""
+    return _digest(instance)
+
+
 def played_from(row: InstanceRow, settings: Mapping[str, Any]) -> dict[str, Any]:
     """What an episode is played from: its instance, its experiment (without the instance list) and the
     players' settings (``{role: {"model", "temperature", "max_tokens"}}``)."""
-    return {"instance_sha256": _digest(row.instance), "experiment_sha256": _digest(row.experiment),
+    return {"instance_sha256": instance_digest(row.instance), "experiment_sha256": _digest(row.experiment),
             "settings": json.loads(json.dumps(settings, sort_keys=True, default=str))}
 
 

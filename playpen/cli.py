@@ -292,6 +292,7 @@ def verify(
 ) -> None:
     """Replay recorded clembench episodes through our games and compare the outcomes."""
     from rich.table import Table
+    from rich.text import Text
 
     from playpen.eval.verify import agreement_table
     from playpen.eval.verify import verify as verify_run
@@ -305,10 +306,15 @@ def verify(
     console.print(table)
     for check in checks:
         if check.status in ("disagree", "error"):
-            console.print(f"[red]{check.status}[/red] {check.path}: {check.reason}", markup=False, highlight=False)
+            console.print(Text.assemble((check.status, "red"), f" {check.path}: {check.reason}"), highlight=False)
     agree = sum(c.status == "agree" for c in checks)
     compared = sum(c.status != "skipped" for c in checks)
     print(f"agreement: {agree}/{compared} episodes")
+    if not any(c.status in ("agree", "disagree") for c in checks):
+        first = next((c for c in checks if c.status == "error"), None) or next(iter(checks), None)
+        raise PlaypenError(f"nothing in {results} could be checked: " + (
+            f"{len(checks)} episodes {first.status} (first: {first.path}: {first.reason.splitlines()[0]})"
+            if first else "no finished episode of a game we implement"))
 
 
 @app.command()

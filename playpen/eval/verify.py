@@ -83,8 +83,10 @@ def verify_episode(episode: Episode) -> EpisodeCheck:
         replayed_episode = replay_episode(episode)
     except ResultsFileError:
         raise
-    except PlaypenError as error:  # a game we do not implement (yet)
-        return EpisodeCheck(path, game, "skipped", str(error))
+    except PlaypenError as error:  # a game we do not implement (yet), or one that cannot replay this record
+        from playpen.games import available_games
+
+        return EpisodeCheck(path, game, "error" if game in available_games() else "skipped", str(error))
     if replayed_episode is None:
         return EpisodeCheck(path, game, "skipped", "not a clembench v2.0 text game")
     master, responses = replayed_episode

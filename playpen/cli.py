@@ -190,6 +190,7 @@ def eval_(
         help="Refuse (write nothing, exit 1) when episodes are errored, unfinished or unreadable.")] = False,
 ) -> None:
     """Write raw.csv, results.csv (clembench's layout), results_ci.csv and results.html with a chart."""
+    from rich.markup import escape
     from rich.table import Table
 
     from playpen.eval.report import run_evaluation, summaries
@@ -225,7 +226,7 @@ def eval_(
     console.print(summary)
     for row in summaries(tables):
         if row.scope == "static" and row.games < len(STATSCORE_GAMES):
-            console.print(f"[yellow]{row.model}: statscore over {row.games} of the {len(STATSCORE_GAMES)} tasks "
+            console.print(f"[yellow]{escape(row.model)}: statscore over {row.games} of the {len(STATSCORE_GAMES)} tasks "
                           f"({', '.join(STATSCORE_GAMES)}); not comparable to a full run[/yellow]")
     if evaluation.output_dir != results:
         console.print(f"{results} holds another tool's results.csv/raw.csv: wrote ours beside them (--in-place "
@@ -334,7 +335,7 @@ def generate(
         folder = (output / spec.name) if output else spec.instances_dir
         chosen = spec.seed if seed is None else seed
         for path in write_splits(folder, spec.generate(chosen)):
-            console.print(f"{spec.name}: wrote {path} (seed {chosen})")
+            console.print(f"{spec.name}: wrote {path} (seed {chosen})", markup=False, highlight=False)
 
 
 @app.command("check")
@@ -374,9 +375,10 @@ def _report_rows(rows, output: Path) -> None:
     write_rows(rows, output)
     console = _console()
     for game, count in sorted(Counter(r["game"] for r in rows).items()):
-        console.print(f"  {game}: {count}")
+        console.print(f"  {game}: {count}", markup=False, highlight=False)
     splits = Counter(r["split"] for r in rows)
-    console.print(f"wrote {len(rows)} rows ({', '.join(f'{k} {v}' for k, v in sorted(splits.items()))}) to {output}")
+    console.print(f"wrote {len(rows)} rows ({', '.join(f'{k} {v}' for k, v in sorted(splits.items()))}) to {output}",
+                  markup=False, highlight=False)
 
 
 @data_app.command("sft")
@@ -437,8 +439,10 @@ ResumeOption = Annotated[bool, typer.Option(help="Resume from the newest checkpo
 
 
 def _print_trained(final: Path, alias: str) -> None:
-    _console().print(f"saved {final}; registered model alias [bold]{alias}[/bold] "
-                     f"(try `playpen run -g <game> -m {alias}`)")
+    from rich.markup import escape
+
+    _console().print(f"saved {escape(str(final))}; registered model alias [bold]{escape(alias)}[/bold] "
+                     f"(try `playpen run -g <game> -m {escape(alias)}`)")
 
 
 @train_app.command("sft")
@@ -582,7 +586,7 @@ def experiment_command(
     experiment = Experiment(recipe, output, printer=_console().print)
     if report_only:
         experiment.report()
-        _console().print(f"wrote {output / 'report.html'}, {output / 'report.csv'}")
+        _console().print(f"wrote {output / 'report.html'}, {output / 'report.csv'}", markup=False, highlight=False)
     else:
         experiment.run()
 

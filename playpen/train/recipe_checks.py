@@ -25,10 +25,11 @@ from typing import Any
 from playpen.core.errors import PlaypenError
 from playpen.core.registry import GameSpec
 
-#: settings that are sizes or counts: 0 (or less) would train or evaluate nothing, or fail deep inside
+#: settings that are sizes or counts: 0 (or less) would train or evaluate nothing, or fail deep inside (not
+#: ``lora_r``: 0 means full fine-tuning)
 POSITIVE = {"batch_size", "grad_accumulation", "max_length", "save_steps", "learning_rate", "epochs", "group_size",
             "micro_batch_size", "max_new_tokens", "max_completion_length", "eval_max_new_tokens",
-            "eval_batch_size", "lora_r", "lora_alpha", "eval_per_experiment", "ood_per_experiment",
+            "eval_batch_size", "eval_per_experiment", "ood_per_experiment",
             "static_per_experiment", "eval_extra_per_experiment", "resamples"}
 #: settings of a trainer section that the runner sets itself (per seed, per experiment)
 RUNNER_SET = {"sft": {"seed", "alias"}, "dpo": {"seed", "alias"},
@@ -84,7 +85,7 @@ def _fits(value: Any, hint: Any) -> bool:
 
 
 def check_values(where: str, values: dict[str, Any], cls: type, *, fixed: set[str] = frozenset()) -> None:
-    """Every key of ``values`` is a field of ``cls`` (not one of ``fixed``), every value has the field's type,
+    """(Also the check of ``train sft|dpo``'s settings.) Every key of ``values`` is a field of ``cls`` (not one of ``fixed``), every value has the field's type,
     and none of the ``POSITIVE`` ones is 0 or less; a PlaypenError names the first one that is not."""
     hints = typing.get_type_hints(cls)
     accepted = sorted(f.name for f in fields(cls) if f.name not in fixed)

@@ -146,8 +146,9 @@ def load_config(config_path: Path | None, config_cls: type, overrides: dict[str,
 
 
 def save_config(config: Any, output_dir: Path) -> None:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "playpen_config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
+    from playpen.results.store import atomic_write_text
+
+    atomic_write_text(output_dir / "playpen_config.json", json.dumps(asdict(config), indent=2, default=str))
 
 
 def write_log_and_curve(log_history: list[dict[str, Any]], output_dir: Path, title: str) -> Path:

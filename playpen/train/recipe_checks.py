@@ -154,8 +154,6 @@ def stage_inputs(recipe: Any, label: str, method: str | None) -> dict[str, Any]:
 
 def _recorded(folder: Path) -> dict[str, Any] | None:
     path = folder / STAGE_FILE
-    if path.is_symlink():
-        raise PlaypenError(f"{path} is a symbolic link; refusing to read or write through it")
     if not path.is_file():
         return None
     try:
@@ -193,7 +191,7 @@ def record_stage(folder: Path, inputs: dict[str, Any]) -> None:
 def stage_done(folder: Path, done: str) -> bool:
     """Whether the stage finished: ``done`` holds its JSON record (a damaged one: the stage runs again)."""
     path = folder / done
-    if not path.is_file() or path.is_symlink():
+    if not path.is_file():
         return False
     return stage_seconds(path) is not False
 
@@ -221,9 +219,10 @@ def alias_stem(folder: Path) -> str:
 @contextmanager
 def hold_folder(output: Path) -> Iterator[None]:
     """The experiment folder for this process alone (a second ``playpen experiment -o`` on it is refused at
-    once), cleared of the temporary files a killed run left behind."""
-    from playpen.results.store import lock_results, remove_stale_temporaries
+    once), without symbolic links, cleared of the temporary files a killed run left behind."""
+    from playpen.results.store import lock_results, refuse_links_below, remove_stale_temporaries
 
     with lock_results(output, option="-o"):
+        refuse_links_below(output)  # what a stage writes through a link would land outside the folder
         remove_stale_temporaries(output, RUNNER_FILES, below=True)
         yield

@@ -5,21 +5,13 @@ damaged ``done.json`` or a killed run's temporary files are handled. (Scripted b
 import fcntl
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-RECIPE = """base = "scripted"
-games = ["wordle"]
-ood_games = ["taboo"]
-methods = []
-seeds = [0]
-eval_per_experiment = 1
-ood_per_experiment = 1
-"""
+from tests.reliability.conftest import EXPERIMENT_RECIPE as RECIPE
 
 
 def _with(change: str) -> str:
@@ -27,26 +19,6 @@ def _with(change: str) -> str:
     named = {line.split(" =")[0] for line in change.split("\n[")[0].splitlines() if " = " in line}
     kept = [line for line in RECIPE.splitlines() if line.split(" =")[0] not in named]
     return "\n".join(kept) + "\n" + change + "\n"
-
-
-@pytest.fixture(scope="module")
-def finished_experiment(tmp_path_factory) -> Path:
-    """A finished experiment (data + base stages), made once through the command and copied by each test."""
-    root = tmp_path_factory.mktemp("experiment")
-    (root / "recipe.toml").write_text(RECIPE)
-    env = {**os.environ, "PLAYPEN_HOME": str(root / "home")}
-    done = subprocess.run([sys.executable, "-m", "playpen.cli", "experiment", "-o", "exp", "-c", "recipe.toml"],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return root / "exp"
-
-
-@pytest.fixture
-def experiment(guarded, finished_experiment) -> Path:
-    folder = guarded.results / "exp"
-    shutil.copytree(finished_experiment, folder)
-    return folder
-
 
 def _files(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")

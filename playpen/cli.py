@@ -273,12 +273,13 @@ def eval_(
     std: Annotated[bool, typer.Option(help="Add the Quality Score (std) columns.")] = True,
     ci: Annotated[bool, typer.Option(help="Bootstrap 95 % intervals over episodes (results_ci.csv).")] = True,
     resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the bootstrap.")] = 0,
     in_place: InPlaceOption = False,
     strict: Annotated[bool, typer.Option(
         help="Refuse (write nothing, exit 1) when episodes are errored, unfinished or unreadable.")] = False,
 ) -> None:
     """Write raw.csv, results.csv (clembench's layout), results_ci.csv and results.html with a chart."""
+    from rich.markup import escape
     from rich.table import Table
 
     from playpen.eval.report import run_evaluation, summaries
@@ -314,7 +315,7 @@ def eval_(
     console.print(summary)
     for row in summaries(tables):
         if row.scope == "static" and row.games < len(STATSCORE_GAMES):
-            console.print(f"[yellow]{row.model}: statscore over {row.games} of the {len(STATSCORE_GAMES)} tasks "
+            console.print(f"[yellow]{escape(row.model)}: statscore over {row.games} of the {len(STATSCORE_GAMES)} tasks "
                           f"({', '.join(STATSCORE_GAMES)}); not comparable to a full run[/yellow]")
     if evaluation.output_dir != results:
         console.print(f"{results} holds another tool's results.csv/raw.csv: wrote ours beside them (--in-place "
@@ -335,7 +336,7 @@ def compare_command(
     model_a: Annotated[Optional[str], typer.Option("--model-a", help="Only runs of BEFORE whose path contains this.")] = None,
     model_b: Annotated[Optional[str], typer.Option("--model-b", help="Only runs of AFTER whose path contains this.")] = None,
     resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the bootstrap.")] = 0,
 ) -> None:
     """AFTER − BEFORE per game and domain, with bootstrap 95 % intervals and whether each change is significant."""
     from rich.table import Table
@@ -358,6 +359,9 @@ def compare_command(
     for scope, changes in comparison.scopes.items():
         add(f"[b]{scope}[/b]", "", changes)
     _console().print(table)
+    if comparison.left_out:
+        _console().print("INCOMPLETE: these changes leave out episodes (see the warnings)", style="bold red")
+    _warn(comparison.left_out)
 
 
 @app.command()
@@ -380,6 +384,7 @@ def verify(
     """Replay recorded clembench episodes through our games and compare the outcomes; the prompt columns count
     the episodes whose first prompt, and the game-master messages, are the recorded ones word for word."""
     from rich.table import Table
+    from rich.text import Text
 
     from playpen.eval.verify import InstanceFiles, agreement_table, prompt_table
     from playpen.eval.verify import verify as verify_run
@@ -397,10 +402,15 @@ def verify(
     console.print(table)
     for check in checks:
         if check.status in ("disagree", "error"):
-            console.print(f"[red]{check.status}[/red] {check.path}: {check.reason}", markup=False, highlight=False)
+            console.print(Text.assemble((check.status, "red"), f" {check.path}: {check.reason}"), highlight=False)
     agree = sum(c.status == "agree" for c in checks)
     compared = sum(c.status != "skipped" for c in checks)
     print(f"agreement: {agree}/{compared} episodes")
+    if not any(c.status in ("agree", "disagree") for c in checks):
+        first = next((c for c in checks if c.status == "error"), None) or next(iter(checks), None)
+        raise PlaypenError(f"nothing in {results} could be checked: " + (
+            f"{len(checks)} episodes {first.status} (first: {first.path}: {first.reason.splitlines()[0]})"
+            if first else "no finished episode of a game we implement"))
 
 
 @app.command("instances-from-records")
@@ -429,7 +439,7 @@ def instances_from_records_command(
 @app.command()
 def generate(
     game: Annotated[list[str], typer.Option("--game", "-g", help="Game name(s), 'all', 'in' or 'out'.")],
-    seed: Annotated[Optional[int], typer.Option(help="Default: the seed of the committed instance files.")] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, help="Default: the seed of the committed instance files.")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder (default: the game's in/ folder).")] = None,
 ) -> None:
     """(Re)generate a game's train/validation/test instance files with its seeded generator."""
@@ -443,11 +453,12 @@ def generate(
         folder = (output / spec.name) if output else spec.instances_dir
         chosen = spec.seed if seed is None else seed
         for path in write_splits(folder, spec.generate(chosen)):
-            console.print(f"{spec.name}: wrote {path} (seed {chosen})")
+            console.print(f"{spec.name}: wrote {path} (seed {chosen})", markup=False, highlight=False)
 
 
 @app.command("check")
-def check(game: GamesOption = None, episodes: Annotated[int, typer.Option(min=1)] = 30, seed: int = 0) -> None:
+def check(game: GamesOption = None, episodes: Annotated[int, typer.Option(min=1)] = 30,
+          seed: Annotated[int, typer.Option(min=0)] = 0) -> None:
     """Fuzz games with random and hostile replies (the environment checker)."""
     from playpen.core.check import check_game
     from playpen.games import resolve_games
@@ -482,9 +493,10 @@ def _report_rows(rows, output: Path) -> None:
     write_rows(rows, output)
     console = _console()
     for game, count in sorted(Counter(r["game"] for r in rows).items()):
-        console.print(f"  {game}: {count}")
+        console.print(f"  {game}: {count}", markup=False, highlight=False)
     splits = Counter(r["split"] for r in rows)
-    console.print(f"wrote {len(rows)} rows ({', '.join(f'{k} {v}' for k, v in sorted(splits.items()))}) to {output}")
+    console.print(f"wrote {len(rows)} rows ({', '.join(f'{k} {v}' for k, v in sorted(splits.items()))}) to {output}",
+                  markup=False, highlight=False)
 
 
 @data_app.command("sft")
@@ -545,8 +557,10 @@ ResumeOption = Annotated[bool, typer.Option(help="Resume from the newest checkpo
 
 
 def _print_trained(final: Path, alias: str) -> None:
-    _console().print(f"saved {final}; registered model alias [bold]{alias}[/bold] "
-                     f"(try `playpen run -g <game> -m {alias}`)")
+    from rich.markup import escape
+
+    _console().print(f"saved {escape(str(final))}; registered model alias [bold]{escape(alias)}[/bold] "
+                     f"(try `playpen run -g <game> -m {escape(alias)}`)")
 
 
 @train_app.command("sft")
@@ -649,7 +663,7 @@ def train_grpo_command(
         help="Keep the evaluated checkpoint best by in, out, static or clemscore (saved as best/, registered).")] = None,
     stop_static_drop: Annotated[Optional[float], typer.Option(
         help="Stop once the statscore falls more than this many points below its value before training.")] = None,
-    seed: Annotated[Optional[int], typer.Option()] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0)] = None,
     alias: Annotated[Optional[str], typer.Option(help="Alias to register the result under.")] = None,
 ) -> None:
     """GRPO: the learner plays games against frozen partners; the game's score is the reward."""
@@ -700,7 +714,7 @@ def experiment_command(
     experiment = Experiment(recipe, output, printer=_console().print)
     if report_only:
         experiment.report()
-        _console().print(f"wrote {output / 'report.html'}, {output / 'report.csv'}")
+        _console().print(f"wrote {output / 'report.html'}, {output / 'report.csv'}", markup=False, highlight=False)
     else:
         experiment.run()
 
@@ -743,7 +757,7 @@ def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (report.html, the runs).")] = Path("demo"),
     method: Annotated[str, typer.Option(help="sft: SFT on taboo, the learning beyond format; grpo: GRPO on the reference game's format.")] = "sft",
     steps: Annotated[Optional[int], typer.Option(min=1, help="Training steps (default: 30 for sft, 10 for grpo of 8 episodes each).")] = None,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
     ood: Annotated[str, typer.Option(help="Comma-separated out-of-domain games evaluated before and after.")] = "guesswhat,textmapworld",
 ) -> None:
     """Evaluate the embedded model, train it on a game, evaluate again on the same episodes: report.html."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -151,27 +152,104 @@ def dpo_rows(
 
 
 def write_rows(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    """JSONL (``.jsonl``/``.json``) or parquet (``.parquet``); both load with ``datasets.load_dataset``."""
+    """JSONL (``.jsonl``/``.json``) or parquet (``.parquet``); both load with ``datasets.load_dataset``. The file
+    is replaced only once the new one is complete (a failure leaves the old one as it was); a lone surrogate
+    (from a recorded reply) is written as U+FFFD."""
+    from playpen.results.store import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = _encodable(rows)
     if path.suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pylist(rows), path)
+        sink = pa.BufferOutputStream()
+        try:
+            pq.write_table(pa.Table.from_pylist(rows), sink)
+        except (pa.ArrowException, TypeError, ValueError) as error:
+            raise PlaypenError(f"cannot write the rows as parquet to {path} ({error}); write .jsonl instead") from None
+        atomic_write_bytes(path, sink.getvalue().to_pybytes())
     else:
-        with open(path, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        atomic_write_bytes(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8"))
     return path
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if not value.isascii() else value
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encodable(v) for v in value]
+    return value
+
+
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a dataset file; anything that is not rows (empty, not JSON lines, not parquet, NUL bytes, a
+    line that is not an object) is a PlaypenError naming the file and the line."""
     path = Path(path)
     if not path.is_file():
         raise PlaypenError(f"dataset not found: {path} (build one with `playpen data sft|dpo`)")
     if path.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        return pq.read_table(path).to_pylist()
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        try:
+            return pq.read_table(path).to_pylist()
+        except (pa.ArrowException, OSError) as error:
+            raise PlaypenError(f"{path} is not a readable parquet file ({error})") from None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise PlaypenError(f"{path} is not UTF-8 text (byte {error.start}); expected JSON lines") from None
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as error:
+            raise PlaypenError(f"{path}, line {number}: not JSON ({error}); expected one JSON object per line") from None
+        if not isinstance(row, dict):
+            raise PlaypenError(f"{path}, line {number}: a {type(row).__name__}, not a JSON object")
+        rows.append(row)
+    return rows
+
+
+def _messages_problem(value: Any, name: str) -> str | None:
+    if not isinstance(value, list) or not value:
+        return f"'{name}' is not a non-empty list of messages"
+    for message in value:
+        if not (isinstance(message, dict) and isinstance(message.get("role"), str)
+                and isinstance(message.get("content"), str)):
+            return f"'{name}' holds {json.dumps(message, default=str)[:60]}, not a {{role, content}} message"
+    return None
+
+
+def check_training_rows(path: str | Path, kind: str) -> list[dict[str, Any]]:
+    """The rows of an SFT (``messages``) or DPO (``prompt``/``chosen``/``rejected``) dataset, checked before a
+    model is loaded: readable, not empty, some rows to train on (not all ``validation``), every row of the
+    shape its trainer needs (an SFT conversation has an assistant turn to learn)."""
+    rows = read_rows(path)
+    if not rows:
+        raise PlaypenError(f"{path} has no rows (build one with `playpen data {kind}`)")
+    for number, row in enumerate(rows, 1):
+        if kind == "sft":
+            problem = _messages_problem(row.get("messages"), "messages")
+            if problem is None and not any(m["role"] == "assistant" for m in row["messages"]):
+                problem = "its conversation has no assistant turn to learn"
+        else:
+            missing = [k for k in ("prompt", "chosen", "rejected") if k not in row]
+            problem = f"DPO data needs prompt/chosen/rejected (missing {', '.join(missing)})" if missing else next(
+                (p for k in ("prompt", "chosen", "rejected") if not isinstance(row[k], str)
+                 for p in [_messages_problem(row[k], k)] if p), None)
+        if problem:
+            raise PlaypenError(f"{path}, row {number}: {problem} (build {kind.upper()} data with `playpen data {kind}`)")
+    if all(row.get("split") == "validation" for row in rows):
+        raise PlaypenError(f"{path}: all {len(rows)} rows are in the validation split, none to train on "
+                           "(build it with a --holdout below 1)")
+    return rows

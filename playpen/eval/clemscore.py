@@ -82,11 +82,11 @@ def _check_scores(path: Path, record: dict[str, Any]) -> dict[str, Any]:
     if metrics.PLAYED in episode_scores:
         raise PlaypenError(f"{path}: games must not log '{metrics.PLAYED}' (eval derives it from '{metrics.ABORTED}')")
     aborted = episode_scores.get(metrics.ABORTED, 0)
-    if not _is_number(aborted) or math.isnan(aborted):
+    if not _is_number(aborted) or aborted not in (0, 1):  # 2 or 5 would count an episode as -1 or -4 played
         raise ResultsFileError(f"{path}: '{metrics.ABORTED}' is {json.dumps(aborted)[:40]}, not 0 or 1")
     main = episode_scores.get(metrics.MAIN_SCORE)
-    if main is not None and not _is_number(main):
-        raise ResultsFileError(f"{path}: '{metrics.MAIN_SCORE}' is {json.dumps(main)[:40]}, not a number")
+    if main is not None and (not _is_number(main) or math.isinf(main)):  # NaN: an aborted episode's score
+        raise ResultsFileError(f"{path}: '{metrics.MAIN_SCORE}' is {json.dumps(main)[:40]}, not a finite number")
     return episode_scores
 
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from playpen.core import metrics
 from playpen.eval.clemscore import ScoreRow, _number
@@ -205,6 +206,9 @@ class Comparison:
     paired: dict[str, bool]  # per game: were the same episodes played by both runs?
     games: dict[str, dict[str, Difference]]
     scopes: dict[str, dict[str, Difference]]
+    #: per results folder compared, one line per model whose episodes were left out (errored, unfinished,
+    #: unusable scores); empty when every episode counted
+    left_out: list[str] = field(default_factory=list)
 
 
 def _aligned(a: GameEpisodes, b: GameEpisodes) -> tuple[GameEpisodes, GameEpisodes] | None:
@@ -322,17 +326,49 @@ def compare_results(before, after, *, models: tuple[str | None, str | None] = (N
                     resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0) -> Comparison:
     """``compare`` of two results folders, each holding exactly one model's run (or selected with ``models``)."""
     from playpen.core.errors import PlaypenError
-    from playpen.eval.clemscore import load_score_rows
+    from playpen.eval.clemscore import scan_scores
 
-    runs = []
+    from playpen.eval.report import completeness
+
+    runs, left_out = [], []
     for folder, model in zip((before, after), models):
-        by_model = episodes_by_model(load_score_rows(folder, models=model))
+        rows, gaps = scan_scores(folder, models=model)
+        by_model = episodes_by_model(rows)
         if len(by_model) != 1:
             found = ", ".join(sorted(by_model)) or "none"
             raise PlaypenError(f"{folder}: expected the episodes of one model, found {found} "
                                "(select one with --model-a/--model-b)")
-        runs.append(next(iter(by_model.values())))
-    return compare(runs[0], runs[1], resamples=resamples, level=level, seed=seed)
+        run_name, run = next(iter(by_model.items()))
+        gap = {run_name: gaps[run_name]} if run_name in gaps else {}
+        left_out += [f"{folder}: {line}" for line in completeness([], gap, None)[0]]
+        runs.append(_with_sources(run, Path(folder), run_name))
+    comparison = compare(runs[0], runs[1], resamples=resamples, level=level, seed=seed)
+    return replace(comparison, left_out=left_out)
+
+
+def _with_sources(run: Mapping[str, GameEpisodes], folder: Path, run_name: str) -> dict[str, GameEpisodes]:
+    """``run`` with each episode's key extended by what it was played from (the instance's digest), so that
+    two runs pair an episode only when both played the same instance (same experiment names on other splits
+    are different episodes)."""
+    from playpen.results.records import ResultsFileError, episodes
+    from playpen.results.store import instance_digest
+
+    sources: dict[tuple[str, str], str] = {}
+    for episode in episodes(folder, set(run)):
+        if episode.run != run_name:
+            continue
+        try:
+            recorded = episode.scores.get("meta", {}).get("played_from", {}).get("instance_sha256")
+        except (ResultsFileError, AttributeError):
+            recorded = None
+        if not recorded:
+            try:
+                recorded = instance_digest(episode.instance)
+            except ResultsFileError:
+                recorded = "unknown"
+        sources[(episode.game, f"{episode.experiment_dir}/{episode.episode_dir}")] = recorded
+    return {game: replace(games, keys=tuple(f"{key}@{sources.get((game, key), 'unknown')}" for key in games.keys))
+            for game, games in run.items()}
 
 
 def point_figures(episodes: Mapping[str, GameEpisodes], games: Sequence[str]) -> dict[str, float]:

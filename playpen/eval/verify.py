@@ -176,8 +176,10 @@ def verify_episode(episode: Episode, instances: InstanceFiles | None = None) -> 
         replayed_episode = replay_episode(episode, instances)
     except ResultsFileError:
         raise
-    except PlaypenError as error:  # a game we do not implement (yet)
-        return EpisodeCheck(path, game, "skipped", str(error))
+    except PlaypenError as error:  # a game we do not implement (yet), or one that cannot replay this record
+        from playpen.games import available_games
+
+        return EpisodeCheck(path, game, "error" if game in available_games() else "skipped", str(error))
     if replayed_episode is None:
         if game in game_names() and not episode.file(INSTANCE_FILE).is_file():
             return EpisodeCheck(path, game, "skipped", "no instance.json and no instance file for it (-i)")

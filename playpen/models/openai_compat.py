@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import random
 import re
@@ -152,12 +153,25 @@ class OpenAICompatibleModel(Model):
         self.model_id = model_id
         self.name = name or model_id or "openai-compatible"
         self.api_key_env = api_key_env
-        self.timeout = float(timeout)
-        self.connect_timeout = float(connect_timeout)
-        self.max_retries = max(0, int(max_retries))
+        self.timeout = _positive("timeout", timeout)
+        self.connect_timeout = _positive("connect_timeout", connect_timeout)
+        for key, value, least in (("max_retries", max_retries, 0), ("max_concurrency", max_concurrency, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f'"{key}" must be a whole number of at least {least} (got {value!r})')
+        self.max_retries = max_retries
+        self.max_concurrency = max_concurrency
+        for key, value in (("backoff", backoff), ("max_backoff", max_backoff)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ValueError(f'"{key}" must be a number of seconds of at least 0 (got {value!r})')
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.max_concurrency = max(1, int(max_concurrency))
+        if headers is not None and not isinstance(headers, Mapping):
+            raise ValueError(f'"headers" must be an object of names and strings (got {headers!r})')
+        for key, value in (headers or {}).items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise ValueError(f'"headers" must map names to strings (got {key!r}: {value!r})')
+        if extra_body is not None and not isinstance(extra_body, Mapping):
+            raise ValueError(f'"extra_body" must be an object (got {extra_body!r})')
         self.extra_body = dict(extra_body or {})
         self.max_tokens_field = max_tokens_field
         #: add a ``playpen`` field (game, role, episode, experiment, instance) to each body; only for our test
@@ -247,13 +261,12 @@ class OpenAICompatibleModel(Model):
         try:
             data = reply.json()
             choice = data["choices"][0]
-            content = choice["message"].get("content") or ""
-            if not isinstance(content, str):
-                raise TypeError(f"content is {type(content).__name__}")
+            content = _reply_content(choice["message"])
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
             snippet = reply.text[:200].replace("\n", " ")
             return _Attempt(retry=f"malformed answer ({type(error).__name__}: {error}): {snippet!r}")
-        usage = {k: v for k, v in (data.get("usage") or {}).items() if isinstance(v, int)}
+        usage = data.get("usage")
+        usage = {k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {}
         token_ids = _ints(choice.get("token_ids"))
         return _Attempt(GenerationResult(text=content.strip(), prompt=body, raw=data, usage=usage,
                                          prompt_token_ids=_ints(data.get("prompt_token_ids")),
@@ -404,6 +417,28 @@ class OpenAICompatibleModel(Model):
 
 
 # ---------------------------------------------------------------------- helpers
+def _reply_content(message: Any) -> str:
+    """The text of an answer's message. A message without text (``content`` null or missing, a refusal, only a
+    tool call) is no reply: a ``ValueError`` that makes the request a backend failure, never an empty turn."""
+    if not isinstance(message, dict):
+        raise TypeError(f"message is {type(message).__name__}, not an object")
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if message.get("refusal"):
+        raise ValueError(f"the model refused: {str(message['refusal'])[:120]}")
+    if message.get("tool_calls") or message.get("function_call"):
+        raise ValueError("the answer is a tool call, not text")
+    raise ValueError("no content" if content is None else f"content is {type(content).__name__}, not text")
+
+
+def _positive(name: str, value: Any) -> float:
+    """A setting that must be a number above zero (a timeout of 0 would wait forever)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f'"{name}" must be a number of seconds above 0 (got {value!r})')
+    return float(value)
+
+
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()

@@ -20,6 +20,7 @@ Reading lives in ``records`` (``read_json``, the episode iterator, the recorded 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import json
@@ -96,7 +97,27 @@ def inside(root: Path, *components: str) -> Path:
     base = os.path.abspath(root)
     if os.path.commonpath([base, os.path.abspath(path)]) != base:
         raise PlaypenError(f"refusing to write outside the results folder {root}: {path}")
+    refuse_links(root, path)
     return path
+
+
+def refuse_links(root: Path, path: Path) -> None:
+    """Raise when a part of ``path`` below ``root`` (``path`` included) is a symbolic link: what is written
+    through it would land wherever it points, outside the folder."""
+    current = Path(root)
+    for part in Path(path).relative_to(root).parts:
+        current = current / part
+        if current.is_symlink():
+            raise PlaypenError(f"{current} is a symbolic link; refusing to write through it (remove the link: a "
+                               "results or experiment folder holds none)")
+
+
+def refuse_links_below(root: Path) -> None:
+    """Raise when anything below ``root`` is a symbolic link (``refuse_links`` for a whole folder)."""
+    for folder, folders, files in os.walk(root):
+        for name in (*folders, *files):
+            if os.path.islink(os.path.join(folder, name)):
+                refuse_links(root, Path(folder) / name)
 
 
 def check_results_folder(root: Path) -> None:
@@ -123,7 +144,11 @@ def _file_mode() -> int:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``path`` in one step (a temporary file renamed over it). A symbolic link there is refused, never
+    written through nor replaced."""
     path = Path(path)
+    if path.is_symlink():
+        raise PlaypenError(f"{path} is a symbolic link; refusing to write through it or over it (remove the link)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
@@ -192,10 +217,15 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
+def instance_digest(instance: Any) -> str:
+    """The digest of an instance that ``played_from`` records (``instance_sha256``)."""
+    return _digest(instance)
+
+
 def played_from(row: InstanceRow, settings: Mapping[str, Any]) -> dict[str, Any]:
     """What an episode is played from: its instance, its experiment (without the instance list) and the
     players' settings (``{role: {"model", "temperature", "max_tokens"}}``)."""
-    return {"instance_sha256": _digest(row.instance), "experiment_sha256": _digest(row.experiment),
+    return {"instance_sha256": instance_digest(row.instance), "experiment_sha256": _digest(row.experiment),
             "settings": json.loads(json.dumps(settings, sort_keys=True, default=str))}
 
 
@@ -223,8 +253,9 @@ class EpisodeState:
 
 # ---------------------------------------------------------------------- locking
 @contextmanager
-def lock_results(root: Path) -> Iterator[None]:
-    """Hold ``<root>/.playpen.lock`` for one writer; a second process gets a PlaypenError at once."""
+def lock_results(root: Path, option: str = "-r") -> Iterator[None]:
+    """Hold ``<root>/.playpen.lock`` for one writer; a second process gets a PlaypenError at once (naming
+    ``option``, the command's flag for the folder)."""
     root = Path(root)
     check_results_folder(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -233,14 +264,20 @@ def lock_results(root: Path) -> Iterator[None]:
     except ImportError:  # no advisory locks on this platform: run unguarded
         yield
         return
-    fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, _file_mode())
+    try:  # never through a link: the pid would be written into whatever it points at
+        fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), _file_mode())
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        raise PlaypenError(f"{root / LOCK_FILE} is a symbolic link; refusing to write through it (remove the "
+                           "link)") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
             raise PlaypenError(f"another playpen process (pid {holder}) is writing to {root}; wait for it to "
-                               "finish or use another -r folder") from None
+                               f"finish or use another {option} folder") from None
         try:  # who holds it, for the message above; the lock itself needs no disk space
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)

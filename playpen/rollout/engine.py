@@ -262,8 +262,9 @@ def apply_reply(master: GameMaster, answer: GenerationResult) -> Step:
         return Step(StopReason.BACKEND_ERROR, f"backend error: {answer.error}")
     try:
         master.step(answer.text)
-    except Exception:
-        return Step(StopReason.GAME_BUG, f"game error: {traceback.format_exc(limit=3)}")
+    except Exception as error:  # the first line says what failed (a one-line summary shows only it)
+        return Step(StopReason.GAME_BUG, f"game error: {type(error).__name__}: {error}\n"
+                                         f"{traceback.format_exc(limit=3)}")
     return Step(master.outcome.stop if master.done else None)
 
 

@@ -10,6 +10,8 @@ Serves ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 (a free
 * fault injection: ``faults=["500", "garbage", ...]`` makes the n-th chat request fail with the n-th fault
   (``"500"``, ``"503"``, ``"429"``, ``"garbage"`` (200 with invalid JSON), ``"incomplete"`` (200, JSON without
   choices), ``"slow"`` (sleeps ``slow_seconds`` first), ``"drop"`` (closes the connection without answering),
+  ``"null"`` / ``"refusal"`` / ``"tool_call"`` (200 whose message has no text: ``content`` null, a refusal, only
+  a tool call), ``"odd_fields"`` (a valid reply next to fields of unexpected types: ``usage`` a list),
   ``None`` = no fault);
 * a context check: with ``context_size`` set, (whitespace-separated words of all messages + max_tokens) above it
   gives vLLM's HTTP 400 "maximum context length" error;
@@ -45,7 +47,13 @@ from typing import Any, Callable, Sequence
 from playpen.core.messages import last_user_message
 
 Answer = Callable[[list[dict[str, str]], dict[str, Any]], str]
-FAULTS = ("500", "502", "503", "429", "garbage", "incomplete", "slow", "drop")
+FAULTS = ("500", "502", "503", "429", "garbage", "incomplete", "slow", "drop", "null", "refusal", "tool_call",
+          "odd_fields")
+#: 200 answers whose message holds no text (what the client must take for a failed request, not an empty reply)
+TEXTLESS = {"null": {"role": "assistant", "content": None},
+            "refusal": {"role": "assistant", "content": None, "refusal": "I cannot help with that."},
+            "tool_call": {"role": "assistant", "tool_calls": [{"id": "call_0", "type": "function",
+                                                               "function": {"name": "guess", "arguments": "{}"}}]}}
 
 #: the stand-in tokenizer's ids: 0-255 are UTF-8 bytes, END_OF_TURN closes a message (a reply that stopped)
 END_OF_TURN = 256
@@ -360,6 +368,10 @@ def _handler(server: TestServer) -> type[BaseHTTPRequestHandler]:
                     self._send(200, {"id": "x", "object": "chat.completion", "choices": []})
                     return
                 status, payload = server.completion(body)
+                if fault in TEXTLESS and status == 200:
+                    payload["choices"][0]["message"] = TEXTLESS[fault]
+                elif fault == "odd_fields" and status == 200:
+                    payload.update(usage=[1, 2, 3], prompt_token_ids="none")
                 self._send(status, payload)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout)

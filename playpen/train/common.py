@@ -61,6 +61,20 @@ def device_kind() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def load_tokenizer(path: Path, base: Path | None) -> Any:
+    """The tokenizer of a checkpoint (an adapter's from its base), with a pad token and, for ChatML, the
+    training template with generation markers."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path if (path / "tokenizer_config.json").is_file() else base)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    template = tokenizer.chat_template or ""
+    if "<|im_start|>" in template and not GENERATION_MARKER.search(template):
+        tokenizer.chat_template = CHATML_TRAINING_TEMPLATE
+    return tokenizer
+
+
 def load_trainable(name: str, *, lora_r: int | None = None, lora_alpha: int | None = None,
                    merge_adapter_into: Path | None = None) -> tuple[Any, Any, Path | None]:
     """(model, tokenizer, base) — ``base`` is the checkpoint a saved LoRA adapter must later be loaded on
@@ -75,7 +89,7 @@ def load_trainable(name: str, *, lora_r: int | None = None, lora_alpha: int | No
     speed on 2 cores.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     from playpen.models.huggingface import available_cpus, threads_from_env
 
@@ -83,12 +97,7 @@ def load_trainable(name: str, *, lora_r: int | None = None, lora_alpha: int | No
         torch.set_num_threads(threads_from_env() or available_cpus())
     path, base = checkpoint_path(name)
     dtype = torch.bfloat16 if device_kind() == "cuda" else torch.float32
-    tokenizer = AutoTokenizer.from_pretrained(path if (path / "tokenizer_config.json").is_file() else base)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    template = tokenizer.chat_template or ""
-    if "<|im_start|>" in template and not GENERATION_MARKER.search(template):
-        tokenizer.chat_template = CHATML_TRAINING_TEMPLATE
+    tokenizer = load_tokenizer(path, base)
     if base is not None:
         from peft import PeftModel
 
@@ -137,8 +146,9 @@ def load_config(config_path: Path | None, config_cls: type, overrides: dict[str,
 
 
 def save_config(config: Any, output_dir: Path) -> None:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "playpen_config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
+    from playpen.results.store import atomic_write_text
+
+    atomic_write_text(output_dir / "playpen_config.json", json.dumps(asdict(config), indent=2, default=str))
 
 
 def write_log_and_curve(log_history: list[dict[str, Any]], output_dir: Path, title: str) -> Path:

@@ -35,6 +35,8 @@ from typing import Any, Protocol
 from playpen.core.errors import PlaypenError
 from playpen.core.registry import GameSpec
 from playpen.results.store import atomic_write_bytes, atomic_write_json, atomic_write_text
+from playpen.train.recipe_checks import (alias_stem, check_recipe, check_stages, check_static, hold_folder,
+                                         record_stage, stage_done, stage_inputs, stage_seconds)
 
 METHODS = ("sft", "sft_dpo", "grpo", "sft_grpo")
 #: the method each method starts from (None: the base model)
@@ -81,8 +83,11 @@ class ExperimentRecipe:
     dpo: dict[str, Any] = field(default_factory=dict)
     grpo: dict[str, Any] = field(default_factory=dict)
     resamples: int = 2000
+    #: evaluate on the training split (train_split = eval_split) knowingly; refused otherwise
+    allow_split_overlap: bool = False
 
     def check(self) -> None:
+        check_recipe(self)
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown:
             raise PlaypenError(f"unknown method(s) {', '.join(unknown)} (choose from {', '.join(METHODS)})")
@@ -172,8 +177,9 @@ class Experiment:
         self.trained_specs = resolve(recipe.games)
         self.ood_specs = resolve(recipe.ood_games) if recipe.ood_games else []
         self.static_specs = resolve(recipe.static_games) if recipe.static_games else []
+        check_static(self.static_specs)
         self.roles = {s.name: s.learner_role(recipe.roles.get(s.name)) for s in self.trained_specs}
-        self.trainer = trainer or TRLTrainer(recipe, self.roles, self.output.name)
+        self.trainer = trainer or TRLTrainer(recipe, self.roles, alias_stem(self.output))
 
     # ------------------------------------------------------------------------------------------- stages
     def stages(self) -> list[tuple[str, Path, str | None, int | None]]:
@@ -185,17 +191,23 @@ class Experiment:
             for seed in self.recipe.seeds for method in order]
 
     def run(self) -> dict[str, Any]:
+        with hold_folder(self.output):
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         started = time.monotonic()
-        self.output.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.output / "recipe.json", json.dumps(asdict(self.recipe), indent=2))
         stages = self.stages()
+        inputs = {label: stage_inputs(self.recipe, label, method) for label, _, method, _ in stages}
+        check_stages([(label, folder, inputs[label]) for label, folder, _, _ in stages])
+        atomic_write_text(self.output / "recipe.json", json.dumps(asdict(self.recipe), indent=2))
         for game, words in self.write_training_instances().items():
             if words:
                 self.printer(f"{game}: {len(words)} training instance(s) left out, their target is evaluated "
                              f"({', '.join(words[:8])}{' ...' if len(words) > 8 else ''})")
         for number, (label, folder, method, seed) in enumerate(stages, 1):
             prefix = f"[{number}/{len(stages)}] {label}"
-            if (folder / DONE).is_file():
+            record_stage(folder, inputs[label])
+            if stage_done(folder, DONE):
                 missing = self._unevaluated(folder) if label != "data" else []
                 if not missing:
                     self.printer(f"{prefix}: done earlier (skipped)")
@@ -416,12 +428,11 @@ class Experiment:
                         "seed_sd": statistics.stdev(values) if len(values) > 1 else math.nan,
                         "per_seed": per_seed,
                     })
-        stage_seconds = {}
+        seconds = {}
         for label, folder, _, _ in self.stages():
-            done = folder / DONE
-            if done.is_file():
-                stage_seconds[label] = json.loads(done.read_text(encoding="utf-8")).get("seconds")
-        report = {"recipe": asdict(self.recipe), "roles": self.roles, "rows": rows, "stage_seconds": stage_seconds,
+            if stage_done(folder, DONE):
+                seconds[label] = stage_seconds(folder / DONE)
+        report = {"recipe": asdict(self.recipe), "roles": self.roles, "rows": rows, "stage_seconds": seconds,
                   "base_episodes": {game: len(episodes.keys) for game, episodes in base.items()}}
         atomic_write_text(self.output / "report.json", json.dumps(json_safe(report), indent=2))
         atomic_write_text(self.output / "report.csv", _report_csv(rows))

@@ -6,13 +6,17 @@ Both run the same way on a laptop CPU and under ``accelerate launch`` on many GP
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from playpen.core.errors import PlaypenError
+from playpen.data.datasets import check_training_rows
+from playpen.train.recipe_checks import check_values
 from playpen.train.common import (
     CommonTrainConfig,
+    checkpoint_path,
+    load_tokenizer,
     load_trainable,
     register_result,
     resume_checkpoint,
@@ -41,15 +45,33 @@ class DPOSettings(CommonTrainConfig):
 def _load_splits(data: Path) -> tuple[Any, Any | None]:
     from datasets import load_dataset
 
-    if not data.is_file():
-        raise PlaypenError(f"dataset not found: {data} (build one with `playpen data sft|dpo`)")
     kind = "parquet" if data.suffix == ".parquet" else "json"
     dataset = load_dataset(kind, data_files=str(data), split="train")
-    if len(dataset) == 0:
-        raise PlaypenError(f"{data} has no rows")
     if "split" in dataset.column_names and "validation" in set(dataset["split"]):
         return dataset.filter(lambda r: r["split"] != "validation"), dataset.filter(lambda r: r["split"] == "validation")
     return dataset, None
+
+
+def _before_first_reply(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    first = next(i for i, m in enumerate(messages) if m["role"] == "assistant")
+    return messages[:first]
+
+
+def _check_max_length(model_name: str, prompts: list[Any], max_length: int, data: Path) -> None:
+    """Refuse a ``max_length`` that cuts every training row before its first reply (nothing left to learn);
+    only the tokenizer is loaded."""
+    tokenizer = load_tokenizer(*checkpoint_path(model_name))
+
+    def length(prompt: Any) -> int:
+        if isinstance(prompt, str):
+            return len(tokenizer(prompt)["input_ids"])
+        return len(tokenizer.apply_chat_template(prompt, tokenize=True, add_generation_prompt=True,
+                                                 return_dict=True)["input_ids"]) if prompt else 0
+
+    shortest = min(map(length, prompts))
+    if shortest >= max_length:
+        raise PlaypenError(f"--max-length {max_length} cuts every row of {data} before its first reply (the shortest "
+                           f"prompt is {shortest} tokens); raise it above {shortest}")
 
 
 def _trainer_args(config: CommonTrainConfig, output_dir: Path, has_eval: bool) -> dict[str, Any]:
@@ -77,11 +99,13 @@ def _finish(trainer: Any, tokenizer: Any, output_dir: Path, config: CommonTrainC
 
 def train_sft(model_name: str, data: Path, output_dir: Path, config: SFTSettings, *, resume: bool = False) -> tuple[Path, str]:
     """Supervised fine-tuning on ``messages`` rows; the loss covers the assistant turns only."""
+    check_values("train sft", asdict(config), SFTSettings)  # before trl's import and the model: fail fast
+    rows = check_training_rows(data, "sft")
+    _check_max_length(model_name, [_before_first_reply(r["messages"]) for r in rows if r.get("split") != "validation"],
+                      config.max_length, data)
     from trl import SFTConfig, SFTTrainer
 
     train, evaluation = _load_splits(data)
-    if "messages" not in train.column_names:
-        raise PlaypenError(f"{data}: SFT data needs a 'messages' column (build it with `playpen data sft`)")
     keep = ["messages"]
     train = train.remove_columns([c for c in train.column_names if c not in keep])
     if evaluation is not None:
@@ -98,12 +122,13 @@ def train_sft(model_name: str, data: Path, output_dir: Path, config: SFTSettings
 
 def train_dpo(model_name: str, data: Path, output_dir: Path, config: DPOSettings, *, resume: bool = False) -> tuple[Path, str]:
     """Direct preference optimisation on ``prompt``/``chosen``/``rejected`` rows (base or SFT checkpoint)."""
+    check_values("train dpo", asdict(config), DPOSettings)  # before trl's import and the model: fail fast
+    rows = check_training_rows(data, "dpo")
+    _check_max_length(model_name, [r["prompt"] for r in rows if r.get("split") != "validation"], config.max_length,
+                      data)
     from trl import DPOConfig, DPOTrainer
 
     train, evaluation = _load_splits(data)
-    missing = {"prompt", "chosen", "rejected"} - set(train.column_names)
-    if missing:
-        raise PlaypenError(f"{data}: DPO data needs columns prompt/chosen/rejected (missing {', '.join(sorted(missing))})")
     keep = ["prompt", "chosen", "rejected"]
     train = train.remove_columns([c for c in train.column_names if c not in keep])
     if evaluation is not None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,3 +115,34 @@ def guarded(sandbox):
     """The sandbox, checked after the test: nothing outside the results folder changed."""
     yield sandbox
     sandbox.check_outside()
+
+
+#: a small experiment that loads no model: scripted base, no training method (data and base stages only)
+EXPERIMENT_RECIPE = """base = "scripted"
+games = ["wordle"]
+ood_games = ["taboo"]
+methods = []
+seeds = [0]
+eval_per_experiment = 1
+ood_per_experiment = 1
+"""
+
+
+@pytest.fixture(scope="session")
+def finished_experiment(tmp_path_factory) -> Path:
+    """A finished experiment (data + base stages), made once through the command and copied by each test."""
+    root = tmp_path_factory.mktemp("experiment")
+    (root / "recipe.toml").write_text(EXPERIMENT_RECIPE)
+    env = {**os.environ, "PLAYPEN_HOME": str(root / "home")}
+    done = subprocess.run([sys.executable, "-m", "playpen.cli", "experiment", "-o", "exp", "-c", "recipe.toml"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return root / "exp"
+
+
+@pytest.fixture
+def experiment(guarded, finished_experiment) -> Path:
+    """A copy of the finished experiment in the sandbox's results folder."""
+    folder = guarded.results / "exp"
+    shutil.copytree(finished_experiment, folder, symlinks=True)
+    return folder

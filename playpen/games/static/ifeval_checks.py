@@ -71,6 +71,19 @@ def instruction_classes() -> Mapping[str, Any]:
     return INSTRUCTION_DICT
 
 
+def check_instruction(instruction_id: str, arguments: Mapping[str, Any], where: str) -> None:
+    """Raise PlaypenError (naming ``where``) unless IFEval knows the instruction and its checker accepts the
+    arguments."""
+    classes = instruction_classes()
+    if instruction_id not in classes:
+        raise PlaypenError(f"{where}: unknown IFEval instruction '{instruction_id}'")
+    try:
+        classes[instruction_id](instruction_id).build_description(**arguments)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        raise PlaypenError(f"{where}: IFEval instruction '{instruction_id}' does not take the arguments "
+                           f"{dict(arguments)!r} ({type(error).__name__}: {error})") from None
+
+
 def follows(response: str, instruction_id: str, arguments: Mapping[str, Any]) -> bool:
     """Does ``response`` follow one instruction? (IFEval's strict check.)"""
     classes = instruction_classes()

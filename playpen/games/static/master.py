@@ -23,6 +23,7 @@ The events logged after the reply use clembench's names, so transcripts read lik
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import string
@@ -39,6 +40,8 @@ _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _EMOTION_SCORE = re.compile(r"(\w+):\s+(\d+)")
 # EQ-Bench's constant: answering at random scores 0 on average
 EQBENCH_ADJUSTMENT = 0.7477
+#: the longest one match of an instance file's ``regex_pattern`` against a reply may take (mmlu_pro)
+REGEX_SECONDS = 1.0
 #: clembench raises the model's token limit to this for ifeval (its experiment's ``max_gen_toks``)
 IFEVAL_MAX_TOKENS = 1280
 
@@ -130,6 +133,20 @@ class IFEvalGameMaster(StaticGameMaster):
         followed = bool(move.strip()) and follows_all(move, self.target)
         return followed, "followed all instructions" if followed else "followed not all instructions"
 
+    @classmethod
+    def validate(cls, experiment: Mapping[str, Any], instance: Mapping[str, Any], source: str) -> None:
+        """Every target is an IFEval instruction id with its arguments, which its checker accepts (a bad one
+        would otherwise fail inside every episode)."""
+        super().validate(experiment, instance, source)
+        from playpen.games.static.ifeval_checks import check_instruction
+
+        where = f"{source}: ifeval experiment '{experiment.get('name')}', instance {instance.get('game_id')}"
+        for instruction_id, arguments in instance["target"].items():
+            if not isinstance(arguments, dict):
+                raise PlaypenError(f"{where}: the target's '{instruction_id}' must hold the instruction's arguments "
+                                   f"(an object), not {arguments!r}; is this a clembench ifeval instances.json?")
+            check_instruction(instruction_id, arguments, where)
+
 
 def emotion_lines(scores: Mapping[str, int]) -> str:
     return "\n".join(f"{emotion}: {score}" for emotion, score in scores.items())
@@ -179,6 +196,17 @@ class EQBenchGameMaster(StaticGameMaster):
     def main_score_bounds(self) -> tuple[float, float]:
         return (10 - 10 * len(self.target) * EQBENCH_ADJUSTMENT) * 10, 100.0
 
+    @classmethod
+    def validate(cls, experiment: Mapping[str, Any], instance: Mapping[str, Any], source: str) -> None:
+        """The target scores emotions (names to whole numbers 0 to 10), as EQ-Bench's reference answers do."""
+        super().validate(experiment, instance, source)
+        target = instance["target"]
+        if not target or not all(isinstance(e, str) and isinstance(v, int) and not isinstance(v, bool)
+                                 and 0 <= v <= 10 for e, v in target.items()):
+            raise PlaypenError(f"{source}: eqbench experiment '{experiment.get('name')}', instance "
+                               f"{instance.get('game_id')}: 'target' must score emotions from 0 to 10 "
+                               f"({json.dumps(target, default=str)[:80]}); is this a clembench eqbench instances.json?")
+
 
 class CLadderGameMaster(StaticGameMaster):
     name = "cladder"
@@ -207,7 +235,15 @@ class MMLUProGameMaster(StaticGameMaster):
     experiment_fields = {"initial_prompt": str, "choices": list, "regex_pattern": str}
 
     def parse(self, role: str, response: str) -> str:
-        answers = re.findall(self.experiment["regex_pattern"], response)
+        import regex
+
+        pattern = self.experiment["regex_pattern"]
+        try:  # the pattern comes from the instance file: a catastrophic one must not hang the run
+            answers = regex.findall(pattern, response, timeout=REGEX_SECONDS)
+        except TimeoutError:
+            raise PlaypenError(f"mmlu_pro experiment '{self.experiment.get('name')}': its regex_pattern {pattern!r} "
+                               f"took more than {REGEX_SECONDS:g} s on a reply of {len(response)} characters; fix "
+                               "the pattern in the instance file") from None
         if not answers:
             raise ParseError("the reply gives no answer in the expected format", response=response)
         if len(answers) > 1:
@@ -226,9 +262,11 @@ class MMLUProGameMaster(StaticGameMaster):
     @classmethod
     def validate(cls, experiment: Mapping[str, Any], instance: Mapping[str, Any], source: str) -> None:
         super().validate(experiment, instance, source)
+        import regex
+
         try:
-            re.compile(experiment["regex_pattern"])
-        except re.error as error:
+            regex.compile(experiment["regex_pattern"])
+        except regex.error as error:
             raise PlaypenError(f"{source}: mmlu_pro experiment '{experiment.get('name')}': 'regex_pattern' is not a "
                                f"regular expression ({error})") from None
 

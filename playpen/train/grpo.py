@@ -59,7 +59,14 @@ from playpen.train.common import (
     save_config,
     trainer_arguments,
 )
-from playpen.train.conversation import TokenisedConversation, Turn, tokenise_conversation, tokens_from_turns
+from playpen.train.conversation import (
+    TokenisedConversation,
+    Turn,
+    sampled_logprobs,
+    tokenise_conversation,
+    tokens_from_turns,
+)
+from playpen.train.vllm_learner import VLLMLearner
 
 log = logging.getLogger("playpen.train")
 
@@ -410,6 +417,7 @@ class EpisodeRollout:
                                   "episode_reward": [], "episode_outcome": [], "episode_replaced": [],
                                   "episode_resampled": resampled, "episode_cut": []}
         trajectories = [self.trajectory(episode) for episode in episodes]
+        output["logprobs"] = sampled_logprobs(trajectories)  # TRL's importance sampling (vLLM) needs them
         for episode, tokens in zip(episodes, trajectories):
             output["prompt_ids"].append(tokens.prompt_ids)
             output["completion_ids"].append(tokens.completion_ids)
@@ -436,7 +444,8 @@ class EpisodeRollout:
                                "replies; its backend must report them for every reply (or for none)")
         # replies made before the episode's start state (branching) are in the first prompt, not in ``answered``
         shared = max(0, episode.shared_replies - _replies(result.job.start, role))
-        tokens = tokens_from_turns([Turn(g.prompt_token_ids, g.token_ids) for g in answered], limit, shared)
+        tokens = tokens_from_turns([Turn(g.prompt_token_ids, g.token_ids, g.logprobs) for g in answered], limit,
+                                   shared)
         if tokens.cut_reason is not None and tokens.cut_reason not in self._warned:
             self._warned.add(tokens.cut_reason)
             log.warning(CUT_WARNINGS[tokens.cut_reason])
@@ -525,50 +534,6 @@ class EpisodeRollout:
                     "cut_at_turn": tokens.cut_at_turn, "cut_reason": tokens.cut_reason,
                     "learner": episode.learner_replies(),
                 }, ensure_ascii=False, default=str) + "\n")
-
-
-class VLLMLearner(Model):
-    """The learner generating through TRL's vLLM engine (colocated or server; weights synced by TRL).
-
-    Not exercised on the CPU test machine. With several training processes, every process must call
-    ``generate`` equally often (vLLM gathers prompts across processes): use one process, or games whose
-    episodes take the same number of learner turns.
-    """
-
-    batched = True
-
-    def __init__(self, trainer: Any, tokenizer: Any, max_new_tokens: int | None = None):
-        super().__init__()
-        self.name = "learner"
-        self.trainer = trainer
-        self.tokenizer = tokenizer
-        self.max_new_tokens = max_new_tokens
-
-    @property
-    def model(self) -> Any:  # for the train/eval mode switch around rollouts
-        return self.trainer.accelerator.unwrap_model(self.trainer.model)
-
-    def generate(self, requests):
-        from playpen.models.base import GenerationResult
-
-        prompts = []
-        for request in requests:
-            text = self.tokenizer.apply_chat_template(merge_messages(request.messages), tokenize=False,
-                                                      add_generation_prompt=True)
-            prompts.append(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        _, completions, logprobs, _ = self.trainer.vllm_generation.generate(prompts=prompts, images=None,
-                                                                             num_generations=1)
-        results = []
-        for index, (prompt, ids) in enumerate(zip(prompts, completions)):
-            ids = list(ids)[: self.max_new_tokens] if self.max_new_tokens else list(ids)
-            # one logprob per token is the sampled token's (TRL's default); with top-N lists, which is which is
-            # not ours to guess
-            sampled = logprobs[index][: len(ids)] if logprobs is not None else []
-            single = bool(sampled) and all(len(p) == 1 and isinstance(p[0], float) for p in sampled)
-            results.append(GenerationResult(text=self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
-                                            prompt_token_ids=prompt, token_ids=ids,
-                                            logprobs=[p[0] for p in sampled] if single else None))
-        return results
 
 
 def episode_reward(completions: list[Any], episode_reward: list[float | None], episode_outcome: list[str] | None = None,

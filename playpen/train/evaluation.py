@@ -162,8 +162,9 @@ class EvalCallback(_callback_base()):
         self.printer = printer
         self.done_steps: set[int] = {r["step"] for r in read_eval_rows(self.path)} if resume else set()
 
-    def evaluate(self, step: int, model: Any) -> ModelTable | None:
-        if step in self.done_steps:
+    def evaluate(self, step: int, model: Any, state: Any = None) -> ModelTable | None:
+        """Evaluate at ``step`` (once; in the main process only, on the unwrapped model transformers passes)."""
+        if step in self.done_steps or (state is not None and not state.is_world_process_zero):
             return None
         self.done_steps.add(step)
         from playpen.models.huggingface import HuggingFaceModel
@@ -194,15 +195,15 @@ class EvalCallback(_callback_base()):
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if state.global_step == 0:
-            self.evaluate(0, model)
+            self.evaluate(0, model, state)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         every = self.settings.eval_steps
         if every and state.global_step % every == 0 and state.global_step < state.max_steps:
-            self.evaluate(state.global_step, model)
+            self.evaluate(state.global_step, model, state)
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
-        self.evaluate(state.global_step, model)
+        self.evaluate(state.global_step, model, state)
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:

@@ -53,6 +53,7 @@ from playpen.core.messages import merge_messages
 from playpen.rollout.engine import EpisodeJob, EpisodeResult, run_episodes
 from playpen.train.common import (
     device_kind,
+    is_main_process,
     load_trainable,
     register_result,
     resume_checkpoint,
@@ -426,7 +427,7 @@ class EpisodeRollout:
             output["episode_outcome"].append(episode.result.master.outcome.status.value)
             output["episode_replaced"].append(episode.replaced)
             output["episode_cut"].append(tokens.cut_at_turn is not None)
-        self._log(step, played_keys, episodes, trajectories)
+        self._log(step, played_keys, episodes, trajectories, getattr(trainer, "accelerator", None))
         return output
 
     def trajectory(self, episode: PlayedEpisode) -> TokenisedConversation:
@@ -518,22 +519,32 @@ class EpisodeRollout:
         return replaced
 
     def _log(self, step: int, keys: list[tuple[str, str]], episodes: list[PlayedEpisode],
-             trajectories: list[TokenisedConversation]) -> None:
-        """One JSON line per episode in ``rollouts.jsonl`` (what the learner said and what it got)."""
+             trajectories: list[TokenisedConversation], accelerator: Any = None) -> None:
+        """One JSON line per episode in ``rollouts.jsonl`` (what the learner said and what it got), written by the
+        main process for the episodes of every process (``process``: which one played it)."""
         if self.log_path is None:
             return
-        with open(self.log_path, "a", encoding="utf-8") as handle:
-            for (game, key), episode, tokens in zip(keys, episodes, trajectories):
-                master = episode.result.master
-                handle.write(json.dumps({
-                    "step": step, "game": game, "instance": key, "role": episode.learner_role,
-                    "episode": master.game_id if master is not None else None,
-                    "reward": episode.reward, "outcome": master.outcome.status.value if master else None,
-                    "reason": master.outcome.reason if master else None, "replaced": episode.replaced,
-                    "shared_replies": episode.shared_replies,
-                    "cut_at_turn": tokens.cut_at_turn, "cut_reason": tokens.cut_reason,
-                    "learner": episode.learner_replies(),
-                }, ensure_ascii=False, default=str) + "\n")
+        process = getattr(accelerator, "process_index", 0)
+        entries = []
+        for (game, key), episode, tokens in zip(keys, episodes, trajectories):
+            master = episode.result.master
+            entries.append({
+                "step": step, "process": process, "game": game, "instance": key, "role": episode.learner_role,
+                "episode": master.game_id if master is not None else None,
+                "reward": episode.reward, "outcome": master.outcome.status.value if master else None,
+                "reason": master.outcome.reason if master else None, "replaced": episode.replaced,
+                "shared_replies": episode.shared_replies,
+                "cut_at_turn": tokens.cut_at_turn, "cut_reason": tokens.cut_reason,
+                "learner": episode.learner_replies(),
+            })
+        if getattr(accelerator, "num_processes", 1) > 1:
+            from accelerate.utils import gather_object
+
+            entries = gather_object(entries)
+        if process == 0:
+            with open(self.log_path, "a", encoding="utf-8") as handle:
+                for entry in entries:
+                    handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
 
 
 def episode_reward(completions: list[Any], episode_reward: list[float | None], episode_outcome: list[str] | None = None,
@@ -571,7 +582,7 @@ def _progress_callback(printer: Callable[[str], None], max_steps: int):
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = logs or {}
-            if "loss" not in logs and "reward" not in logs:
+            if ("loss" not in logs and "reward" not in logs) or not state.is_world_process_zero:
                 return
             parts = [f"step {state.global_step}/{max_steps}"]
             for key, label, form in (("reward", "reward", "{:+.3f}"), ("rollout/played", "played", "{:.0%}"),
@@ -629,14 +640,17 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     partner = None if settings.partner == "self" else load_model(
         settings.partner, GenerationSettings(temperature=0.0, max_tokens=settings.max_new_tokens))
     output_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
+    if not resume and is_main_process():
         for name in RUN_FILES:
             (output_dir / name).unlink(missing_ok=True)
     save_config(settings, output_dir)
     instances_per_step = settings.batch_size // settings.group_size
     trained_roles = {spec.name: spec.roles for spec in specs} if settings.all_roles else None
-    dataset = Dataset.from_list(training_rows(sampler, count=max(1, settings.max_steps) * instances_per_step,
-                                              seed=settings.seed, roles=trained_roles))
+    from accelerate import PartialState
+
+    # every training process plays batch_size episodes per step, on rows of its own
+    count = max(1, settings.max_steps) * instances_per_step * PartialState().num_processes
+    dataset = Dataset.from_list(training_rows(sampler, count=count, seed=settings.seed, roles=trained_roles))
     rollout = EpisodeRollout(settings, specs, rows, partner, tokenizer, log_path=output_dir / "rollouts.jsonl")
     cuda = device_kind() == "cuda"
     checkpointing = cuda if settings.gradient_checkpointing is None else settings.gradient_checkpointing
@@ -692,11 +706,13 @@ def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     try:
         run.trainer.train(resume_from_checkpoint=checkpoint)
         final = output_dir / "final"
-        run.trainer.save_model(str(final))
-        run.tokenizer.save_pretrained(str(final))
+        run.trainer.save_model(str(final))  # from the main process only (transformers)
+        if is_main_process():
+            run.tokenizer.save_pretrained(str(final))
     finally:
-        write_training_log(run.trainer.state.log_history, output_dir)
-        plot_learning_curves(output_dir)
+        if is_main_process():
+            write_training_log(run.trainer.state.log_history, output_dir)
+            plot_learning_curves(output_dir)
         if run.partner is not None:
             run.partner.close()
     alias = register_result(settings.alias or output_dir.name, final, run.base)

@@ -1,0 +1,54 @@
+"""GRPO with TRL's vLLM engine in colocate mode, on the CPU: two steps that train (the sampled-token logprobs
+reach TRL's importance-sampling correction), replies limited by vLLM to ``max_new_tokens``, a checkpoint and an
+alias."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+
+from playpen.train.grpo import GRPOSettings, train_grpo
+from tests.train.test_grpo import GAME, GIVER, reply_checksum
+from tests.vllm.conftest import need_vllm
+
+pytestmark = pytest.mark.vllm
+
+
+def test_grpo_in_colocate_mode_trains_with_the_sampled_logprobs(embedded_model_dir, tmp_path, isolated_registry,
+                                                                monkeypatch):
+    need_vllm()
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    output = tmp_path / "grpo"
+    settings = GRPOSettings(games=[GAME], roles={GAME: GIVER}, partner="scripted", group_size=2, batch_size=2,
+                            max_steps=2, learning_rate=1e-2, beta=0.0, max_new_tokens=8, max_completion_length=256,
+                            reward=reply_checksum, save_steps=1, seed=3, alias="grpo-vllm", evaluate=False,
+                            use_vllm=True, vllm_mode="colocate")
+    final, alias = train_grpo("smollm2-135m", output, settings, printer=None)
+
+    adapter = load_file(str(final / "adapter_model.safetensors"))  # B starts at 0: non-zero = trained
+    assert any(float(t.abs().sum()) > 0 for name, t in adapter.items() if "lora_B" in name)
+    assert (output / "checkpoint-2" / "adapter_config.json").is_file()
+    home, _ = isolated_registry
+    assert json.loads((home / "models.json").read_text())[alias]["path"] == str(final.resolve())
+
+    with open(output / "training_log.csv", newline="") as handle:
+        log = list(csv.DictReader(handle))
+    assert [row["step"] for row in log] == ["1", "2"] and all(math.isfinite(float(r["loss"])) for r in log)
+    # TRL compared its own logprobs with the sampled ones we returned: finite, and close (same weights)
+    for row in log:
+        ratio = float(row["sampling/importance_sampling_ratio/mean"])
+        assert math.isfinite(ratio) and 0.5 < ratio < 2.0
+        assert math.isfinite(float(row["sampling/sampling_logp_difference/mean"]))
+
+    # vLLM stopped every reply at max_new_tokens (8), not at the conversation's budget
+    tokenizer = AutoTokenizer.from_pretrained(str(embedded_model_dir))
+    rollouts = [json.loads(line) for line in (output / "rollouts.jsonl").read_text().splitlines()]
+    replies = [reply for entry in rollouts for reply in entry["learner"]]
+    assert len(rollouts) == 4 and replies
+    assert all(len(tokenizer(reply, add_special_tokens=False)["input_ids"]) <= 8 for reply in replies)

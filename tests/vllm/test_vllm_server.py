@@ -62,17 +62,20 @@ def test_token_ids_and_logprobs_are_the_models(vllm_alias, embedded_model_dir):
 def test_the_context_limit_is_read_from_the_server(vllm_alias):
     from playpen.models.registry import load_model
 
-    question = [{"role": "user", "content": "Describe the sea in detail."}]
     fits = load_model(vllm_alias, GenerationSettings(temperature=0.0, max_tokens=16))
-    [answer] = fits.generate([GenerationRequest(question)])
-    assert answer.error is None and answer.text and fits.context_size == MAX_MODEL_LEN
-    # prompt + max_tokens above max_model_len: vLLM 0.32 answers with a reply cut short, the backend refuses it
-    greedy = load_model(vllm_alias, GenerationSettings(temperature=0.0, max_tokens=MAX_MODEL_LEN - 10))
-    [cut] = greedy.generate([GenerationRequest(question)])
-    assert cut.error_kind == "context" and cut.text == ""
-    assert f"> context size {MAX_MODEL_LEN} of {SERVED_NAME}" in cut.error
-    # a prompt that alone exceeds it: vLLM's HTTP 400
-    [long] = fits.generate([GenerationRequest([{"role": "user", "content": "sea " * (MAX_MODEL_LEN + 100)}])])
-    assert long.error_kind == "context" and "HTTP 400" in long.error
-    fits.close()
-    greedy.close()
+    cut_short = load_model(vllm_alias, GenerationSettings(temperature=0.0, max_tokens=200))
+    try:
+        [answer] = fits.generate([GenerationRequest([{"role": "user", "content": "Describe the sea."}])])
+        assert answer.error is None and answer.text and fits.context_size == MAX_MODEL_LEN
+        # ~1930 prompt tokens + 200: vLLM 0.32 answers with what the context has left, the backend refuses that
+        [cut] = cut_short.generate([GenerationRequest([{"role": "user", "content": "sea " * 1900}])])
+        assert cut.error_kind == "context" and cut.text == ""
+        assert cut.error.endswith(f" prompt tokens + max_tokens 200 > context size {MAX_MODEL_LEN} of {SERVED_NAME}")
+        assert cut.raw["choices"][0]["finish_reason"] == "length" and cut.usage["completion_tokens"] < 200
+        assert cut.usage["prompt_tokens"] + cut.usage["completion_tokens"] == MAX_MODEL_LEN
+        # a prompt that alone exceeds it: vLLM's HTTP 400
+        [long] = fits.generate([GenerationRequest([{"role": "user", "content": "sea " * (MAX_MODEL_LEN + 100)}])])
+        assert long.error_kind == "context" and "HTTP 400" in long.error
+    finally:
+        fits.close()
+        cut_short.close()

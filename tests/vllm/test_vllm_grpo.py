@@ -10,8 +10,8 @@ import math
 
 import pytest
 
+from playpen.testing.dist import GAME, GIVER, reply_checksum
 from playpen.train.grpo import GRPOSettings, train_grpo
-from tests.train.test_grpo import GAME, GIVER, reply_checksum
 from tests.vllm.conftest import need_vllm
 
 pytestmark = pytest.mark.vllm

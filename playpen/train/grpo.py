@@ -67,7 +67,7 @@ from playpen.train.conversation import (
     tokenise_conversation,
     tokens_from_turns,
 )
-from playpen.train.vllm_learner import VLLMLearner
+from playpen.train.vllm_learner import VLLMLearner, reload_layerwise
 
 log = logging.getLogger("playpen.train")
 
@@ -690,6 +690,8 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # raw log dicts; the step printer above says it shorter
+    if settings.use_vllm:
+        reload_layerwise(trainer.vllm_generation)  # vLLM's CPU build: the weight sync needs vLLM's reload
     return GRPORun(trainer, rollout, tokenizer, base, partner, specs, roles)
 
 

@@ -35,6 +35,33 @@ def reply_budget(generation: Any, max_tokens: int | None) -> Iterator[None]:
         generation.max_completion_length = budget
 
 
+def reload_layerwise(generation: Any) -> None:
+    """Makes TRL's colocated weight sync work with vLLM's CPU build.
+
+    TRL syncs the policy by calling ``load_weights`` on vLLM's live model. vLLM's CPU build repacks each linear
+    layer's weights for its kernels once they are loaded, and the repacked parameters have no weight loader, so
+    that call fails (``'Parameter' object has no attribute 'weight_loader'``). vLLM's own in-place reload wraps
+    the loading in its layerwise reload (the checkpoint layout restored, the weights loaded, then repacked into
+    the same storage); ``generation.sync_weights`` does the same from here on. Other platforms and server mode
+    are left as they are."""
+    from vllm.platforms import current_platform
+
+    if generation.mode != "colocate" or not current_platform.is_cpu():
+        return
+    from vllm.model_executor.model_loader.reload import finalize_layerwise_reload, initialize_layerwise_reload
+
+    sync = generation.sync_weights
+
+    def sync_weights() -> None:
+        engine = generation.llm.llm_engine
+        model = engine.model_executor.driver_worker.model_runner.model
+        initialize_layerwise_reload(model)
+        sync()
+        finalize_layerwise_reload(model, engine.model_config)
+
+    generation.sync_weights = sync_weights
+
+
 class VLLMLearner(Model):
     """The learner as a batched ``Model`` over TRL's vLLM engine."""
 

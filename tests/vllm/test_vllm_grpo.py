@@ -21,7 +21,6 @@ def test_grpo_in_colocate_mode_trains_with_the_sampled_logprobs(embedded_model_d
                                                                 monkeypatch):
     need_vllm()
     from safetensors.torch import load_file
-    from transformers import AutoTokenizer
 
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
     output = tmp_path / "grpo"
@@ -46,9 +45,8 @@ def test_grpo_in_colocate_mode_trains_with_the_sampled_logprobs(embedded_model_d
         assert math.isfinite(ratio) and 0.5 < ratio < 2.0
         assert math.isfinite(float(row["sampling/sampling_logp_difference/mean"]))
 
-    # vLLM stopped every reply at max_new_tokens (8), not at the conversation's budget
-    tokenizer = AutoTokenizer.from_pretrained(str(embedded_model_dir))
+    # vLLM stopped every reply at max_new_tokens (8), not at the conversation's budget (256): the instruction
+    # giver speaks once, so its completion is its one reply
+    assert all(float(row["completions/max_length"]) <= 8 for row in log)
     rollouts = [json.loads(line) for line in (output / "rollouts.jsonl").read_text().splitlines()]
-    replies = [reply for entry in rollouts for reply in entry["learner"]]
-    assert len(rollouts) == 4 and replies
-    assert all(len(tokenizer(reply, add_special_tokens=False)["input_ids"]) <= 8 for reply in replies)
+    assert [entry["step"] for entry in rollouts] == [1, 1, 2, 2] and all(entry["learner"] for entry in rollouts)

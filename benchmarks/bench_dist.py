@@ -5,7 +5,8 @@ on a CPU) on this machine: seconds per step of SFT, DPO and GRPO with ``playpen.
 
 ``batch_size`` is per process, so two processes train on twice the rows (GRPO: twice the episodes) per step;
 ``rows_per_s`` compares the throughput. Seconds per step are the trainer's ``train`` time over its steps (the
-first step's warm-up included), the slower process's. The last line is a JSON object.
+first step's warm-up included), the slower process's; GRPO's also say how much of it was the rollout
+(generation and game play). The last line is a JSON object.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from playpen.testing.vllm import free_port
 ROWS_PER_STEP = {"sft": 2, "dpo": 2, "grpo": 2}  # per process (playpen.testing.dist's settings)
 
 
-def run(recipe: str, processes: int, steps: int, folder: Path) -> float:
+def run(recipe: str, processes: int, steps: int, folder: Path) -> tuple[float, float]:
     if processes == 1:
         command = [sys.executable, "-m", "playpen.testing.dist"]
     else:
@@ -37,7 +38,8 @@ def run(recipe: str, processes: int, steps: int, folder: Path) -> float:
     if done.returncode:
         raise SystemExit(f"{recipe} in {processes} process(es) failed:\n{done.stderr[-3000:]}")
     records = [json.loads(p.read_text()) for p in (output / "processes").glob("process-*.json")]
-    return max(r["seconds_per_step"] for r in records)
+    slowest = max(records, key=lambda r: r["seconds_per_step"])
+    return slowest["seconds_per_step"], slowest["rollout_seconds_per_step"]
 
 
 def main() -> None:
@@ -49,8 +51,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for recipe in args.recipes.split(","):
             for processes in (1, 2):
-                seconds = run(recipe, processes, args.steps, Path(folder))
+                seconds, rollout = run(recipe, processes, args.steps, Path(folder))
                 figures[f"{recipe}_{processes}p_s_per_step"] = round(seconds, 2)
+                if recipe == "grpo":
+                    figures[f"grpo_{processes}p_rollout_s_per_step"] = round(rollout, 2)
                 figures[f"{recipe}_{processes}p_rows_per_s"] = round(ROWS_PER_STEP[recipe] * processes / seconds, 3)
                 print(f"{recipe}, {processes} process(es): {seconds:.1f} s/step, "
                       f"{ROWS_PER_STEP[recipe] * processes / seconds:.3f} rows/s", flush=True)

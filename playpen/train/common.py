@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import tomllib
 from dataclasses import asdict, dataclass, fields
@@ -55,6 +56,19 @@ def checkpoint_path(name: str) -> tuple[Path, Path | None]:
     return path, None
 
 
+def is_main_process() -> bool:
+    """Whether this process writes the run's files (configs, logs, curves, aliases): the only process, or rank 0
+    under ``accelerate launch`` (the trainers save checkpoints from rank 0 themselves)."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
+def processes_on_this_machine() -> int:
+    """Training processes sharing this machine's cores (``accelerate launch --num_processes N`` sets it)."""
+    return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
 def device_kind() -> str:
     import torch
 
@@ -84,7 +98,8 @@ def load_trainable(name: str, *, lora_r: int | None = None, lora_alpha: int | No
     saved there first (so DPO on top of an SFT adapter starts from the SFT model). ``lora_r`` adds a fresh
     adapter to a full model.
 
-    On the CPU, training takes every core ($PLAYPEN_THREADS overrides): an evaluation earlier in the same
+    On the CPU, training takes every core ($PLAYPEN_THREADS overrides), shared between the training processes of
+    ``accelerate launch`` (more threads than cores slow every process down): an evaluation earlier in the same
     process may have left torch at one thread (``models.huggingface.default_threads``), which halves a step's
     speed on 2 cores.
     """
@@ -94,7 +109,7 @@ def load_trainable(name: str, *, lora_r: int | None = None, lora_alpha: int | No
     from playpen.models.huggingface import available_cpus, threads_from_env
 
     if device_kind() == "cpu":
-        torch.set_num_threads(threads_from_env() or available_cpus())
+        torch.set_num_threads(threads_from_env() or max(1, available_cpus() // processes_on_this_machine()))
     path, base = checkpoint_path(name)
     dtype = torch.bfloat16 if device_kind() == "cuda" else torch.float32
     tokenizer = load_tokenizer(path, base)
@@ -106,8 +121,9 @@ def load_trainable(name: str, *, lora_r: int | None = None, lora_alpha: int | No
         if merge_adapter_into is None:
             return model, tokenizer, base
         model = model.merge_and_unload()
-        model.save_pretrained(merge_adapter_into)
-        tokenizer.save_pretrained(merge_adapter_into)
+        if is_main_process():  # every process merges in memory; one writes the folder
+            model.save_pretrained(merge_adapter_into)
+            tokenizer.save_pretrained(merge_adapter_into)
         path = merge_adapter_into
         # the new adapter's config names the merged model as its base, so the saved folder loads on it (by
         # path too, not only through the registry entry's "base")
@@ -146,6 +162,8 @@ def load_config(config_path: Path | None, config_cls: type, overrides: dict[str,
 
 
 def save_config(config: Any, output_dir: Path) -> None:
+    if not is_main_process():
+        return
     from playpen.results.store import atomic_write_text
 
     atomic_write_text(output_dir / "playpen_config.json", json.dumps(asdict(config), indent=2, default=str))
@@ -181,10 +199,13 @@ def write_log_and_curve(log_history: list[dict[str, Any]], output_dir: Path, tit
 
 
 def register_result(alias: str | None, final_dir: Path, base: Path | None) -> str:
-    """Register the trained checkpoint under ``alias`` (default: the output folder's name)."""
+    """Register the trained checkpoint under ``alias`` (default: the output folder's name); the main process
+    writes the entry, every process returns the alias."""
     from playpen.models.registry import register_model
 
     alias = alias or final_dir.parent.name
+    if not is_main_process():
+        return alias
     entry: dict[str, Any] = {"backend": "huggingface", "path": str(final_dir.resolve())}
     if base is not None:
         entry["base"] = str(base.resolve())

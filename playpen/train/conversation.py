@@ -36,6 +36,9 @@ class TokenisedConversation:
     #: why that turn's prompt does not extend: "rewritten" (the earlier prompt itself changed: the chat template
     #: is not prefix-preserving) or "reply" (the reply reads back as other tokens than were sampled)
     cut_reason: str | None = None
+    #: one per token of ``completion_ids`` where the learner's backend reported the sampled tokens' logprobs: those
+    #: logprobs for its own tokens, 0.0 for the tokens it read (mask 0, never used); None otherwise
+    logprobs: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class Turn:
 
     prompt_ids: list[int]
     token_ids: list[int]
+    #: the sampled tokens' logprobs, one per token id (None: not reported)
+    logprobs: list[float] | None = None
 
 
 def tokens_from_turns(turns: list[Turn], max_completion_tokens: int | None = None,
@@ -55,6 +60,8 @@ def tokens_from_turns(turns: list[Turn], max_completion_tokens: int | None = Non
     prompt_ids = list(turns[0].prompt_ids)
     completion: list[int] = []
     mask: list[int] = []
+    with_logprobs = all(t.logprobs is not None and len(t.logprobs) == len(t.token_ids) for t in turns)
+    logprobs: list[float] = []
     seen = prompt_ids  # everything the model has read or written so far
     previous_prompt = len(seen)
     cut_at = reason = None
@@ -66,11 +73,23 @@ def tokens_from_turns(turns: list[Turn], max_completion_tokens: int | None = Non
         added = turn.prompt_ids[len(seen):]
         completion += added + turn.token_ids
         mask += [0] * len(added) + [0 if index < shared_replies else 1] * len(turn.token_ids)
+        if with_logprobs:
+            logprobs += [0.0] * len(added) + list(turn.logprobs or ())
         previous_prompt = len(turn.prompt_ids)
         seen = list(turn.prompt_ids) + list(turn.token_ids)
     if max_completion_tokens is not None:
         completion, mask = completion[:max_completion_tokens], mask[:max_completion_tokens]
-    return TokenisedConversation(prompt_ids, completion, mask, cut_at, reason)
+        logprobs = logprobs[:max_completion_tokens]
+    return TokenisedConversation(prompt_ids, completion, mask, cut_at, reason, logprobs if with_logprobs else None)
+
+
+def sampled_logprobs(trajectories: list[TokenisedConversation]) -> list[list[float | None]] | None:
+    """The ``logprobs`` a TRL rollout function returns: None when no trajectory has them (the learner's backend
+    reports none), else one list per trajectory, where a trajectory without them gets None per token (TRL then
+    leaves those tokens out of its importance-sampling correction)."""
+    if all(t.logprobs is None for t in trajectories):
+        return None
+    return [list(t.logprobs) if t.logprobs is not None else [None] * len(t.completion_ids) for t in trajectories]
 
 
 def _render(tokenizer: Any, messages: Messages, add_generation_prompt: bool) -> str:

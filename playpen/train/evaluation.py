@@ -168,8 +168,9 @@ class EvalCallback(_callback_base()):
         self.done_steps: set[int] = {r["step"] for r in earlier}
         self.history = history_from_rows(earlier)
 
-    def evaluate(self, step: int, model: Any) -> ModelTable | None:
-        if step in self.done_steps:
+    def evaluate(self, step: int, model: Any, state: Any = None) -> ModelTable | None:
+        """Evaluate at ``step`` (once; in the main process only, on the unwrapped model transformers passes)."""
+        if step in self.done_steps or (state is not None and not state.is_world_process_zero):
             return None
         self.done_steps.add(step)
         from playpen.models.huggingface import HuggingFaceModel
@@ -217,22 +218,34 @@ class EvalCallback(_callback_base()):
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if state.global_step == 0:
-            self.evaluate(0, model)
+            self.evaluate(0, model, state)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         every = self.settings.eval_steps
         if every and state.global_step % every == 0 and state.global_step < state.max_steps:
-            self.evaluate(state.global_step, model)
+            self.evaluate(state.global_step, model, state)
             margin = getattr(self.settings, "stop_static_drop", None)
-            if should_stop(self.history, margin):
+            if margin is not None and _on_every_process(should_stop(self.history, margin)):
                 control.should_training_stop = True
-                if self.printer is not None:
+                if self.printer is not None and state.is_world_process_zero:
                     self.printer(f"stopping early at step {state.global_step}: the statscore fell "
                                  f"{static_drop(self.history):.2f} points (more than {margin}) since before training")
         return control
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
-        self.evaluate(state.global_step, model)
+        self.evaluate(state.global_step, model, state)
+
+
+def _on_every_process(decision: bool) -> bool:
+    """The main process's ``decision`` on every training process (only the main process evaluates, and all must
+    stop together)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return decision
+    box = [decision]
+    dist.broadcast_object_list(box, src=0)
+    return bool(box[0])
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:

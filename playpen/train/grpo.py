@@ -54,14 +54,22 @@ from playpen.core.messages import merge_messages
 from playpen.rollout.engine import EpisodeJob, EpisodeResult, run_episodes
 from playpen.train.common import (
     device_kind,
+    is_main_process,
     load_trainable,
     register_result,
     resume_checkpoint,
     save_config,
     trainer_arguments,
 )
+from playpen.train.conversation import (
+    TokenisedConversation,
+    Turn,
+    sampled_logprobs,
+    tokenise_conversation,
+    tokens_from_turns,
+)
+from playpen.train.vllm_learner import VLLMLearner, reload_layerwise
 from playpen.train.guardrails import check_guardrails
-from playpen.train.conversation import TokenisedConversation, Turn, tokenise_conversation, tokens_from_turns
 
 log = logging.getLogger("playpen.train")
 
@@ -428,6 +436,7 @@ class EpisodeRollout:
                                   "episode_reward": [], "episode_outcome": [], "episode_replaced": [],
                                   "episode_resampled": resampled, "episode_cut": []}
         trajectories = [self.trajectory(episode) for episode in episodes]
+        output["logprobs"] = sampled_logprobs(trajectories)  # TRL's importance sampling (vLLM) needs them
         for episode, tokens in zip(episodes, trajectories):
             output["prompt_ids"].append(tokens.prompt_ids)
             output["completion_ids"].append(tokens.completion_ids)
@@ -436,7 +445,7 @@ class EpisodeRollout:
             output["episode_outcome"].append(episode.result.master.outcome.status.value)
             output["episode_replaced"].append(episode.replaced)
             output["episode_cut"].append(tokens.cut_at_turn is not None)
-        self._log(step, played_keys, episodes, trajectories)
+        self._log(step, played_keys, episodes, trajectories, getattr(trainer, "accelerator", None))
         return output
 
     def trajectory(self, episode: PlayedEpisode) -> TokenisedConversation:
@@ -454,7 +463,8 @@ class EpisodeRollout:
                                "replies; its backend must report them for every reply (or for none)")
         # replies made before the episode's start state (branching) are in the first prompt, not in ``answered``
         shared = max(0, episode.shared_replies - _replies(result.job.start, role))
-        tokens = tokens_from_turns([Turn(g.prompt_token_ids, g.token_ids) for g in answered], limit, shared)
+        tokens = tokens_from_turns([Turn(g.prompt_token_ids, g.token_ids, g.logprobs) for g in answered], limit,
+                                   shared)
         if tokens.cut_reason is not None and tokens.cut_reason not in self._warned:
             self._warned.add(tokens.cut_reason)
             log.warning(CUT_WARNINGS[tokens.cut_reason])
@@ -527,66 +537,32 @@ class EpisodeRollout:
         return replaced
 
     def _log(self, step: int, keys: list[tuple[str, str]], episodes: list[PlayedEpisode],
-             trajectories: list[TokenisedConversation]) -> None:
-        """One JSON line per episode in ``rollouts.jsonl`` (what the learner said and what it got)."""
+             trajectories: list[TokenisedConversation], accelerator: Any = None) -> None:
+        """One JSON line per episode in ``rollouts.jsonl`` (what the learner said and what it got), written by the
+        main process for the episodes of every process (``process``: which one played it)."""
         if self.log_path is None:
             return
-        with open(self.log_path, "a", encoding="utf-8") as handle:
-            for (game, key), episode, tokens in zip(keys, episodes, trajectories):
-                master = episode.result.master
-                handle.write(json.dumps({
-                    "step": step, "game": game, "instance": key, "role": episode.learner_role,
-                    "episode": master.game_id if master is not None else None,
-                    "reward": episode.reward, "outcome": master.outcome.status.value if master else None,
-                    "reason": master.outcome.reason if master else None, "replaced": episode.replaced,
-                    "shared_replies": episode.shared_replies,
-                    "cut_at_turn": tokens.cut_at_turn, "cut_reason": tokens.cut_reason,
-                    "learner": episode.learner_replies(),
-                }, ensure_ascii=False, default=str) + "\n")
+        process = getattr(accelerator, "process_index", 0)
+        entries = []
+        for (game, key), episode, tokens in zip(keys, episodes, trajectories):
+            master = episode.result.master
+            entries.append({
+                "step": step, "process": process, "game": game, "instance": key, "role": episode.learner_role,
+                "episode": master.game_id if master is not None else None,
+                "reward": episode.reward, "outcome": master.outcome.status.value if master else None,
+                "reason": master.outcome.reason if master else None, "replaced": episode.replaced,
+                "shared_replies": episode.shared_replies,
+                "cut_at_turn": tokens.cut_at_turn, "cut_reason": tokens.cut_reason,
+                "learner": episode.learner_replies(),
+            })
+        if getattr(accelerator, "num_processes", 1) > 1:
+            from accelerate.utils import gather_object
 
-
-class VLLMLearner(Model):
-    """The learner generating through TRL's vLLM engine (colocated or server; weights synced by TRL).
-
-    Not exercised on the CPU test machine. With several training processes, every process must call
-    ``generate`` equally often (vLLM gathers prompts across processes): use one process, or games whose
-    episodes take the same number of learner turns.
-    """
-
-    batched = True
-
-    def __init__(self, trainer: Any, tokenizer: Any, max_new_tokens: int | None = None):
-        super().__init__()
-        self.name = "learner"
-        self.trainer = trainer
-        self.tokenizer = tokenizer
-        self.max_new_tokens = max_new_tokens
-
-    @property
-    def model(self) -> Any:  # for the train/eval mode switch around rollouts
-        return self.trainer.accelerator.unwrap_model(self.trainer.model)
-
-    def generate(self, requests):
-        from playpen.models.base import GenerationResult
-
-        prompts = []
-        for request in requests:
-            text = self.tokenizer.apply_chat_template(merge_messages(request.messages), tokenize=False,
-                                                      add_generation_prompt=True)
-            prompts.append(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        _, completions, logprobs, _ = self.trainer.vllm_generation.generate(prompts=prompts, images=None,
-                                                                             num_generations=1)
-        results = []
-        for index, (prompt, ids) in enumerate(zip(prompts, completions)):
-            ids = list(ids)[: self.max_new_tokens] if self.max_new_tokens else list(ids)
-            # one logprob per token is the sampled token's (TRL's default); with top-N lists, which is which is
-            # not ours to guess
-            sampled = logprobs[index][: len(ids)] if logprobs is not None else []
-            single = bool(sampled) and all(len(p) == 1 and isinstance(p[0], float) for p in sampled)
-            results.append(GenerationResult(text=self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
-                                            prompt_token_ids=prompt, token_ids=ids,
-                                            logprobs=[p[0] for p in sampled] if single else None))
-        return results
+            entries = gather_object(entries)
+        if process == 0:
+            with open(self.log_path, "a", encoding="utf-8") as handle:
+                for entry in entries:
+                    handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
 
 
 def episode_reward(completions: list[Any], episode_reward: list[float | None], episode_outcome: list[str] | None = None,
@@ -624,7 +600,7 @@ def _progress_callback(printer: Callable[[str], None], max_steps: int):
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = logs or {}
-            if "loss" not in logs and "reward" not in logs:
+            if ("loss" not in logs and "reward" not in logs) or not state.is_world_process_zero:
                 return
             parts = [f"step {state.global_step}/{max_steps}"]
             for key, label, form in (("reward", "reward", "{:+.3f}"), ("rollout/played", "played", "{:.0%}"),
@@ -688,15 +664,18 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     partner = None if settings.partner == "self" else load_model(
         settings.partner, GenerationSettings(temperature=0.0, max_tokens=settings.max_new_tokens))
     output_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
+    if not resume and is_main_process():
         for name in RUN_FILES:
             (output_dir / name).unlink(missing_ok=True)
         shutil.rmtree(output_dir / BEST, ignore_errors=True)
     save_config(settings, output_dir)
     instances_per_step = settings.batch_size // settings.group_size
     trained_roles = {spec.name: spec.roles for spec in specs} if settings.all_roles else None
-    dataset = Dataset.from_list(training_rows(sampler, count=max(1, settings.max_steps) * instances_per_step,
-                                              seed=settings.seed, roles=trained_roles))
+    from accelerate import PartialState
+
+    # every training process plays batch_size episodes per step, on rows of its own
+    count = max(1, settings.max_steps) * instances_per_step * PartialState().num_processes
+    dataset = Dataset.from_list(training_rows(sampler, count=count, seed=settings.seed, roles=trained_roles))
     rollout = EpisodeRollout(settings, specs, rows, partner, tokenizer, log_path=output_dir / "rollouts.jsonl")
     cuda = device_kind() == "cuda"
     checkpointing = cuda if settings.gradient_checkpointing is None else settings.gradient_checkpointing
@@ -736,6 +715,8 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # raw log dicts; the step printer above says it shorter
+    if settings.use_vllm:
+        reload_layerwise(trainer.vllm_generation)  # vLLM's CPU build: the weight sync needs vLLM's reload
     return GRPORun(trainer, rollout, tokenizer, base, partner, specs, roles)
 
 
@@ -753,11 +734,13 @@ def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     try:
         run.trainer.train(resume_from_checkpoint=checkpoint)
         final = output_dir / "final"
-        run.trainer.save_model(str(final))
-        run.tokenizer.save_pretrained(str(final))
+        run.trainer.save_model(str(final))  # from the main process only (transformers)
+        if is_main_process():
+            run.tokenizer.save_pretrained(str(final))
     finally:
-        write_training_log(run.trainer.state.log_history, output_dir)
-        plot_learning_curves(output_dir)
+        if is_main_process():
+            write_training_log(run.trainer.state.log_history, output_dir)
+            plot_learning_curves(output_dir)
         if run.partner is not None:
             run.partner.close()
     chosen = output_dir / BEST if settings.select_by and (output_dir / BEST / "best.json").is_file() else final

@@ -17,6 +17,7 @@ from playpen.train.common import (
     CommonTrainConfig,
     checkpoint_path,
     load_tokenizer,
+    is_main_process,
     load_trainable,
     register_result,
     resume_checkpoint,
@@ -90,9 +91,10 @@ def _trainer_args(config: CommonTrainConfig, output_dir: Path, has_eval: bool) -
 
 def _finish(trainer: Any, tokenizer: Any, output_dir: Path, config: CommonTrainConfig, title: str, base: Path | None) -> tuple[Path, str]:
     final = output_dir / "final"
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(str(final))
-    write_log_and_curve(trainer.state.log_history, output_dir, title)
+    trainer.save_model(str(final))  # from the main process only (transformers)
+    if is_main_process():
+        tokenizer.save_pretrained(str(final))
+        write_log_and_curve(trainer.state.log_history, output_dir, title)
     alias = register_result(config.alias or output_dir.name, final, base)
     return final, alias
 

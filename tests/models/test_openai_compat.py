@@ -173,6 +173,52 @@ def test_context_errors(serve):
     assert [r.error_kind for r in results] == ["context", None]
 
 
+def test_context_size_is_read_from_the_server(serve):
+    # vLLM 0.32 answers a request that does not fit: max_tokens cut to what the context has left, the reply
+    # ending there with finish_reason "length"; the backend reads max_model_len and refuses it as before
+    server = serve(answer=echo_answer, context_size=40, context_overflow="shorten")
+    model = client(server, settings=GenerationSettings(max_tokens=10))
+    short, long = ask("short question"), ask("word " * 35)
+    results = model.generate([short, long])
+    assert model.context_size == 40 and model.info()["context_size"] == 40
+    assert [r.error_kind for r in results] == [None, "context"]
+    assert results[0].text == "short question"
+    assert results[1].error == "context exceeded: 35 prompt tokens + max_tokens 10 > context size 40 of playpen-test"
+    assert results[1].text == "" and results[1].raw["choices"][0]["finish_reason"] == "length"
+    assert results[1].raw["choices"][0]["message"]["content"] == "word word word word word"  # kept in raw
+    assert server.count == 2  # not retried
+    [alone] = model.generate([ask("word " * 45)])  # a prompt that alone exceeds the context: HTTP 400
+    assert alone.error_kind == "context" and "even without any output tokens" in alone.error
+
+
+def test_a_reply_cut_by_the_context_is_never_a_short_reply(serve):
+    # the entry's context_size (larger than the server's) wins over max_model_len; the cut shows anyway
+    server = serve(answer=echo_answer, context_size=40, context_overflow="shorten")
+    model = client(server, settings=GenerationSettings(max_tokens=10), context_size=1000)
+    [result] = model.generate([ask("word " * 35)])
+    assert model.context_size == 1000
+    assert result.error_kind == "context" and result.error == (
+        "context exceeded: the server cut the reply after 5 of max_tokens 10 tokens (finish_reason 'length' "
+        "with 35 prompt tokens: its context is full)")
+
+
+def test_a_reply_cut_at_max_tokens_is_an_answer(serve):
+    server = serve(answer=echo_answer, context_size=400, context_overflow="shorten")
+    model = client(server, settings=GenerationSettings(max_tokens=10))
+    [result] = model.generate([ask(" ".join(f"w{i}" for i in range(20)))])
+    assert result.error is None and result.text == " ".join(f"w{i}" for i in range(10))
+    assert result.raw["choices"][0]["finish_reason"] == "length"
+
+
+def test_the_model_listing_is_optional_with_a_model_id(serve):
+    server = serve(answer=echo_answer)  # lists no max_model_len
+    model = client(server)
+    assert model.generate([ask("x")])[0].text == "x" and model.context_size is None
+    missing = OpenAICompatibleModel(server.base_url.replace("/v1", "/nope"), None, backoff=0.01, max_retries=0)
+    [result] = missing.generate([ask("x")])
+    assert result.error_kind == "backend" and "cannot list models" in result.error and server.count == 1
+
+
 def test_not_found_is_not_retried(serve):
     server = serve(answer=echo_answer)
     model = OpenAICompatibleModel(server.base_url.replace("/v1", "/nope"), "m", backoff=0.01)

@@ -5,12 +5,12 @@ import csv
 import json
 import math
 import random
-import zlib
 
 import pytest
 
 from playpen.core.master import Status
 from playpen.models.base import GenerationResult, Model
+from playpen.testing.dist import GAME, GIVER, reply_checksum
 from playpen.train.grpo import (
     ROW_PREFIX,
     EpisodeRollout,
@@ -21,14 +21,7 @@ from playpen.train.grpo import (
 
 pytestmark = pytest.mark.model
 
-GAME = "referencegame"
-GIVER, FOLLOWER = "Instruction Giver", "Instruction Follower"
-
-
-def reply_checksum(master):
-    """A reward with spread between any two different replies (so that one step surely moves the weights)."""
-    replies = [m["content"] for m in master.history_of[GIVER] if m["role"] == "assistant"]
-    return (zlib.crc32("".join(replies).encode()) % 1000) / 1000
+FOLLOWER = "Instruction Follower"
 
 
 def rows(path):

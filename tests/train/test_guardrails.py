@@ -95,7 +95,7 @@ def _callback(tmp_path, **settings):
                             printer=None)
     figures = iter(HISTORY.items())
 
-    def evaluate(step, model):  # stands in for playing the episodes: the hand-made figures of the next step
+    def evaluate(step, model, state=None):  # stands in for playing the episodes: the next hand-made figures
         expected, scores = next(figures)
         assert step == expected
         callback.history[step] = scores

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from playpen.models.base import GenerationRequest, GenerationSettings
-from playpen.testing.server import END_OF_TURN, decode_tokens
-from playpen.train.conversation import Turn, tokens_from_turns
+from playpen.testing.server import END_OF_TURN, UNIFORM_LOGPROB, decode_tokens
+from playpen.train.conversation import TokenisedConversation, Turn, sampled_logprobs, tokens_from_turns
 from tests.tiny_model import CHATML, DROPS_PAST_REPLIES, tiny_model
 
 FIRST = [{"role": "user", "content": "CLUE: a cold season"}]
@@ -70,6 +70,35 @@ def test_a_reply_stored_differently_from_its_tokens_ends_the_trajectory():
         tokens_from_turns([])
 
 
+def test_the_sampled_logprobs_follow_the_completion():
+    turns = [Turn([1, 2], [3, 4], [-0.5, -1.5]), Turn([1, 2, 3, 4, 7, 8], [9], [-2.0])]
+    tokens = tokens_from_turns(turns)
+    assert tokens.completion_ids == [3, 4, 7, 8, 9] and tokens.mask == [1, 1, 0, 0, 1]
+    assert tokens.logprobs == [-0.5, -1.5, 0.0, 0.0, -2.0]  # what the learner read gets 0.0 (masked out)
+    assert tokens_from_turns(turns, max_completion_tokens=3).logprobs == [-0.5, -1.5, 0.0]
+    # a turn without them (or with a wrong count): the trajectory has none
+    assert tokens_from_turns([turns[0], Turn(turns[1].prompt_ids, [9])]).logprobs is None
+    assert tokens_from_turns([Turn([1], [3, 4], [-1.0])]).logprobs is None
+    # TRL's rollout field: None without any, else per trajectory, None per token where a trajectory lacks them
+    plain = TokenisedConversation([1], [5, 6], [1, 1])
+    assert sampled_logprobs([plain]) is None
+    assert sampled_logprobs([tokens, plain]) == [[-0.5, -1.5, 0.0, 0.0, -2.0], [None, None]]
+
+
+def test_the_vllm_learner_reads_the_sampled_logprobs_and_sets_the_reply_budget():
+    from playpen.train.vllm_learner import reply_budget, sampled
+
+    assert sampled([[-0.25], [None]], [5, 6]) == [-0.25, pytest.approx(float("nan"), nan_ok=True)]
+    assert sampled([[-0.25, -3.0], [-1.0, -2.0]], [5, 6]) is None  # top-N lists: which one was sampled?
+    assert sampled([[-0.25]], [5, 6]) is None and sampled(None, [5]) is None
+    engine = SimpleNamespace(max_completion_length=1024)
+    with reply_budget(engine, 40):
+        assert engine.max_completion_length == 40
+    assert engine.max_completion_length == 1024
+    with reply_budget(engine, None):
+        assert engine.max_completion_length == 1024
+
+
 def served_rollout(tmp_path, answer):
     """GRPO's rollout function on two taboo instances, the guesser (the learner) served by the test server
     with token ids, the describer scripted."""
@@ -109,6 +138,9 @@ def test_a_served_learner_is_trained_on_exactly_the_tokens_it_sampled(tmp_path):
         assert "xylophone" not in untrained and untrained.count("assistant: ") == turns - 1
         assert ids[-len(reply):] == reply and mask[-len(reply):] == [1] * len(reply)
     assert out["episode_cut"] == [False] * 4
+    # the server's logprobs of the sampled tokens, for TRL's importance-sampling correction (vLLM)
+    for mask, logprobs in zip(out["env_mask"], out["logprobs"]):
+        assert logprobs == [UNIFORM_LOGPROB if m else 0.0 for m in mask]
     logged = [json.loads(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
     assert [entry["cut_at_turn"] for entry in logged] == [None] * 4
 

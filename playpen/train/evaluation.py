@@ -301,6 +301,9 @@ def plot_learning_curves(output_dir: Path) -> Path | None:
 
         chosen = json.loads(best.read_text(encoding="utf-8"))
         right.axvline(chosen["step"], color="#2a2", linestyle=":", label=f"kept (best by {chosen['select_by']})")
+    if not evaluation:
+        right.text(0.5, 0.5, "no evaluation during training\n(evaluate = false, or eval_steps = 0)",
+                   ha="center", va="center", transform=right.transAxes, color="#666")
     right.set_title("validation (greedy)")
     for axis in (left, middle, right):
         axis.set_xlabel("step")

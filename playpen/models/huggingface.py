@@ -531,9 +531,15 @@ class HuggingFaceModel(Model):
         ids = batch["input_ids"].index_select(0, chosen)[:, :-1]
         mask = batch["attention_mask"].index_select(0, chosen)[:, :-1]
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True).past_key_values
-        slot = {row: number for number, row in enumerate(distinct)}
-        cache.reorder_cache(torch.tensor([slot[owner] for owner in owners], device=self.device))
+        try:
+            cache = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                               use_cache=True).past_key_values
+            slot = {row: number for number, row in enumerate(distinct)}
+            cache.reorder_cache(torch.tensor([slot[owner] for owner in owners], device=self.device))
+        except Exception as error:  # a model or cache without these arguments: every row prefills on its own
+            log.warning("shared prefill failed for %s (%s); it is now off", self.name, error)
+            self.share_prefill = False
+            return None
         return cache
 
     # ------------------------------------------------------------------ misc

@@ -143,3 +143,21 @@ def test_sampled_rows_of_one_prompt_differ_after_a_shared_prefill():
     results = backend.generate([GenerationRequest(SHORT)] * 6)
     assert all(r.error is None and r.token_ids for r in results)
     assert len({tuple(r.token_ids) for r in results}) > 1
+
+
+def test_a_model_that_cannot_share_a_prefill_still_answers_every_row():
+    from unittest import mock
+
+    backend = tiny_backend(max_tokens=6)
+    expected = backend.generate([GenerationRequest(SHORT)] * 3)
+    forward = backend.model.forward
+
+    def no_positions(*args, **kwargs):
+        if "position_ids" in kwargs and kwargs.get("past_key_values") is None and kwargs["input_ids"].shape[1] > 1:
+            raise TypeError("unexpected keyword argument 'position_ids'")
+        return forward(*args, **kwargs)
+
+    with mock.patch.object(backend.model, "forward", side_effect=no_positions):
+        results = backend.generate([GenerationRequest(SHORT)] * 3)
+    assert not backend.share_prefill
+    assert [r.token_ids for r in results] == [r.token_ids for r in expected]

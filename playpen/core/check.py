@@ -146,6 +146,24 @@ def play_scripted(spec: GameSpec, row: InstanceRow, skills: str | Mapping[str, s
     return finish_scripted(spec, spec.new_episode(row.experiment, row.instance), row, skills, seed)
 
 
+def check_replies(spec: GameSpec, row: InstanceRow, replies: Sequence[str]) -> GameMaster:
+    """Feed ``replies`` (any text) until the episode ends, let the scripted players finish it, and check that it
+    ended in a defined outcome and that replaying its responses gives the same record and scores."""
+    master = spec.new_episode(row.experiment, row.instance)
+    for reply in replies:
+        if master.done:
+            break
+        master.step(reply)
+    finish_scripted(spec, master, row)
+    check_scores(master)
+    replayed = spec.new_episode(row.experiment, row.instance)
+    for response in master.responses:
+        replayed.step(response)
+    if replayed.rounds != master.rounds or json.dumps(replayed.scores()) != json.dumps(master.scores()):
+        raise GameCheckError(f"{spec.name}: replaying the responses of {row.key} gave another episode")
+    return master
+
+
 def check_episode(spec: GameSpec, row: InstanceRow, rng: random.Random, hostile_rate: float) -> GameMaster:
     master = spec.new_episode(row.experiment, row.instance)
     policies = {

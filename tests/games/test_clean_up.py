@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playpen.core.check import check_game, check_scores, finish_scripted, play_scripted
+from playpen.core.check import check_game, check_replies, check_scores, play_scripted
 from playpen.core.instances import iter_rows, load_instances
 from playpen.core.master import Status
 from playpen.eval.verify import InstanceFiles, verify
@@ -222,18 +222,7 @@ def test_check_game():
                                  "x SAY: y", "", "MOVE: Q, (0, 0)"]), max_size=30) | st.lists(st.text(), max_size=20))
 def test_any_replies_end_in_a_defined_outcome(replies):
     row = next(iter_rows(SPEC.name, load_instances(SPEC.instances_file("validation"))))
-    master = SPEC.new_episode(row.experiment, row.instance)
-    for reply in replies:
-        if master.done:
-            break
-        master.step(reply)
-    finish_scripted(SPEC, master, row)
-    check_scores(master)
-    replayed = SPEC.new_episode(row.experiment, row.instance)
-    for reply in master.responses:
-        replayed.step(reply)
-    assert replayed.rounds == master.rounds
-    assert json.dumps(replayed.scores()) == json.dumps(master.scores())
+    check_replies(SPEC, row, replies)
 
 
 # ---------------------------------------------------------------------------------------------- instances

@@ -47,7 +47,7 @@ def test_list_games_shows_all_seventeen_and_the_static_tasks_with_domains():
     (["run", "-g", "chess", "-m", "scripted"], "unknown game 'chess'"),
     (["run", "-g", "wordle", "-m", "gpt-17"], "gpt-17"),
     (["run", "-g", "wordle", "-m", "scripted", "-i", "/nonexistent.json"], "instance file not found"),
-    (["run", "-g", "wordle", "-m", "scripted", "--split", "dev"], "unknown split 'dev'"),
+    (["run", "-g", "wordle", "-m", "scripted", "--split", "dev"], "wordle has no split 'dev'"),
     (["run", "-g", "static", "-m", "scripted"], "ships no 'test' instances: pass clembench's instance file with -i"),
     (["eval", "-r", "/nonexistent"], "results folder not found"),
     (["list", "things"], "cannot list 'things'"),

@@ -65,9 +65,12 @@ class GameSpec:
     #: instance fields naming the word a player must find (taboo's and wordle's ``target_word``): training and
     #: evaluation are disjoint only if these words are, across every game of an experiment
     target_keys: tuple[str, ...] = ()
-    #: (role, instance) -> why the game's scripted player of that role cannot play this instance as it plays
-    #: ours (e.g. taboo's describer has no description of a clembench target), or None; ``playpen run`` says so
-    scripted_limits: Callable[[str, Mapping[str, Any]], str | None] | None = None
+    #: (role, skill, instance) -> why the game's scripted player of that role and skill cannot play this
+    #: instance as it plays ours (e.g. taboo's describer has no description of a clembench target), or None;
+    #: ``playpen run`` says so
+    scripted_limits: Callable[[str, str, Mapping[str, Any]], str | None] | None = None
+    #: instance splits the game ships beyond ``SPLITS`` (taboo's ``heldout``: curated words no other split uses)
+    extra_splits: tuple[str, ...] = ()
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -87,6 +90,10 @@ class GameSpec:
         if role not in self.roles:
             raise PlaypenError(f"{self.name} has no role '{role}' (roles: {', '.join(self.roles)})")
         return role
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return SPLITS + self.extra_splits
 
     def instances_file(self, split: str) -> Path:
         path = self.instances_dir / f"{split}.json"

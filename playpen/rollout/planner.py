@@ -9,7 +9,7 @@ from typing import Any
 
 from playpen.core.errors import PlaypenError
 from playpen.core.instances import InstanceRow, iter_rows, load_instances
-from playpen.core.registry import SPLITS, GameSpec
+from playpen.core.registry import GameSpec
 from playpen.models.base import Model
 from playpen.results.store import (
     RECORD_FILES,
@@ -45,8 +45,8 @@ def select_rows(
     if instances_file is not None:
         source = instances_for(spec, Path(instances_file))
     else:
-        if split not in SPLITS:
-            raise PlaypenError(f"unknown split '{split}' (choose one of {', '.join(SPLITS)})")
+        if split not in spec.splits:
+            raise PlaypenError(f"{spec.name} has no split '{split}' (choose one of {', '.join(spec.splits)})")
         source = spec.instances_file(split)
     rows = list(iter_rows(spec.name, load_instances(source), experiments))
     if spec.validate is not None:
@@ -121,7 +121,7 @@ def scripted_limit_notes(specs: Sequence[GameSpec], models: Sequence[Model],
             if not isinstance(model, ScriptedModel):
                 continue
             rows = rows_for(spec)
-            limits = [limit for row in rows if (limit := spec.scripted_limits(role, row.instance))]
+            limits = [limit for row in rows if (limit := spec.scripted_limits(role, model.skill, row.instance))]
             for limit in dict.fromkeys(limits):
                 notes.append(f"{spec.name}: the scripted {role} {limit} in {limits.count(limit)} of "
                              f"{len(rows)} episodes")

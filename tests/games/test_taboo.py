@@ -17,11 +17,11 @@ from playpen.eval.verify import verify
 from playpen.games import get_game
 from playpen.games.taboo import GAMES
 from playpen.games.taboo.clues import STOPWORDS, normalise, taboo_breaches
-from playpen.games.taboo.generate import EXPERIMENTS, SPLIT_SIZES, generate
+from playpen.games.taboo.generate import EXPERIMENTS, HELDOUT_SPLIT, SPLIT_SIZES, generate
 from playpen.games.taboo.master import DESCRIBER, GUESSER
 from playpen.games.taboo.players import describer_clues, scripted
 from playpen.games.taboo.stemmer import stem
-from playpen.games.taboo.targets import BANDS, ZIPF_BANDS, load_targets
+from playpen.games.taboo.targets import BANDS, ZIPF_BANDS, independent_clues, load_targets
 from playpen.results.records import read_json, recorded_replies
 
 SPEC = GAMES["taboo"]
@@ -307,14 +307,17 @@ def test_generator_is_seeded_disjoint_and_sized_like_clembench():
     targets = {}
     for split, data in splits.items():
         assert [e["name"] for e in data["experiments"]] == [name for name, _ in EXPERIMENTS]
-        for experiment in data["experiments"]:
+        for experiment, (_, band) in zip(data["experiments"], EXPERIMENTS):
+            size = SPLIT_SIZES.get(split, len(load_targets()[band]) - sum(SPLIT_SIZES.values()))
             assert experiment["max_turns"] == 3
-            assert len(experiment["game_instances"]) == SPLIT_SIZES[split]
-            assert [i["game_id"] for i in experiment["game_instances"]] == list(range(SPLIT_SIZES[split]))
+            assert len(experiment["game_instances"]) == size
+            assert [i["game_id"] for i in experiment["game_instances"]] == list(range(size))
         targets[split] = {i["target_word"] for e in data["experiments"] for i in e["game_instances"]}
     assert len(splits["test"]["experiments"][0]["game_instances"]) == 20
-    assert not targets["train"] & targets["test"] and not targets["train"] & targets["validation"]
-    assert not targets["validation"] & targets["test"]
+    # the four splits share no word, and together they use every curated word once: heldout has the 166 left over
+    assert sum(len(words) for words in targets.values()) == len(set().union(*targets.values()))
+    assert set().union(*targets.values()) == {entry.word for band in BANDS for entry in load_targets()[band]}
+    assert len(targets[HELDOUT_SPLIT]) == 166
 
 
 def test_committed_instance_files_are_the_generator_output():
@@ -390,8 +393,9 @@ def test_run_says_when_the_scripted_describer_can_only_give_letter_hints(tmp_pat
     from playpen.games.taboo.master import DESCRIBER, GUESSER
     from playpen.games.taboo.players import scripted_limits
 
-    assert scripted_limits(GUESSER, {"target_word": "zzzz"}) is None
-    assert "letter hints only" in scripted_limits(DESCRIBER, {"target_word": "zzzz"})
+    assert scripted_limits(GUESSER, "competent", {"target_word": "zzzz"}) is None
+    assert "letter hints only" in scripted_limits(DESCRIBER, "competent", {"target_word": "zzzz"})
+    assert scripted_limits(DESCRIBER, "bad", {"target_word": "zzzz"}) is None
     official = fixtures_dir / "clembench-instances" / "taboo" / "in" / "instances.json"
     result = CliRunner().invoke(app, ["run", "-g", "taboo", "-m", "scripted", "-i", str(official), "-n", "1",
                                       "-r", str(tmp_path / "official")])
@@ -399,3 +403,44 @@ def test_run_says_when_the_scripted_describer_can_only_give_letter_hints(tmp_pat
     assert "the scripted WordDescriber has no description of the target" in " ".join(result.output.split())
     ours = CliRunner().invoke(app, ["run", "-g", "taboo", "-m", "scripted", "-n", "1", "-r", str(tmp_path / "ours")])
     assert ours.exit_code == 0 and "warning" not in ours.output
+
+
+def test_the_heldout_split_is_played_by_name_and_only_where_a_game_ships_it(tmp_path):
+    from typer.testing import CliRunner
+
+    from playpen.cli import app
+
+    result = CliRunner().invoke(app, ["run", "-g", "taboo", "-m", "scripted", "--split", "heldout", "-n", "1",
+                                      "-r", str(tmp_path / "heldout")])
+    assert result.exit_code == 0, result.output
+    played = sorted(p.parent.name for p in (tmp_path / "heldout").rglob("interactions.json"))
+    assert played == ["episode_0"] * 3
+    refused = CliRunner().invoke(app, ["run", "-g", "wordle", "-m", "scripted", "--split", "heldout"])
+    assert "wordle has no split 'heldout'" in str(refused.exception)
+
+
+def test_the_independent_describer_gives_its_own_description_first_then_letter_hints():
+    describe = scripted(DESCRIBER, "independent", {}, {"target_word": "winter", "related_word": ["cold", "snow", "season"]}, 0)
+    first = describe([{"role": "user", "content": "Describe it."}])
+    assert first == "CLUE: The coldest part of the year, when days are short and lakes may freeze."
+    second = describe([{"role": "user", "content": "x"}, {"role": "assistant", "content": first},
+                       {"role": "user", "content": "GUESS: autumn"}])
+    assert second == "CLUE: It has 6 letters and starts with the letter 'w'."
+    # the independent describer knows no curated word: it says so before a run of our instances
+    from playpen.games.taboo.players import scripted_limits
+
+    curated = load_targets()["high"][0].word
+    assert "not one written independently" in scripted_limits(DESCRIBER, "independent", {"target_word": curated})
+    assert scripted_limits(DESCRIBER, "independent", {"target_word": "winter"}) is None
+
+
+def test_independent_descriptions_cover_clembench_test_targets_and_break_no_taboo(clembench_instances):
+    official = load_instances(clembench_instances / "taboo" / "in" / "instances.json")
+    instances = [i for e in official["experiments"] for i in e["game_instances"]]
+    assert {i["target_word"] for i in instances} == set(independent_clues())
+    for instance in instances:
+        clue = independent_clues()[instance["target_word"]]
+        assert not taboo_breaches(clue, instance["target_word"], instance["related_word"]), instance["target_word"]
+    # and no curated word is among them: these descriptions never met a training conversation
+    curated = {entry.word for band in BANDS for entry in load_targets()[band]}
+    assert not curated & set(independent_clues())

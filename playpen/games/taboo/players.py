@@ -1,8 +1,10 @@
 """Scripted taboo players.
 
 * Describer, competent: first the curated description of the target (``data/targets.json``), then letter
-  hints; every clue is checked against the taboo rule before it is given. Bad: now and then forgets the
-  ``CLUE:`` tag (abort), now and then names a taboo word (loss), otherwise gives a vague clue.
+  hints; every clue is checked against the taboo rule before it is given. Independent: the same, but its first
+  clue comes from descriptions written separately from the curated list, for clembench v2.0's own test targets
+  (``data/independent_clues.json``): a describer whose wording no training conversation contains.
+  Bad: now and then forgets the ``CLUE:`` tag (abort), now and then names a taboo word (loss), otherwise gives a vague clue.
 * Guesser, competent: looks the clue up among the curated descriptions; when it does not know the clue (e.g.
   on clembench's own instances) it peeks at the instance's target. One time in five it first tries a related
   word, so some episodes take two rounds. Bad: guesses random words from the curated list (never the target)
@@ -19,7 +21,7 @@ from typing import Any, Mapping
 from playpen.core.messages import Policy
 from playpen.games.taboo.clues import CLUE_TAG, GUESS_TAG, STOPWORDS, normalise, taboo_breaches
 from playpen.games.taboo.master import DESCRIBER, GUESSER
-from playpen.games.taboo.targets import entries_by_word, words_by_clue
+from playpen.games.taboo.targets import curated_clues, entries_by_word, independent_clues, words_by_clue
 
 
 FIRST_GUESS_MISS_RATE = 0.2
@@ -36,18 +38,24 @@ def scripted(role: str, skill: str, experiment: Mapping[str, Any], instance: Map
     target = str(instance["target_word"])
     related = [str(word) for word in instance["related_word"]]
     rng = random.Random(seed)
-    competent = skill == "competent"
+    bad = skill == "bad"
     if role == DESCRIBER:
-        return competent_describer(target, related) if competent else bad_describer(target, related, rng)
+        return bad_describer(target, related, rng) if bad else competent_describer(target, related, _descriptions(skill))
     if role == GUESSER:
-        return competent_guesser(target, related, rng) if competent else bad_guesser(target, rng)
+        return bad_guesser(target, rng) if bad else competent_guesser(target, related, rng)
     raise ValueError(f"taboo has no role {role!r}")
 
 
-def scripted_limits(role: str, instance: Mapping[str, Any]) -> str | None:
-    """The describer knows descriptions only of our curated targets; for others it gives letter hints only."""
-    if role == DESCRIBER and str(instance.get("target_word")) not in entries_by_word():
-        return "has no description of the target (not one of our curated words) and gives letter hints only"
+def _descriptions(skill: str) -> Mapping[str, str]:
+    """target -> the describer's first clue: curated (competent) or written independently (independent)."""
+    return independent_clues() if skill == "independent" else curated_clues()
+
+
+def scripted_limits(role: str, skill: str, instance: Mapping[str, Any]) -> str | None:
+    """The describer knows descriptions only of its own list's targets; for others it gives letter hints only."""
+    if role == DESCRIBER and skill != "bad" and str(instance.get("target_word")) not in _descriptions(skill):
+        source = "written independently" if skill == "independent" else "of our curated words"
+        return f"has no description of the target (not one {source}) and gives letter hints only"
     return None
 
 
@@ -55,10 +63,11 @@ def _turns_taken(messages: list[dict[str, str]]) -> int:
     return sum(1 for message in messages if message["role"] == "assistant")
 
 
-def describer_clues(target: str, related: list[str]) -> list[str]:
-    """The competent describer's clues, best first, all free of taboo words."""
-    entry = entries_by_word().get(target)
-    candidates = [entry.clue] if entry else []
+def describer_clues(target: str, related: list[str], descriptions: Mapping[str, str] | None = None) -> list[str]:
+    """The describer's clues, best first, all free of taboo words: the description of ``target`` from
+    ``descriptions`` (default: the curated ones), then letter hints."""
+    description = (curated_clues() if descriptions is None else descriptions).get(target)
+    candidates = [description] if description else []
     candidates += [
         f"It has {len(target)} letters and starts with the letter '{target[0]}'.",
         f"It has {len(target)} letters; the last one is '{target[-1]}'.",
@@ -68,8 +77,8 @@ def describer_clues(target: str, related: list[str]) -> list[str]:
     return clues or [f"{CLUE_TAG} ?"]  # an empty clue never breaks the taboo
 
 
-def competent_describer(target: str, related: list[str]) -> Policy:
-    clues = describer_clues(target, related)
+def competent_describer(target: str, related: list[str], descriptions: Mapping[str, str] | None = None) -> Policy:
+    clues = describer_clues(target, related, descriptions)
 
     def policy(messages: list[dict[str, str]]) -> str:
         return clues[min(_turns_taken(messages), len(clues) - 1)]

@@ -38,5 +38,17 @@ def entries_by_word() -> dict[str, TargetEntry]:
 
 
 @cache
+def curated_clues() -> dict[str, str]:
+    return {entry.word: entry.clue for entry in entries_by_word().values()}
+
+
+@cache
 def words_by_clue() -> dict[str, str]:
     return {entry.clue: entry.word for entry in entries_by_word().values()}
+
+
+@cache
+def independent_clues() -> dict[str, str]:
+    """Descriptions of clembench v2.0's taboo test targets (``high_en``/``medium_en``/``low_en``), written for
+    evaluation only and separately from the curated list: no training conversation uses this wording."""
+    return json.loads(resources.files(__package__).joinpath("data/independent_clues.json").read_text("utf-8"))

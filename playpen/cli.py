@@ -77,7 +77,7 @@ def run(
     game: Annotated[list[str], typer.Option("--game", "-g", help="Game name(s), 'all', 'in' or 'out'.")],
     model: Annotated[list[str], typer.Option("--model", "-m", help="Model alias or path; one = self-play, a second plays the partner role.")],
     instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="A clembench instances.json to play instead of a split, or a folder with <game>/in/instances.json per game (e.g. clembench's static/).")] = None,
-    split: Annotated[str, typer.Option(help="Instance split: train, validation or test.")] = "test",
+    split: Annotated[str, typer.Option(help="Instance split: train, validation or test (taboo also ships heldout: curated words no split uses).")] = "test",
     benchmark: Annotated[str, typer.Option(help="clembench version: the game set of 'all'/'in'/'out', and that version's rules where it changed a game (2.0 or 3.0).")] = "2.0",
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Only these experiments.")] = None,
     per_experiment: Annotated[Optional[int], typer.Option("--per-experiment", "-n", min=1, help="Only the first N instances of each experiment.")] = None,

@@ -258,5 +258,21 @@ def test_the_recorded_reprompt_text_is_the_instance_text_of_that_error():
     assert instance["no_argument_prompt"] == ERROR_PROMPTS["no_argument_prompt"]  # not in the record: ours
 
 
+def test_a_record_where_only_player_1_played_replays_to_its_abort():
+    # gpt-5.2, negotiation_hard, instance 1: an underscore in the tag three times, aborted before Player 2 played
+    prompt = _V3_PROMPT + "STRATEGIC REASONING: {'...'}\n"
+    underscored = "STRATEGIC_REASONING: {'Re-offer the same feasible anchor bundle.'}\nPROPOSAL: {'A19', 'B91'}"
+    record = _record((P1, prompt, False), (P1, underscored, True), (P1, _V3_NO_SR, False), (P1, underscored, True),
+                     (P1, _V3_NO_SR, False), (P1, underscored, True))
+    messages = recorded_messages(record)
+    experiment, instance = SPEC.record_instance(record, messages)
+    assert instance["player2_preferences"] == instance["player1_preferences"] == {"A19": 138, "B91": 583}
+    master = SPEC.new_episode(experiment, instance)
+    for message in messages:
+        if message.reply:
+            master.step(message.text)
+    assert master.outcome.status is Status.ABORTED and math.isnan(episode(master)["Main Score"])
+
+
 def test_registry():
     assert get_game("hot_air_balloon") is SPEC and SPEC.domain == "out"

@@ -30,7 +30,8 @@ def record_instance(interactions: Mapping[str, Any], messages: Sequence[Any]) ->
     are recomputed (each player's knapsack optimum; the best harmonic mean is the record's own ``Max harmonic
     mean``, 1 in v3.0's sets) and the tags and other rule settings are v3.0's English ones. The reprompts the record
     shows are taken as the texts of the errors our replay finds at the same places (``_recorded_reprompts``); one
-    the record does not show keeps our wording (it changes no score)."""
+    the record does not show keeps our wording (it changes no score). A record in which only Player 1 played
+    (it ended on Player 1's first turn) replays with Player 1's values standing in for Player 2's."""
     from playpen.games.hot_air_balloon.generate import EMPTY_TURN_LIMIT, ERROR_PROMPTS, PATIENCE, TAGS
 
     first = {}
@@ -40,14 +41,19 @@ def record_instance(interactions: Mapping[str, Any], messages: Sequence[Any]) ->
             first[message.player] = message.text
         elif message.reply and "Player 2" not in first:
             replies.append(message.text)
-    if set(first) != {"Player 1", "Player 2"} or not replies:
+    if "Player 1" not in first or not replies:
         return None
-    p1_prompt, p2_text = first["Player 1"], first["Player 2"]
-    opening = re.sub(re.compile(TAGS["strategic_reasoning_tag"], re.DOTALL), "", replies[-1]).strip()
-    if not p2_text.endswith("\n\n" + opening):
-        return None
-    p2_prompt = p2_text[: -len(opening) - 2]
-    objects_1, objects_2 = _JSON_OBJECT.findall(p1_prompt), _JSON_OBJECT.findall(p2_prompt)
+    p1_prompt, p2_prompt = first["Player 1"], ""
+    if "Player 2" in first:
+        p2_text = first["Player 2"]
+        opening = re.sub(re.compile(TAGS["strategic_reasoning_tag"], re.DOTALL), "", replies[-1]).strip()
+        if not p2_text.endswith("\n\n" + opening):
+            return None
+        p2_prompt = p2_text[: -len(opening) - 2]
+    # Player 1 ended the episode alone (aborted or lost on its first turn): Player 2's values, never shown, are
+    # read by no score of such an episode; its own stand in for them
+    objects_1 = _JSON_OBJECT.findall(p1_prompt)
+    objects_2 = _JSON_OBJECT.findall(p2_prompt) if p2_prompt else objects_1
     limit = _LIMIT.search(p1_prompt)
     if len(objects_1) < 2 or len(objects_2) < 2 or limit is None:
         return None

@@ -28,10 +28,11 @@ def record_instance(interactions: Mapping[str, Any], messages: Sequence[Any]) ->
     the players' first prompts (used as they are) hold the weights, each player's values and the limit, and say
     whether the experiment asks for strategic reasoning (v3.0's ``reasoning off`` experiments do not). The optima
     are recomputed (each player's knapsack optimum; the best harmonic mean is the record's own ``Max harmonic
-    mean``, 1 in v3.0's sets) and the tags and other rule settings are v3.0's English ones. The reprompts the record
-    shows are taken as the texts of the errors our replay finds at the same places (``_recorded_reprompts``); one
-    the record does not show keeps our wording (it changes no score). A record in which only Player 1 played
-    (it ended on Player 1's first turn) replays with Player 1's values standing in for Player 2's."""
+    mean``: 1 in the complexity and negotiation sets, the instance's own value in ``reasoning off``) and the tags
+    and other rule settings are v3.0's English ones. The reprompts the record shows are taken as the texts of the
+    errors our replay finds at the same places (``_recorded_reprompts``); one the record does not show keeps our
+    wording (it changes no score). A record in which only Player 1 played (it ended on Player 1's first turn)
+    replays with Player 1's values standing in for Player 2's."""
     from playpen.games.hot_air_balloon.generate import EMPTY_TURN_LIMIT, ERROR_PROMPTS, PATIENCE, TAGS
 
     first = {}

@@ -246,6 +246,7 @@ def serve(
                 model_.close()
 
 
+InstancesOption = Annotated[Optional[Path], typer.Option("--instances", "-i", help="For records without instance.json (clembench v3.0): the game's instance file, or a folder with <game>/in/*.json (e.g. a clembench checkout).")]
 InPlaceOption = Annotated[bool, typer.Option(
     "--in-place", help="Also overwrite files that another tool (clembench) wrote into the results folder.")]
 
@@ -256,11 +257,14 @@ def _warn(lines: list[str]) -> None:
 
 
 @app.command()
-def score(results: ResultsOption = Path("results"), game: GamesOption = None, in_place: InPlaceOption = False) -> None:
+def score(results: ResultsOption = Path("results"), game: GamesOption = None, in_place: InPlaceOption = False,
+          instances: InstancesOption = None) -> None:
     """Recompute every scores.json by replaying the recorded replies."""
     from playpen.eval.rescore import rescore
+    from playpen.eval.verify import InstanceFiles
 
-    done, problems = rescore(results, _game_filter(game), in_place=in_place)
+    files = InstanceFiles.load(instances) if instances is not None else None
+    done, problems = rescore(results, _game_filter(game), in_place=in_place, instances=files)
     _warn(problems)
     _console().print(f"rescored {done} episodes in {results}", markup=False, highlight=False)
 
@@ -379,7 +383,7 @@ def transcribe(results: ResultsOption = Path("results"), game: GamesOption = Non
 def verify(
     results: Annotated[Path, typer.Argument(help="A clembench results folder.")],
     game: GamesOption = None,
-    instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="For records without instance.json (clembench v3.0): the game's instance file, or a folder with <game>/in/*.json (e.g. a clembench checkout).")] = None,
+    instances: InstancesOption = None,
 ) -> None:
     """Replay recorded clembench episodes through our games and compare the outcomes; the prompt columns count
     the episodes whose first prompt, and the game-master messages, are the recorded ones word for word."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playpen.eval.verify import replay_episode
+from playpen.eval.verify import InstanceFiles, replay_episode
 from playpen.results.records import (
+    INSTANCE_FILE,
     INTERACTIONS_FILE,
     SCORES_FILE,
     ResultsFileError,
@@ -16,20 +17,24 @@ from playpen.results.records import (
 from playpen.results.store import atomic_write_json, lock_results, scores_record
 
 
-def rescore(results_dir: str | Path, games: set[str] | None = None, *, in_place: bool = False) -> tuple[int, list[str]]:
+def rescore(results_dir: str | Path, games: set[str] | None = None, *, in_place: bool = False,
+            instances: InstanceFiles | None = None) -> tuple[int, list[str]]:
     """Returns (episodes rescored, problems). Episodes recorded by another tool (clembench) keep their
-    ``scores.json`` unless ``in_place``; a record that cannot be replayed is a problem, not a stop."""
+    ``scores.json`` unless ``in_place``; a record that cannot be replayed is a problem, not a stop. ``instances``
+    supplies the instance of a record without ``instance.json`` (clembench v3.0), as for ``playpen verify -i``."""
     found = episodes(results_dir, games)  # a missing folder is refused before the lock would create it
     with lock_results(Path(results_dir)):
         done, problems, foreign = 0, [], []
         for episode in found:
-            if not episode.replayable:
+            # a clemcore 3.x record has no instance.json: it replays from ``instances`` or the game's own rebuild
+            v3_record = not episode.file(INSTANCE_FILE).exists() and episode.file(INTERACTIONS_FILE).exists()
+            if not (episode.replayable or v3_record):
                 continue
             try:
                 if not in_place and not is_ours(episode.interactions):
                     foreign.append(episode.path)
                     continue
-                replayed = replay_episode(episode)
+                replayed = replay_episode(episode, instances)
             except ResultsFileError as error:
                 problems.append(str(error))
                 continue

@@ -70,6 +70,35 @@ def test_malformed_proposals_abort(reply, reason):
     assert math.isnan(episode(master)["Main Score"])
 
 
+# one instance of each of clembench's official non-English files (dond/in/instances_{coop_de,semi_it,comp_hu}.json)
+_OFFICIAL = {
+    "de": ({"game_id": 1, "item_types": ["Kamm", "Bleistift", "Teller"], "item_types_plural": ["Kämme", "Bleistifte",
+            "Teller"], "item_counts": [2, 2, 1], "player_a_values": [0, 0, 10], "player_b_values": [1, 1, 6]},
+           "Die Menge der verfügbaren Gegenstände ist:\n\n2 Kämme, 2 Bleistifte, 1 Teller",
+           "[Vorschlag: 1 Teller]", "[Vorschlag: 2 Kämme, 2 Bleistifte]"),
+    "it": ({"game_id": 5, "item_types": ["guanto", "uovo", "fiore"], "item_types_plural": ["guanti", "uova", "fiori"],
+            "item_counts": [2, 1, 2], "player_a_values": [0, 4, 3], "player_b_values": [2, 2, 2]},
+           "Die Menge der verfügbaren Gegenstände ist:\n\n2 guanti, 1 uovo, 2 fiori",
+           "[Proposta: 1 uovo, 2 fiori]", "[Proposta: 2 guanti]"),
+    "hu": ({"game_id": 49, "item_types": ["villa", "pohár", "banán"], "item_types_plural": ["villák", "poharak",
+            "banánok"], "item_counts": [1, 3, 1], "player_a_values": [4, 2, 0], "player_b_values": [1, 0, 9]},
+           "Die Menge der verfügbaren Gegenstände ist:\n\n1 villa, 3 poharak, 1 banán",
+           "[Javaslat: 1 villa, 3 poharak]", "[Javaslat: 1 banán]"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(_OFFICIAL))
+def test_official_non_english_instances_render_and_split(language):
+    instance, items_line, first, second = _OFFICIAL[language]
+    exp = {**experiment("coop", language, 5),
+           "initial_prompt": "Die Menge der verfügbaren Gegenstände ist:\n\n$ITEMS$\n\n$VALUE_FUNCTION$\n"}
+    master = SPEC.new_episode(exp, instance)
+    assert master.messages_for(P1)[-1]["content"].startswith(items_line)
+    master.step(first)
+    master.step(second)
+    assert master.outcome.status is Status.SUCCESS and episode(master)["Main Score"] == 100
+
+
 def test_german_and_italian_prefixes():
     assert play(["[Vorschlag: 2 books]"], language="de").proposals[P1] == [2, 0, 0]
     assert play(["[Proposta: 1 hat,]"], language="it").proposals[P1] == [0, 1, 0]

@@ -213,5 +213,66 @@ def test_verify_and_first_prompts_of_the_v3_records(fixtures_dir):
         assert all(recorded == ours for recorded, ours in first.values())
 
 
+def _record(*messages):
+    """A clembench v3.0 record holding ``messages``: (player, text, is a reply) in order."""
+    turns = [[{"from": player if is_reply else "GM", "to": "GM" if is_reply else player,
+               "action": {"type": "get message" if is_reply else "send message", "content": text}}
+              for player, text, is_reply in messages]]
+    players = {"GM": {"model_name": "programmatic"}, P1: {"model_name": "m"}, P2: {"model_name": "m"}}
+    return {"meta": {"game_id": 1, "experiment_name": "air_balloon_survival_en_reasoning off_easy"},
+            "players": players, "turns": turns}
+
+
+# v3.0's prompt opening (data from a record), shortened to the parts record_instance reads
+_V3_PROMPT = ('LIMIT = 4100\n\nItem effort = {"A19": 108, "B91": 133}\n\n'
+              'Item importance values = {"A19": 138, "B91": 583}\n\nInteraction Protocol:\n')
+_V3_NO_SR = ("Your response did not start with the proper strategic reasoning tag at the very beginning of your "
+             "response. The very first structured format must be of the form STRATEGIC REASONING: {...}. Try again.")
+
+
+def test_a_record_without_strategic_reasoning_rebuilds_a_reasoning_off_instance():
+    # deepseek-v3.2, air_balloon_survival_en_reasoning off_easy, instance 1: no STRATEGIC REASONING anywhere
+    opening = "PROPOSAL: {'A19', 'B91'}  \nARGUMENT: {'This combination balances high-value items.'}"
+    record = _record((P1, _V3_PROMPT, False), (P1, opening, True),
+                     (P2, _V3_PROMPT + "\n\nYou will now receive the first message of the other player.\n\n"
+                      + opening, False))
+    experiment, instance = SPEC.record_instance(record, recorded_messages(record))
+    assert instance["strategic_reasoning"] is False and instance["max_weight"] == 4100
+    master = SPEC.new_episode(experiment, instance)
+    master.step(opening)
+    assert not master.done and master.current_role == P2
+
+
+def test_the_recorded_reprompt_text_is_the_instance_text_of_that_error():
+    # mistral-3-large-2512, negotiation_easy, instance 0: a cut-off reasoning, then clembench's no_sr_prompt
+    prompt = _V3_PROMPT + "STRATEGIC REASONING: {'...'}\n"
+    cut_off = "STRATEGIC REASONING: {\nTo maximize my total importance while staying under the LIMIT (3358)"
+    valid = "STRATEGIC REASONING: {mine}\n\nPROPOSAL: {'A19'}\nARGUMENT: {\nEfficient.\n}"
+    chat = "PROPOSAL: {'A19'}\nARGUMENT: {\nEfficient.\n}"
+    record = _record((P1, prompt, False), (P1, cut_off, True), (P1, _V3_NO_SR, False), (P1, valid, True),
+                     (P2, prompt + "\n\nYou will now receive the first message of the other player.\n\n" + chat,
+                      False))
+    _, instance = SPEC.record_instance(record, recorded_messages(record))
+    assert instance["strategic_reasoning"] is True
+    assert instance["no_sr_prompt"] == _V3_NO_SR
+    assert instance["no_argument_prompt"] == ERROR_PROMPTS["no_argument_prompt"]  # not in the record: ours
+
+
+def test_a_record_where_only_player_1_played_replays_to_its_abort():
+    # gpt-5.2, negotiation_hard, instance 1: an underscore in the tag three times, aborted before Player 2 played
+    prompt = _V3_PROMPT + "STRATEGIC REASONING: {'...'}\n"
+    underscored = "STRATEGIC_REASONING: {'Re-offer the same feasible anchor bundle.'}\nPROPOSAL: {'A19', 'B91'}"
+    record = _record((P1, prompt, False), (P1, underscored, True), (P1, _V3_NO_SR, False), (P1, underscored, True),
+                     (P1, _V3_NO_SR, False), (P1, underscored, True))
+    messages = recorded_messages(record)
+    experiment, instance = SPEC.record_instance(record, messages)
+    assert instance["player2_preferences"] == instance["player1_preferences"] == {"A19": 138, "B91": 583}
+    master = SPEC.new_episode(experiment, instance)
+    for message in messages:
+        if message.reply:
+            master.step(message.text)
+    assert master.outcome.status is Status.ABORTED and math.isnan(episode(master)["Main Score"])
+
+
 def test_registry():
     assert get_game("hot_air_balloon") is SPEC and SPEC.domain == "out"

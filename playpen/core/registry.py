@@ -68,6 +68,9 @@ class GameSpec:
     #: (role, instance) -> why the game's scripted player of that role cannot play this instance as it plays
     #: ours (e.g. taboo's describer has no description of a clembench target), or None; ``playpen run`` says so
     scripted_limits: Callable[[str, Mapping[str, Any]], str | None] | None = None
+    #: replies that imitate the game's protocol: its tags and commands empty, doubled or with malformed moves (the
+    #: edge cases of its parser); ``check_game`` plays them among its hostile replies (``core.check``)
+    protocol_markers: tuple[str, ...] = ()
 
     @property
     def roles(self) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from playpen import make
 from playpen.core.check import play_scripted
 from playpen.core.errors import PlaypenError
 from playpen.core.instances import iter_rows, load_instances
@@ -109,8 +110,12 @@ def playpen(*args, path, check=True):
     return result
 
 
-def test_an_installed_plugin_game_is_found_imported_on_use_and_played(fresh_registry, pingpong):
+def test_an_installed_plugin_game_is_found_imported_on_use_and_played(fresh_registry, pingpong, tmp_path, monkeypatch):
     names = game_names()
+    later = tmp_path / "later"
+    later.mkdir()
+    monkeypatch.syspath_prepend(str(distribution(later, "later-plugin", {"later": "later:SPEC"})))
+    assert game_names() == names  # the entry points are read once per process
     assert names[-1] == "pingpong" and names[:-1] == [n for n, r in fresh_registry.registrations.items() if r.builtin]
     assert fresh_registry.registrations["pingpong"].origin == "plugin pingpong-plugin 0.1"
     assert "pingpong_plugin" not in sys.modules  # read from the metadata, not imported
@@ -124,6 +129,11 @@ def test_an_installed_plugin_game_is_found_imported_on_use_and_played(fresh_regi
     won, lost = play_scripted(spec, rows[0]), play_scripted(spec, rows[0], "bad")
     assert won.outcome.status is Status.SUCCESS and won.requests == 3
     assert lost.outcome.status is Status.ABORTED and lost.outcome.reason == "the answer to PING is PONG"
+
+    env = make("pingpong", split="test")  # an environment for a learner, like any game's
+    env.reset(seed=0)
+    rewards = [env.step("PONG")[1] for _ in range(env.master.instance["pings"])]
+    assert env.master.outcome.status is Status.SUCCESS and rewards[-1] == 1.0
 
 
 def test_the_command_lists_runs_and_checks_a_plugin_game(fresh_registry, pingpong, tmp_path):

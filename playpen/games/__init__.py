@@ -2,7 +2,7 @@
 game's module only when the game is asked for, so ``playpen list models`` imports no game.
 
 Playpen's own games register below, each name once; an installed package adds its games through the
-``playpen.games`` entry-point group or :func:`register` (``docs/games.md``, "Adding a game as a plugin")."""
+``playpen.games`` entry-point group or :func:`register` (``docs/adding-a-game.md``)."""
 
 from __future__ import annotations
 

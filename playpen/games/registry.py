@@ -16,7 +16,6 @@ naming both sources. A plugin that fails to import is an error for that game onl
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -70,7 +69,9 @@ class GameRegistry:
         """Add the games of the installed packages' ``playpen.games`` entry points (once)."""
         if self.plugins_read:
             return
-        found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        from importlib.metadata import entry_points  # here: its import costs more than the rest of the registry
+
+        found = entry_points(group=ENTRY_POINT_GROUP)
         for entry in sorted(found, key=lambda entry: entry.name):
             dist = entry.dist
             origin = f"plugin {dist.name} {dist.version}" if dist is not None else "plugin"

@@ -183,6 +183,7 @@ BROKEN = {
                       "ModuleNotFoundError: No module named 'not_a_module_anywhere'"),
     "broken_attribute": ("", "AttributeError: module 'broken_attribute' has no attribute 'SPEC'"),
     "broken_type": ("SPEC = 'a game'\n", "TypeError: broken_type:SPEC is a str, not a GameSpec"),
+    "broken_mapping": ("SPEC = {}\n", "LookupError: broken_mapping:SPEC has no game 'broken_mapping' (it holds none)"),
     "broken_name": (GAME.replace('name="pingpong", master', 'name="pong", master'),
                     "ValueError: broken_name:SPEC is the spec of game 'pong', not 'broken_name'"),
 }

@@ -3,9 +3,11 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -16,47 +18,9 @@ from playpen.core.instances import iter_rows, load_instances
 from playpen.core.master import Status
 from playpen.games import available_games, domain_of, game_names, get_game, register, registry, resolve_games
 
-GAME = '''
-"""pingpong: answer PONG to each PING, as often as the instance says."""
-from pathlib import Path
-
-from playpen.core.errors import ParseError
-from playpen.core.master import GameMaster
-from playpen.core.registry import GameSpec
-
-
-class PingPong(GameMaster):
-    name = "pingpong"
-    roles = ("Player",)
-    max_requests = 6
-
-    def setup(self):
-        self.pongs = 0
-        self.set_context("Player", "PING (answer PONG)")
-
-    def parse(self, role, response):
-        if response.strip() != "PONG":
-            raise ParseError("the answer to PING is PONG")
-        return response
-
-    def advance(self, role, move):
-        self.pongs += 1
-        if self.pongs == self.instance["pings"]:
-            self.succeed("every PING answered")
-        else:
-            self.set_context("Player", "PING")
-
-    def main_score(self):
-        return 100.0
-
-
-def scripted(role, skill, experiment, instance, seed):
-    return lambda messages: "PONG" if skill == "competent" else "pong"
-
-
-SPEC = GameSpec(name="pingpong", master=PingPong, description="Answer PONG to every PING.", domain="out",
-                instances_dir=Path(__file__).parent / "in", scripted=scripted, protocol_markers=("PONG PONG",))
-'''
+#: the plugin of docs/adding-a-game.md, as the guide writes it
+GAME = re.search(r"```python\n# pingpong_plugin/__init__.py\n(.*?)```",
+                 (Path(__file__).resolve().parents[1] / "docs" / "adding-a-game.md").read_text(), re.S).group(1)
 INSTANCES = {"experiments": [{"name": "three_pings", "game_instances": [{"game_id": 0, "pings": 3},
                                                                       {"game_id": 1, "pings": 2}]}]}
 
@@ -184,7 +148,7 @@ BROKEN = {
     "broken_attribute": ("", "AttributeError: module 'broken_attribute' has no attribute 'SPEC'"),
     "broken_type": ("SPEC = 'a game'\n", "TypeError: broken_type:SPEC is a str, not a GameSpec"),
     "broken_mapping": ("SPEC = {}\n", "LookupError: broken_mapping:SPEC has no game 'broken_mapping' (it holds none)"),
-    "broken_name": (GAME.replace('name="pingpong", master', 'name="pong", master'),
+    "broken_name": (GAME.replace('name="pingpong",', 'name="pong",'),
                     "ValueError: broken_name:SPEC is the spec of game 'pong', not 'broken_name'"),
 }
 

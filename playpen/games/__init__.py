@@ -94,7 +94,7 @@ def available_games() -> dict[str, GameSpec]:
     found: dict[str, GameSpec] = {}
     for name in game_names():
         try:
-            found[name] = get_game(name)
+            found[name] = _load_spec(name)
         except PlaypenError:
             continue
     return found

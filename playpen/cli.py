@@ -42,24 +42,28 @@ def _game_filter(games: list[str] | None) -> set[str] | None:
 @app.command("list")
 def list_(what: Annotated[str, typer.Argument(help="games | models")] = "games") -> None:
     """List the games (with roles and domain) or the model aliases."""
+    from rich.markup import escape
     from rich.table import Table
 
     console = _console()
     if what == "games":
-        from playpen.games import available_games, game_names
+        from playpen.games import get_game
+        from playpen.games.registry import registrations
 
-        available = available_games()
-        table = Table(title="clembench v2.0 text games, then the static tasks (statscore)")
-        table.add_column("game", no_wrap=True)
-        table.add_column("domain", no_wrap=True)
-        table.add_column("roles")
-        table.add_column("description")
-        for name in game_names():
-            spec = available.get(name)
-            if spec is None:
-                table.add_row(name, "", "", "[dim]not implemented[/dim]")
+        games = registrations()
+        plugins = any(not registration.builtin for registration in games.values())
+        table = Table(title="clembench's text games, then the static tasks (statscore)"
+                      + (", then the plugins' games" if plugins else ""))
+        for column in ("game", "domain", "roles", "description") + (("origin",) if plugins else ()):
+            table.add_column(column, no_wrap=column in ("game", "domain"))
+        for name, registration in games.items():
+            origin = (registration.origin,) if plugins else ()
+            try:
+                spec = get_game(name)
+            except PlaypenError as error:  # a plugin that does not load: say why, list the others
+                table.add_row(escape(name), "", "", f"[red]{escape(str(error))}[/red]", *origin)
             else:
-                table.add_row(name, spec.domain, ", ".join(spec.roles), spec.description)
+                table.add_row(escape(name), spec.domain, ", ".join(spec.roles), escape(spec.description), *origin)
         console.print(table)
     elif what == "models":
         from playpen.models.registry import list_models

@@ -130,5 +130,11 @@ def test_reply_space_samples_hostile_text_and_holds_any_unicode():
     space.seed(3)
     samples = {space.sample() for _ in range(200)}
     assert samples & set(HOSTILE_RESPONSES) and all(space.contains(s) for s in samples)
+    taboo = make_env("taboo", split="validation")
+    markers = taboo.action_space(taboo.possible_agents[0]).markers
+    assert markers == resolve_games(["taboo"])[0].protocol_markers and "CLUE: apple\nCLUE: pear" in markers
+    space = ReplyText(markers)
+    space.seed(3)
+    assert {space.sample() for _ in range(200)} & set(markers)
     assert ChatText().contains("😀 漢字 \x00 tab\t") and not ChatText(4).contains("12345")
     assert not ChatText().contains(b"bytes")

@@ -2,7 +2,7 @@
 
 import json
 
-from playpen.core.check import HOSTILE_RESPONSES
+from playpen.core.check import hostile_replies
 from playpen.games import get_game
 from playpen.models.openai_compat import OpenAICompatibleModel
 from playpen.models.replay import ReplayModel
@@ -63,7 +63,7 @@ def test_hostile_replies_through_the_env_end_in_a_defined_outcome():
         role = role if role in spec.roles else spec.roles[-1]
         partner_role = next(r for r in spec.roles if r != role)
         env = playpen.make(game, role=role, partners={partner_role: ScriptedModel("competent")}, split="validation")
-        for index, reply in enumerate(HOSTILE_RESPONSES):
+        for index, reply in enumerate(hostile_replies(spec.protocol_markers)):
             env.reset(seed=index)
             terminated = False
             steps = 0

@@ -71,6 +71,9 @@ class GameSpec:
     scripted_limits: Callable[[str, str, Mapping[str, Any]], str | None] | None = None
     #: instance splits the game ships beyond ``SPLITS`` (taboo's ``heldout``: curated words no other split uses)
     extra_splits: tuple[str, ...] = ()
+    #: replies that imitate the game's protocol: its tags and commands empty, doubled or with malformed moves (the
+    #: edge cases of its parser); ``check_game`` plays them among its hostile replies (``core.check``)
+    protocol_markers: tuple[str, ...] = ()
 
     @property
     def roles(self) -> tuple[str, ...]:

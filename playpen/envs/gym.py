@@ -33,7 +33,8 @@ def _env_class():
             self.env = TextEnv(game, **kwargs)
             self.render_mode = render_mode
             self.observation_space = ChatText()
-            self.action_space = ReplyText()
+            self.action_space = ReplyText([marker for spec in self.env.specs.values()
+                                           for marker in spec.protocol_markers])
             self._messages: list[dict[str, str]] = []
 
         def _observe(self, messages: list[dict[str, str]], info: dict) -> tuple[str, dict]:

@@ -52,7 +52,7 @@ class PlaypenAECEnv(AECEnv):
         self.render_mode = render_mode
         self.possible_agents = list(self.game.agents)
         self.observation_spaces = {agent: observation_space() for agent in self.possible_agents}
-        self.action_spaces = {agent: ReplyText() for agent in self.possible_agents}
+        self.action_spaces = {agent: ReplyText(self.game.spec.protocol_markers) for agent in self.possible_agents}
         self.agents: list[str] = []
 
     def observation_space(self, agent: str) -> gymnasium.spaces.Space:

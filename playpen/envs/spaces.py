@@ -3,13 +3,13 @@
 Gymnasium's ``Text`` space only holds characters of a fixed, small charset (letters and digits by default); a
 game's prompts and a model's replies are any Unicode. ``ChatText`` holds any string up to ``max_length``
 characters; ``ReplyText`` is the space of a player's replies, and its samples are what ``check_game`` plays:
-hostile replies (empty, huge, control characters, other games' protocol markers) and random text.
+hostile replies (empty, huge, control characters, the game's protocol markers) and random text.
 """
 
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Sequence
 
 from playpen.core.check import random_response
 from playpen.core.errors import PlaypenError
@@ -37,10 +37,15 @@ class ChatText(gymnasium.spaces.Text):
 
 
 class ReplyText(ChatText):
-    """A player's reply: any text; a sample is one of ``check_game``'s random or hostile replies."""
+    """A player's reply: any text; a sample is one of ``check_game``'s random or hostile replies (``markers``: the
+    games' ``protocol_markers`` among them)."""
+
+    def __init__(self, markers: Sequence[str] = (), **kwargs: Any):
+        super().__init__(**kwargs)
+        self.markers = tuple(markers)
 
     def sample(self, mask: Any = None, probability: Any = None) -> str:
-        return random_response(random.Random(int(self.np_random.integers(2**63))))
+        return random_response(random.Random(int(self.np_random.integers(2**63))), self.markers)
 
 
 def message_space() -> gymnasium.spaces.Dict:

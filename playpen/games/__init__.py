@@ -1,40 +1,41 @@
-"""The game registry: clembench game name -> GameSpec, imported lazily (a game package is imported only
-when it is asked for, so ``playpen list`` stays fast)."""
+"""The games: clembench game name -> GameSpec through the registry (:mod:`playpen.games.registry`), which imports a
+game's module only when the game is asked for, so ``playpen list models`` imports no game.
+
+Playpen's own games register below, each name once; an installed package adds its games through the
+``playpen.games`` entry-point group or :func:`register` (``docs/adding-a-game.md``)."""
 
 from __future__ import annotations
 
-import importlib
-
 from playpen.core.errors import PlaypenError
 from playpen.core.registry import SKILLS, GameSpec
+from playpen.games.registry import BUILTIN, register, registrations
+from playpen.games.registry import load as _load_spec
 
-# Every game package exposes ``GAMES: dict[str, GameSpec]`` (variants share one package).
-_PACKAGES: dict[str, str] = {
-    "taboo": "taboo",
-    "wordle": "wordle",
-    "wordle_withclue": "wordle",
-    "wordle_withcritic": "wordle",
-    "referencegame": "referencegame",
-    "imagegame": "imagegame",
-    "privateshared": "privateshared",
-    "codenames": "codenames",
-    "guesswhat": "guesswhat",
-    "matchit_ascii": "matchit_ascii",
-    "textmapworld": "textmapworld",
-    "textmapworld_graphreasoning": "textmapworld",
-    "textmapworld_specificroom": "textmapworld",
-    "adventuregame": "adventuregame",
-    # clembench v3.0 adds these (played by `--benchmark 3.0`)
-    "clean_up": "clean_up",
-    "dond": "dond",
-    "hot_air_balloon": "hot_air_balloon",
-    # clembench's static suite: single-turn reference tasks (not part of ``all``)
-    "ifeval": "static",
-    "eqbench": "static",
-    "cladder": "static",
-    "mmlu_pro": "static",
-    "bbh": "static",
-}
+# clembench v2.0's text games (variants share one package: the attribute is its {name: GameSpec} mapping)
+register("taboo", "playpen.games.taboo:GAMES", origin=BUILTIN)
+register("wordle", "playpen.games.wordle:GAMES", origin=BUILTIN)
+register("wordle_withclue", "playpen.games.wordle:GAMES", origin=BUILTIN)
+register("wordle_withcritic", "playpen.games.wordle:GAMES", origin=BUILTIN)
+register("referencegame", "playpen.games.referencegame:GAMES", origin=BUILTIN)
+register("imagegame", "playpen.games.imagegame:GAMES", origin=BUILTIN)
+register("privateshared", "playpen.games.privateshared:GAMES", origin=BUILTIN)
+register("codenames", "playpen.games.codenames:GAMES", origin=BUILTIN)
+register("guesswhat", "playpen.games.guesswhat:GAMES", origin=BUILTIN)
+register("matchit_ascii", "playpen.games.matchit_ascii:GAMES", origin=BUILTIN)
+register("textmapworld", "playpen.games.textmapworld:GAMES", origin=BUILTIN)
+register("textmapworld_graphreasoning", "playpen.games.textmapworld:GAMES", origin=BUILTIN)
+register("textmapworld_specificroom", "playpen.games.textmapworld:GAMES", origin=BUILTIN)
+register("adventuregame", "playpen.games.adventuregame:GAMES", origin=BUILTIN)
+# clembench v3.0 adds these (played by `--benchmark 3.0`)
+register("clean_up", "playpen.games.clean_up:GAMES", origin=BUILTIN)
+register("dond", "playpen.games.dond:GAMES", origin=BUILTIN)
+register("hot_air_balloon", "playpen.games.hot_air_balloon:GAMES", origin=BUILTIN)
+# clembench's static suite: single-turn reference tasks (not part of ``all``)
+register("ifeval", "playpen.games.static:GAMES", origin=BUILTIN)
+register("eqbench", "playpen.games.static:GAMES", origin=BUILTIN)
+register("cladder", "playpen.games.static:GAMES", origin=BUILTIN)
+register("mmlu_pro", "playpen.games.static:GAMES", origin=BUILTIN)
+register("bbh", "playpen.games.static:GAMES", origin=BUILTIN)
 
 #: clembench's benchmark versions and their dialogue games (``all`` plays one of them; v2.0 is the default)
 BENCHMARKS: dict[str, tuple[str, ...]] = {
@@ -54,40 +55,29 @@ def check_benchmark(version: str) -> str:
 
 def benchmark_of(games: list[str] | set[str]) -> str:
     """The first benchmark version whose game set holds every one of ``games`` (dialogue games; others ignored)."""
-    dialogue = {g for g in games if g in _PACKAGES and g not in static_games()}
+    dialogue = {g for g in games if g in BENCHMARKS[list(BENCHMARKS)[-1]]}
     for version, names in BENCHMARKS.items():
         if dialogue <= set(names):
             return version
     return list(BENCHMARKS)[-1]
 
 
-def _load(package: str) -> dict[str, GameSpec] | None:
-    try:
-        module = importlib.import_module(f"playpen.games.{package}")
-    except ModuleNotFoundError as error:
-        if error.name == f"playpen.games.{package}":
-            return None  # not implemented yet
-        raise
-    return getattr(module, "GAMES", None)  # a folder without a finished package is not a game yet
-
-
 def scripted_skills() -> list[str]:
     """Every skill some game's scripted players have (``SKILLS`` first)."""
     skills = list(SKILLS)
-    for name in _PACKAGES:
-        spec = (_load(_PACKAGES[name]) or {}).get(name)
-        skills += [skill for skill in (spec.extra_skills if spec else ()) if skill not in skills]
+    for spec in available_games().values():
+        skills += [skill for skill in spec.extra_skills if skill not in skills]
     return skills
 
 
 def game_names() -> list[str]:
-    """All clembench text games (v2.0's, then v3.0's), implemented or not, then the static tasks."""
-    return list(_PACKAGES)
+    """Every registered game: clembench's text games (v2.0's, then v3.0's), the static tasks, then plugins' games."""
+    return list(registrations())
 
 
 def domain_of(name: str) -> str:
     """``in``, ``out`` or ``static``, as the game's ``GameSpec.domain`` declares it (the paper's split). A game
-    Playpen does not implement (e.g. in a clembench results folder) counts as out-of-domain."""
+    Playpen does not know (e.g. in a clembench results folder) counts as out-of-domain."""
     try:
         return get_game(name).domain
     except PlaypenError:
@@ -96,52 +86,47 @@ def domain_of(name: str) -> str:
 
 def static_games() -> list[str]:
     """The static tasks, in registry order; ``static`` selects the statscore ones."""
-    return [name for name in _PACKAGES if domain_of(name) == "static"]
+    return [name for name in game_names() if domain_of(name) == "static"]
 
 
 def available_games() -> dict[str, GameSpec]:
-    """The implemented games, in clembench order."""
+    """The games that load, in registry order (a plugin that fails to import is left out: ``get_game`` says why)."""
     found: dict[str, GameSpec] = {}
-    for name, package in _PACKAGES.items():
-        games = _load(package)
-        if games and name in games:
-            found[name] = games[name]
+    for name in game_names():
+        try:
+            found[name] = _load_spec(name)
+        except PlaypenError:
+            continue
     return found
 
 
 def get_game(name: str) -> GameSpec:
-    if name not in _PACKAGES:
-        known = ", ".join(_PACKAGES)
+    if name not in registrations():
+        known = ", ".join(registrations())
         raise PlaypenError(f"unknown game '{name}' (known games: {known}; see `playpen list games`)")
-    games = _load(_PACKAGES[name])
-    if not games or name not in games:
-        raise PlaypenError(f"game '{name}' is not implemented in this version of playpen")
-    return games[name]
+    return _load_spec(name)
 
 
 def resolve_games(selectors: list[str], benchmark: str = DEFAULT_BENCHMARK) -> list[GameSpec]:
     """``all`` (the dialogue games of the ``benchmark`` version), ``in``/``out`` (those by domain), ``static`` (the
-    statscore tasks) or game names -> specs, without duplicates, in clembench order."""
-    from playpen.games.static import STATSCORE_GAMES
-
+    statscore tasks) or game names -> specs, without duplicates, in the order asked. Only the games asked for are
+    imported (a plugin's game only when it is named)."""
     benchmark_games = BENCHMARKS[check_benchmark(benchmark)]
-    available = {name: spec for name, spec in available_games().items()
-                 if spec.domain == "static" or name in benchmark_games}
-    chosen: list[str] = []
+    chosen: dict[str, GameSpec] = {}
     for selector in selectors:
         for part in selector.split(","):
             part = part.strip()
             if not part:
                 continue
-            if part == "all":
-                names = [n for n, spec in available.items() if spec.domain != "static"]
-            elif part in ("in", "out"):
-                names = [n for n, spec in available.items() if spec.domain == part]
+            if part in ("all", "in", "out"):
+                specs = [get_game(name) for name in benchmark_games]
+                specs = [spec for spec in specs if part == "all" or spec.domain == part]
             elif part == "static":
-                names = [n for n in STATSCORE_GAMES if n in available]
+                from playpen.games.static import STATSCORE_GAMES
+
+                specs = [get_game(name) for name in STATSCORE_GAMES]
             else:
-                spec = get_game(part)
-                available.setdefault(spec.name, spec)
-                names = [spec.name]
-            chosen += [n for n in names if n not in chosen]
-    return [available[n] for n in chosen]
+                specs = [get_game(part)]
+            for spec in specs:
+                chosen.setdefault(spec.name, spec)
+    return list(chosen.values())

@@ -29,6 +29,7 @@ GAMES = {
         description="Interactive fiction: deliver three objects to their places in a six-room home by typing "
         "'>' commands to a PDDL-style interpreter (basic and planning variants, optional inventory limit).",
         domain="out",
+        protocol_markers=("> take everything", "> done", ">", "> open the cupboard\nNext actions: take plate, done"),
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
         generate=generate,

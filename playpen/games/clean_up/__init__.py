@@ -21,6 +21,8 @@ GAMES = {
         description="Two players agree on a layout and move the objects on their private boards to it. Main "
                     "Score: distance score × penalty score × 100.",
         domain="out",  # not in the paper's split (v3.0 game): held out by default
+        protocol_markers=("SAY: hi", "SAY: finished?", "MOVE: A, (1, 1)", "MOVE: Q, (0, 0)", "x SAY: y",
+                          "SAY: a\nMOVE: A, (1, 1)"),
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
         generate=_generate,

@@ -23,6 +23,8 @@ GAMES: dict[str, GameSpec] = {
         description="A cluegiver gives one-word clues for its team's words on a 25-word board; the guesser "
         "uncovers them before a mock opponent uncovers its own.",
         domain="out",
+        protocol_markers=("CLUE: ", "CLUE: apple\nCLUE: pear", "TARGETS: a, a, a", "GUESS:", "GUESS: a b c",
+                          "GUESS: apple, pear"),
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
         generate=generate,

@@ -84,6 +84,8 @@ GAMES = {
         description="Deal or no deal: two players with secret values split a set of items and submit secret "
                     "proposals (coop / semi / comp; en, de, it). Main Score: 100 × the mode's Pareto score.",
         domain="out",  # not in the paper's split (v3.0 game): held out by default
+        protocol_markers=("[Proposal: 1 book]", "[Proposal: 2 knives, 1 hat]", "[x]", "[Proposal: ² books]",
+                          "[Proposal:]"),
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
         generate=_generate,

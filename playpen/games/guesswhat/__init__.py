@@ -23,6 +23,8 @@ GAMES = {
         master=GuessWhatMaster,
         description="Find the target among 8 candidate words by asking yes/no questions, then guess it once.",
         domain="out",
+        protocol_markers=("QUESTION: is it?", "QUESTION: a? b?", "GUESS:", "GUESS: a b c", "GUESS: apple, pear",
+                          "ANSWER: yes", "ANSWER: maybe\nASIDE: yes"),
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
         generate=generate,

@@ -109,6 +109,9 @@ GAMES = {
         description="Two players with different item values agree on which items to keep within a weight limit. "
                     "Main Score: the deal's normalised harmonic mean of both utilities.",
         domain="out",  # not in the paper's split (v3.0 game): held out by default
+        protocol_markers=("STRATEGIC REASONING: {'x'}",
+                          "STRATEGIC REASONING: {'x'}\nPROPOSAL: {'A1'}\nARGUMENT: {'ok'}",
+                          "STRATEGIC REASONING: {'x'}\nAGREE: {'A1'}", "PROPOSAL: {1: 2}", "REFUSE: {}", "ARGUMENT: {"),
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
         generate=_generate,

@@ -35,6 +35,8 @@ GAMES = {
         description="The Instruction Giver describes a 5x5 letter grid one command at a time; "
                     "the Instruction Follower draws it. Main Score: F1 of the final drawing.",
         domain="in",
+        protocol_markers=("Command: DONE", "Command: put an X in every cell\nCommand: DONE", "\n".join(["X X X X X"] * 5),
+                          "▢ ▢ ▢ ▢ ▢\n" * 7),
         paper_reward="success",  # the paper: 1 if F1 >= 99, which is imagegame's success
         learner="Instruction Follower",  # the paper's learner role
         instances_dir=Path(__file__).parent / "in",

@@ -23,6 +23,8 @@ GAMES = {
         description="Player A and Player B each see a 5x5 X/▢ grid; after describing them and asking three "
                     "questions each, both decide whether the grids are the same. Main Score: 100 if both are right.",
         domain="out",
+        protocol_markers=("DESCRIPTION: nothing", "QUESTION: is it?", "QUESTION: a? b?", "ANSWER: yes",
+                          "ANSWER: maybe\nASIDE: yes", "DECISION: same grid", "DECISION: different grids"),
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
         generate=_generate,

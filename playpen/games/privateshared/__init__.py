@@ -33,6 +33,7 @@ GAMES = {
         description="Answer a questioner's requests for slot values and keep track, when probed, of what the "
         "questioner already knows (scorekeeping).",
         domain="in",
+        protocol_markers=("ANSWER: yes", "ANSWER: maybe\nASIDE: yes", "ASIDE: no"),
         instances_dir=Path(__file__).parent / "in",
         scripted=scripted,
         generate=generate,

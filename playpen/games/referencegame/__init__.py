@@ -20,6 +20,7 @@ GAMES = {
         master=ReferenceGameMaster,
         description="Describe the target among three ASCII grids so that the partner can pick it out.",
         domain="in",
+        protocol_markers=("Expression: ", "Answer: fourth", "Answer: first\nsecond"),
         paper_reward="success",
         learner="Instruction Follower",  # the paper's learner role
         instances_dir=Path(__file__).parent / "in",

@@ -29,6 +29,14 @@ _DESCRIPTIONS = {
     BBHGameMaster: "BIG-Bench Hard: 27 reasoning tasks with three-shot examples; exact-match answers.",
 }
 
+#: replies imitating each task's answer format for check_game's hostile replies (IFEval judges any reply)
+_MARKERS = {
+    EQBenchGameMaster: ("Anger: 5\nJoy: 0", "Anger: 11", "Anger: 0\nJoy: 0", "Anger: 5\nAnger: 6"),
+    CLadderGameMaster: ("yes", "No.", "maybe yes"),
+    MMLUProGameMaster: ("The answer is (A)", "The answer is (A). The answer is (B)", "The answer is (Z)"),
+    BBHGameMaster: ("(A)", "True", "valid"),
+}
+
 
 def _spec(master) -> GameSpec:
     name = master.name
@@ -37,6 +45,7 @@ def _spec(master) -> GameSpec:
         master=master,
         description=_DESCRIPTIONS[master],
         domain="static",
+        protocol_markers=_MARKERS.get(master, ()),
         instances_dir=_HERE / "in",  # none shipped: see instances_help
         scripted=scripted_for(name),
         examples=_HERE / "examples" / f"{name}.json",

@@ -21,6 +21,7 @@ GAMES = {
         master=TabooMaster,
         description="Describe a word without its taboo words; the partner guesses it in three tries.",
         domain="in",
+        protocol_markers=("CLUE: ", "CLUE: apple\nCLUE: pear", "GUESS:", "GUESS: a b c", "GUESS: apple, pear"),
         learner="WordGuesser",  # the paper's learner role
         paper_reward="per_round",  # 1/#rounds when guessed
         target_keys=("target_word",),

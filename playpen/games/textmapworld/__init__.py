@@ -30,12 +30,16 @@ _INFO = {
     "official instances": "clembench textmapworld/<game>/in/instances.json loads as it is",
 }
 
+#: replies imitating the explorer's protocol for check_game's hostile replies
+_MOVES = ("GO: north", "GO: up", "DONE")
+
 GAMES: dict[str, GameSpec] = {
     "textmapworld": GameSpec(
         name="textmapworld",
         master=TextMapWorldMaster,
         description="Explore a house of 4-8 named rooms with GO: <direction> and say DONE when every room is visited.",
         domain="out",
+        protocol_markers=_MOVES,
         instances_dir=_IN / "textmapworld",
         scripted=factory(EXPLORE),
         generate=generator("textmapworld"),
@@ -47,6 +51,7 @@ GAMES: dict[str, GameSpec] = {
         master=GraphReasoningMaster,
         description="Explore a house and report the map drawn so far with every move, as one dictionary line.",
         domain="out",
+        protocol_markers=_MOVES + ('{"action": "GO: north", "graph": {"nodes": [], "edges": {}}}',),
         instances_dir=_IN / "textmapworld_graphreasoning",
         scripted=factory(GRAPH),
         generate=generator("textmapworld_graphreasoning"),
@@ -58,6 +63,7 @@ GAMES: dict[str, GameSpec] = {
         master=SpecificRoomMaster,
         description="Walk through a house to a named target room and say DONE there.",
         domain="out",
+        protocol_markers=_MOVES,
         instances_dir=_IN / "textmapworld_specificroom",
         scripted=factory(TARGET),
         generate=generator("textmapworld_specificroom"),

@@ -28,12 +28,17 @@ _INFO = {
     "official experiments use their embedded lang_keywords.official_words_list",
 }
 
+#: replies imitating wordle's protocol for check_game's hostile replies
+WORDLE_MARKERS = ("explanation: x\nguess: ", "explanation: x\nguess: hello\nguess: world",
+                  "explanation: because\nguess: zzzzz")
+
 GAMES: dict[str, GameSpec] = {
     "wordle": GameSpec(
         name="wordle",
         master=WordleMaster,
         description="Guess a secret five-letter word in six tries from green/yellow/red letter feedback.",
         domain="in",
+        protocol_markers=WORDLE_MARKERS,
         paper_reward="success",
         target_keys=("target_word",),
         instances_dir=INSTANCES_DIR / "wordle",
@@ -47,6 +52,7 @@ GAMES: dict[str, GameSpec] = {
         master=WordleWithClueMaster,
         description="Wordle with a crossword-style clue for the secret word.",
         domain="in",
+        protocol_markers=WORDLE_MARKERS,
         paper_reward="success",
         target_keys=("target_word",),
         instances_dir=INSTANCES_DIR / "wordle_withclue",
@@ -61,6 +67,7 @@ GAMES: dict[str, GameSpec] = {
         master=WordleWithCriticMaster,
         description="Wordle with a clue, where a critic judges each proposed guess before the guesser commits.",
         domain="in",
+        protocol_markers=WORDLE_MARKERS + ("explanation: x\nagreement: maybe", "agreement: yes\nagreement: no"),
         paper_reward="success",
         target_keys=("target_word",),
         learner="ReflectingWordGuesser",  # the paper's learner role

@@ -61,7 +61,7 @@ from playpen.train.conversation import (
     tokenise_conversation,
     tokens_from_turns,
 )
-from playpen.train.vllm_learner import VLLMLearner, reload_layerwise
+from playpen.models.vllm_learner import VLLMLearner, reload_layerwise
 from playpen.train.guardrails import check_guardrails
 
 log = logging.getLogger("playpen.train")

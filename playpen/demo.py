@@ -130,7 +130,7 @@ def run_demo(output_dir: Path = Path("demo"), *, steps: int = 10, seed: int = 0,
     """Evaluate → GRPO → evaluate → ``report.html`` (the before/after evaluations are the training run's own
     evaluations at step 0 and at the last step). Registers the trained adapter as ``smollm2-135m-grpo-demo``."""
     from playpen.models.embedded import prepare_embedded_model
-    from playpen.train.evaluation import read_eval_rows
+    from playpen.eval.policy import read_eval_rows
     from playpen.train.grpo import train_grpo
 
     say = printer or (lambda _: None)

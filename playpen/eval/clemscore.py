@@ -5,6 +5,10 @@ Score)`` over the episodes whose Main Score is a number (aborted ones are NaN), 
 sample standard deviation of those; each rounded to 2 decimals. Per model: the means of the rounded per-game
 figures across games (a game whose quality is NaN drops out of the quality mean), rounded, and
 ``clemscore = round(avg % Played / 100 · avg Quality, 2)``.
+
+``clemscore`` (the formula) and ``scope_games`` (which games an all / in / out / static figure averages) are the
+only ones: the tables here, the bootstrap and ``compare`` (``confidence``) and the evaluations during training
+(``eval.policy``) call them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from playpen.core.errors import PlaypenError
 from playpen.results.records import ERROR_FILE, INSTANCE_FILE, SCORES_FILE, Episode, ResultsFileError, episodes
 
 CLEMSCORE_COLUMN = "-, clemscore"
+#: summary scopes: the dialogue games (all, in, out) and the static tasks (their "clemscore" is the statscore)
+SCOPES = ("all", "in", "out", "static")
 AVG_PLAYED_COLUMN = "all, Average % Played"
 AVG_QUALITY_COLUMN = "all, Average Quality Score"
 
@@ -40,6 +46,33 @@ class ScoreRow:
 def round2(value: float) -> float:
     # numpy/pandas rounding (scale, round half to even, unscale), so tables match clembench's digit for digit
     return value if math.isnan(value) else round(value * 100) / 100
+
+
+def clemscore(played: Any, quality: Any, *, unplayed: float = math.nan) -> Any:
+    """% played / 100 × quality, of floats or numpy arrays (unrounded). Where the quality is undefined (NaN:
+    nothing was played) the score is ``unplayed``: clembench leaves it blank (NaN); the bootstrap and the
+    evaluations during training use 0, its limit, so that learning to play at all shows as a change."""
+    score = played / 100 * quality
+    if math.isnan(unplayed):
+        return score
+    if isinstance(score, float):
+        return unplayed if math.isnan(quality) else score
+    import numpy as np
+
+    return np.where(np.isnan(quality), unplayed, score)
+
+
+def scope_games(games: Iterable[str], scope: str) -> list[str]:
+    """The games of ``games`` (in their order) that a figure of ``scope`` averages: ``all`` the dialogue games,
+    ``in`` / ``out`` those of that domain (``GameSpec.domain``), ``static`` the statscore's tasks (never in
+    ``all``)."""
+    from playpen.games import domain_of
+
+    if scope == "static":
+        from playpen.games.static import STATSCORE_GAMES
+
+        return [g for g in games if g in STATSCORE_GAMES]
+    return [g for g in games if domain_of(g) != "static" and scope in ("all", domain_of(g))]
 
 
 def _number(value: Any) -> float:
@@ -141,15 +174,17 @@ class ModelTable:
     model: str
     games: dict[str, GameFigures] = field(default_factory=dict)
 
-    def average(self, games: Iterable[str] | None = None) -> tuple[float, float, float]:
-        """(avg % played, avg quality, clemscore) over ``games`` (default: all of the model's games)."""
+    def average(self, games: Iterable[str] | None = None, *,
+                unplayed: float = math.nan) -> tuple[float, float, float]:
+        """(avg % played, avg quality, clemscore) over ``games`` (default: all of the model's games); ``unplayed``
+        is the clemscore when no game's quality is defined (``clemscore``)."""
         names = [g for g in (games if games is not None else self.games) if g in self.games]
         if not names:
             return math.nan, math.nan, math.nan
         played = round2(statistics.fmean(self.games[g].played for g in names))
         qualities = [self.games[g].quality for g in names if not math.isnan(self.games[g].quality)]
         quality = round2(statistics.fmean(qualities)) if qualities else math.nan
-        return played, quality, round2(played / 100 * quality)
+        return played, quality, round2(clemscore(played, quality, unplayed=unplayed))
 
 
 def build_tables(rows: list[ScoreRow]) -> list[ModelTable]:

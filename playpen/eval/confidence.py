@@ -27,13 +27,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from playpen.core import metrics
-from playpen.eval.clemscore import ScoreRow, _number
+from playpen.eval.clemscore import SCOPES, ScoreRow, _number, clemscore, scope_games
 from playpen.games import domain_of
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_LEVEL = 0.95
-#: the scopes of ``playpen eval``'s summary: the dialogue games (all, in, out) and the statscore tasks (static)
-SCOPES = ("all", "in", "out", "static")
 FIGURES = ("played", "quality", "clemscore")
 
 
@@ -89,12 +87,8 @@ def episodes_by_model(rows: Iterable[ScoreRow]) -> dict[str, dict[str, GameEpiso
 
 
 def _scope_games(games: Iterable[str], scope: str) -> list[str]:
-    """The games of ``scope`` as ``playpen eval`` groups them (static: the statscore tasks, never in 'all')."""
-    if scope == "static":
-        from playpen.games.static import STATSCORE_GAMES
-
-        return sorted(g for g in games if g in STATSCORE_GAMES)
-    return sorted(g for g in games if domain_of(g) != "static" and scope in ("all", domain_of(g)))
+    """The games of ``scope`` in name order (``clemscore.scope_games``: the rule ``playpen eval`` uses)."""
+    return scope_games(sorted(games), scope)
 
 
 class _Resampler:
@@ -126,8 +120,7 @@ class _Resampler:
             quality = np.where(counted > 0, np.nansum(qualities, axis=0) / np.maximum(counted, 1), np.nan)
         # nothing played: quality is undefined but the clemscore is 0 (its limit), so that a model that learns to
         # play at all shows a change instead of an undefined one (training evaluations report it the same way)
-        clemscore = np.where(played == 0, 0.0, played / 100 * quality)
-        return {"played": played, "quality": quality, "clemscore": clemscore}
+        return {"played": played, "quality": quality, "clemscore": clemscore(played, quality, unplayed=0.0)}
 
 
 def _draws(episodes: Mapping[str, GameEpisodes], resamples: int, rng):

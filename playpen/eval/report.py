@@ -11,7 +11,8 @@ from html import escape
 from pathlib import Path
 
 from playpen.core.errors import PlaypenError
-from playpen.eval.clemscore import Gaps, ModelTable, build_tables, raw_csv, results_csv, scan_scores
+from playpen.eval.clemscore import (SCOPES, Gaps, ModelTable, build_tables, raw_csv, results_csv, scan_scores,
+                                   scope_games)
 from playpen.eval.statscore import STATIC_RESULTS_CSV
 from playpen.games import BENCHMARKS, benchmark_of, domain_of
 from playpen.games.static import STATSCORE_GAMES
@@ -24,16 +25,6 @@ MANIFEST = ".playpen-eval.json"
 #: where eval writes when the results folder holds another tool's (clembench's) outputs
 BESIDE_FOLDER = "playpen-eval"
 
-#: summary scopes: the dialogue games (all, in, out) and the static tasks (their "clemscore" is statscore)
-SCOPES = ("all", "in", "out", "static")
-
-
-def scope_games(table: ModelTable, scope: str) -> list[str]:
-    if scope == "static":
-        return [g for g in table.games if g in STATSCORE_GAMES]
-    return [g for g in table.games if domain_of(g) != "static" and scope in ("all", domain_of(g))]
-
-
 @dataclass
 class Summary:
     model: str
@@ -44,14 +35,15 @@ class Summary:
     games: int
 
 
-def summaries(tables: list[ModelTable]) -> list[Summary]:
+def summaries(tables: list[ModelTable], *, unplayed: float = math.nan) -> list[Summary]:
+    """Per model, the figures of every scope it has games in (``unplayed``: see ``clemscore``)."""
     out = []
     for table in tables:
         for scope in SCOPES:
-            games = scope_games(table, scope)
+            games = scope_games(table.games, scope)
             if not games:
                 continue
-            played, quality, clemscore = table.average(games)
+            played, quality, clemscore = table.average(games, unplayed=unplayed)
             out.append(Summary(table.model, scope, played, quality, clemscore, len(games)))
     return out
 

@@ -274,7 +274,7 @@ class Experiment:
         """Scripted competent and sloppy players on the training split -> SFT rows and DPO pairs."""
         from playpen.data.datasets import dpo_rows, sft_rows, write_rows
         from playpen.data.episodes import read_perspectives
-        from playpen.train.evaluation import evaluate_policy
+        from playpen.eval.policy import evaluate_policy
 
         folder = self.output / "data"
         competent = self.load("scripted", 0)
@@ -333,7 +333,7 @@ class Experiment:
     def _evaluate(self, model_name: str, results: Path, specs: list[GameSpec] | None = None) -> None:
         """Greedy evaluation on the same episodes for every model: in-domain games in the training setup,
         out-of-domain games in self-play, the reference tasks (``specs``: only these games)."""
-        from playpen.train.evaluation import evaluate_policy
+        from playpen.eval.policy import evaluate_policy
 
         model = self.load(model_name, self.recipe.eval_max_new_tokens)
         partner = self.load(self.recipe.partner, self.recipe.eval_max_new_tokens)

@@ -25,7 +25,6 @@ dataset rows, the ``rollout_func`` that tokenises the played episodes, the train
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
@@ -341,36 +340,6 @@ def episode_reward(completions: list[Any], episode_reward: list[float | None], e
     return [None if r is None or (isinstance(r, float) and math.isnan(r)) else float(r) for r in episode_reward]
 
 
-def _progress_callback(printer: Callable[[str], None], max_steps: int):
-    import time
-
-    from transformers import TrainerCallback
-
-    class StepPrinter(TrainerCallback):
-        """One line per optimisation step (instead of transformers' raw log dicts)."""
-
-        def __init__(self) -> None:
-            self.started = time.monotonic()
-
-        def on_step_begin(self, args, state, control, **kwargs):
-            self.started = time.monotonic()
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            logs = logs or {}
-            if ("loss" not in logs and "reward" not in logs) or not state.is_world_process_zero:
-                return
-            parts = [f"step {state.global_step}/{max_steps}"]
-            for key, label, form in (("reward", "reward", "{:+.3f}"), ("rollout/played", "played", "{:.0%}"),
-                                     ("rollout/success", "success", "{:.0%}"), ("loss", "loss", "{:.4f}"),
-                                     ("kl", "kl", "{:.4f}")):
-                if isinstance(logs.get(key), (int, float)):
-                    parts.append(f"{label} " + form.format(logs[key]))
-            parts.append(f"{time.monotonic() - self.started:.0f}s")
-            printer(", ".join(parts))
-
-    return StepPrinter()
-
-
 @dataclass
 class GRPORun:
     """Everything ``train_grpo`` builds before it trains (tests drive the trainer's steps themselves)."""
@@ -392,7 +361,7 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     from trl import GRPOConfig, GRPOTrainer
 
     from playpen.models.registry import load_model
-    from playpen.train.evaluation import EvalCallback
+    from playpen.train.callbacks import EvalCallback, StepPrinter
 
     if settings.group_size < 2:
         raise PlaypenError("the group size must be at least 2 (advantages are relative to the group)")
@@ -464,7 +433,7 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
         callbacks.append(EvalCallback(settings, specs, roles, tokenizer, partner, output_dir, resume=resume,
                                       printer=printer))
     if printer is not None:
-        callbacks.append(_progress_callback(printer, settings.max_steps))
+        callbacks.append(StepPrinter(printer, settings.max_steps))
     with warnings.catch_warnings():  # TRL marks rollout_func experimental; we pin TRL's version
         warnings.filterwarnings("ignore", message=".*'rollout_func'.*experimental")
         trainer = GRPOTrainer(model=model, reward_funcs=[episode_reward], args=args, train_dataset=dataset,
@@ -483,7 +452,7 @@ def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     evaluated one, ``best/``. Writes into ``output_dir``: checkpoints, ``final/``, ``training_log.csv`` (loss,
     reward, KL, rollout outcome rates per step), ``rollouts.jsonl``, ``eval_metrics.csv`` and ``eval/step-N/``
     (validation episodes with transcripts), ``learning_curves.png``."""
-    from playpen.train.evaluation import plot_learning_curves
+    from playpen.eval.training_log import plot_learning_curves, write_training_log
 
     output_dir = Path(output_dir)
     run = build_grpo(learner, output_dir, settings, resume=resume, printer=printer)
@@ -503,22 +472,3 @@ def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     chosen = output_dir / BEST if settings.select_by and (output_dir / BEST / "best.json").is_file() else final
     alias = register_result(settings.alias or output_dir.name, chosen, run.base)
     return chosen, alias
-
-
-LOG_KEYS = ("step", "loss", "reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "rollout/played",
-            "rollout/success", "rollout/partner_replaced", "rollout/resampled", "rollout/cut", "completions/mean_length", "grad_norm", "learning_rate")
-
-
-def write_training_log(log_history: list[dict[str, Any]], output_dir: Path) -> Path | None:
-    """``training_log.csv``: one row per optimisation step (TRL's metrics and our rollout metrics)."""
-    steps = [e for e in log_history if "step" in e and ("loss" in e or "reward" in e)]
-    if not steps:
-        return None
-    keys = [k for k in LOG_KEYS if any(k in e for e in steps)]
-    keys += sorted({k for e in steps for k in e if k not in keys and isinstance(e[k], (int, float))})
-    path = output_dir / "training_log.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=keys, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(steps)
-    return path

@@ -200,7 +200,7 @@ def test_training_instances_leave_out_every_evaluated_target_word(tmp_path):
 
 
 def test_the_report_shows_each_grpo_runs_reward_and_its_spread_per_step(tmp_path, toy_specs):
-    from playpen.train.evaluation import plot_learning_curves
+    from playpen.eval.training_log import plot_learning_curves
 
     class CurveTrainer(FakeTrainer):
         def __call__(self, method, start, output, seed, data):

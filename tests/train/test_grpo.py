@@ -36,7 +36,7 @@ def test_grpo_steps_train_save_resume_and_the_checkpoint_plays(embedded_model_di
 
     from playpen.cli import app
     from playpen.demo import DemoResult, write_report
-    from playpen.train.evaluation import read_eval_rows
+    from playpen.eval.policy import read_eval_rows
 
     output = tmp_path / "grpo"
     settings = GRPOSettings(games=[GAME], roles={GAME: GIVER}, partner="scripted", group_size=2, batch_size=2,

@@ -20,7 +20,6 @@ few steps; quality stays at the scripted follower's chance level (``demo_setting
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import time
@@ -196,6 +195,7 @@ def _learner_samples(run_dir: Path, count: int = 4) -> tuple[list[dict], list[di
 
 
 def write_report(result: DemoResult, settings: Any, run_dir: Path) -> Path:
+    from playpen.eval.html import embedded_png, page
     from playpen.games import domain_of
 
     root = result.output_dir
@@ -226,8 +226,7 @@ def write_report(result: DemoResult, settings: Any, run_dir: Path) -> Path:
                           f"<td>{_delta(row[key], after[key])}</td>")
             rows.append(f"<tr>{cells}</tr>")
     curves = run_dir / "learning_curves.png"
-    image = (f"<img src='data:image/png;base64,{base64.b64encode(curves.read_bytes()).decode()}' "
-             f"alt='learning curves' style='max-width:100%'>") if curves.is_file() else "<p>(no learning curves)</p>"
+    image = embedded_png(curves.read_bytes(), "learning curves") if curves.is_file() else "<p>(no learning curves)</p>"
     before_eps = episode_outcomes(run_dir / "eval" / "step-0")
     after_eps = episode_outcomes(run_dir / "eval" / f"step-{last}")
     links = []
@@ -245,12 +244,9 @@ def write_report(result: DemoResult, settings: Any, run_dir: Path) -> Path:
               if k in ("games", "roles", "partner", "group_size", "batch_size", "max_steps", "learning_rate", "beta",
                        "temperature", "max_new_tokens", "lora_r", "lora_alpha", "reward", "abort_penalty",
                        "eval_games", "seed")}
-    html = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Playpen demo</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1150px;margin:24px auto;padding:0 16px;color:#222}}
-table{{border-collapse:collapse;margin:12px 0 28px}}td,th{{border:1px solid #ddd;padding:4px 9px;text-align:right}}
-td:first-child,td:nth-child(2),td:nth-child(3),th{{text-align:left}}th{{background:#f3f4f6}}
-code{{white-space:pre-wrap;font-size:12px}}</style></head><body>
-<h1>Playpen demo: GRPO on the embedded model</h1>
+    style = ("td:first-child,td:nth-child(2),td:nth-child(3),th{text-align:left}\n"
+             "code{white-space:pre-wrap;font-size:12px}img{max-width:100%}")
+    html = page("Playpen demo", f"""<h1>Playpen demo: GRPO on the embedded model</h1>
 <p><b>{escape(LEARNER)}</b> (SmolLM2-135M-Instruct) learned <b>{escape(", ".join(settings.games))}</b> as the
 <b>{escape(", ".join(settings.roles.values()))}</b> against the game's scripted partner: {result.steps} GRPO steps of
 {settings.batch_size} episodes (groups of {settings.group_size}), LoRA r={settings.lora_r}, seed {result.seed}.
@@ -278,6 +274,6 @@ Middle: GRPO loss and KL to the base model. Right: validation figures (greedy).<
 <p>The trained LoRA adapter is in <code>grpo/final/</code> and registered as the model alias
 <code>{escape(settings.alias or '')}</code>: <code>playpen run -g {escape(settings.games[0])} -m {escape(settings.alias or '')}
 -m scripted --split validation</code>.</p>
-</body></html>"""
+""", style)
     atomic_write_text(result.report, html)
     return result.report

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import math
@@ -13,6 +12,7 @@ from pathlib import Path
 from playpen.core.errors import PlaypenError
 from playpen.eval.clemscore import (SCOPES, Gaps, ModelTable, build_tables, raw_csv, results_csv, scan_scores,
                                    scope_games)
+from playpen.eval.html import embedded_png, page
 from playpen.eval.statscore import STATIC_RESULTS_CSV
 from playpen.games import BENCHMARKS, benchmark_of, domain_of
 from playpen.games.static import STATSCORE_GAMES
@@ -98,21 +98,17 @@ def results_html(tables: list[ModelTable], png: bytes, notes: list[str] | None =
                 f"<tr><td>{escape(table.model)}</td><td>{escape(game)}</td><td>{domain_of(game)}</td><td>{fig.episodes}</td>"
                 f"<td>{_fmt(fig.played)}</td><td>{_fmt(fig.quality)}</td><td>{_fmt(fig.quality_std)}</td></tr>"
             )
-    image = base64.b64encode(png).decode()
-    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Playpen results</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}}
-table{{border-collapse:collapse;margin:12px 0 28px}}td,th{{border:1px solid #ddd;padding:4px 10px;text-align:right}}
-td:first-child,td:nth-child(2),th{{text-align:left}}th{{background:#f3f4f6}}
-.warn{{background:#fff3cd;border:1px solid #e0c060;padding:6px 10px}}</style></head><body>
-<h1>Playpen results</h1>{warnings}
+    style = ("td:first-child,td:nth-child(2),th{text-align:left}\n"
+             ".warn{background:#fff3cd;border:1px solid #e0c060;padding:6px 10px}img{max-width:100%}")
+    return page("Playpen results", f"""<h1>Playpen results</h1>{warnings}
 <p>clemscore = (average % played / 100) × average quality score, averaged over games as clembench does.
 In-domain games are the paper's training games; out-of-domain games are held out. The <i>static</i> row is
 statscore: the same formula over clembench's static tasks (cladder, eqbench, ifeval, mmlu_pro).</p>
 <h2>Summary</h2><table><tr><th>model</th><th>games</th><th>#</th><th>% played</th><th>quality</th><th>clemscore</th></tr>
 {''.join(rows)}</table>
-<img src="data:image/png;base64,{image}" alt="% played and quality score per game" style="max-width:100%">
+{embedded_png(png, "% played and quality score per game")}
 <h2>Per game</h2><table><tr><th>model</th><th>game</th><th>domain</th><th>episodes</th><th>% played</th>
-<th>quality</th><th>quality std</th></tr>{''.join(per_game)}</table></body></html>"""
+<th>quality</th><th>quality std</th></tr>{''.join(per_game)}</table>""", style)
 
 
 @dataclass

@@ -28,8 +28,6 @@ from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
-from playpen.results.records import episode_outcomes
-from playpen.results.transcript import outcome_link
 from playpen.results.store import atomic_write_text
 
 LEARNER = "smollm2-135m"
@@ -195,6 +193,7 @@ def _learner_samples(run_dir: Path, count: int = 4) -> tuple[list[dict], list[di
 
 
 def write_report(result: DemoResult, settings: Any, run_dir: Path) -> Path:
+    from playpen.eval.experiment_report import transcripts_table
     from playpen.eval.html import embedded_png, page
     from playpen.games import domain_of
 
@@ -227,14 +226,8 @@ def write_report(result: DemoResult, settings: Any, run_dir: Path) -> Path:
             rows.append(f"<tr>{cells}</tr>")
     curves = run_dir / "learning_curves.png"
     image = embedded_png(curves.read_bytes(), "learning curves") if curves.is_file() else "<p>(no learning curves)</p>"
-    before_eps = episode_outcomes(run_dir / "eval" / "step-0")
-    after_eps = episode_outcomes(run_dir / "eval" / f"step-{last}")
-    links = []
-    for key in sorted(set(before_eps) | set(after_eps)):
-        game, experiment, episode = key
-        links.append(f"<tr><td>{escape(game)}</td><td>{escape(experiment)}</td><td>{escape(episode)}</td>"
-                     f"<td>{outcome_link(before_eps.get(key), root)}</td>"
-                     f"<td>{outcome_link(after_eps.get(key), root)}</td></tr>")
+    links = transcripts_table([("before", run_dir / "eval" / "step-0"), ("after", run_dir / "eval" / f"step-{last}")],
+                              set(), root, per_game=None)
     first, final = _learner_samples(run_dir)
     samples = "".join(
         f"<tr><td>{label}</td><td>{r['step']}</td><td>{escape(r['outcome'] or '')}</td><td>{_fmt(r['reward'])}</td>"
@@ -269,7 +262,7 @@ Middle: GRPO loss and KL to the base model. Right: validation figures (greedy).<
 <p>Every training episode is in <code>grpo/rollouts.jsonl</code>; per-step metrics in
 <code>grpo/training_log.csv</code>, evaluations in <code>grpo/eval_metrics.csv</code>.</p>
 <h2>Transcripts</h2>
-<table><tr><th>game</th><th>experiment</th><th>episode</th><th>before</th><th>after</th></tr>{''.join(links)}</table>
+{links}
 <h2>Recipe</h2><pre>{escape(json.dumps(recipe, indent=1, default=str))}</pre>
 <p>The trained LoRA adapter is in <code>grpo/final/</code> and registered as the model alias
 <code>{escape(settings.alias or '')}</code>: <code>playpen run -g {escape(settings.games[0])} -m {escape(settings.alias or '')}

@@ -1,24 +1,11 @@
 """GRPO's group play, without any trainer: the episodes a step's groups are played in, and their rewards.
 
 A *group* is a run of equal ``(game, instance key, role)`` keys (TRL repeats each dataset row ``group_size``
-times in a row). ``GroupPlay.play_step`` plays all groups of a step in one batch through the rollout engine and
-returns, per position, the episode that position trains on:
-
-- **episode sets**: groups of the same instance and size but different roles (self-play in every role) share
-  one set of episodes, each role viewing (and being rewarded for) the same episodes;
-- **branching**: a group plays one trunk episode, draws one of the learner's turns in it uniformly, and forks
-  the rest of the group from the game state just before that turn (``GameMaster.copy()``), so the group differs
-  only from that turn on; the shared earlier replies are counted in ``PlayedEpisode.shared_replies``;
-- **partner failures**: episodes the partner spoiled (it aborted, the episode errored, the learner never got a
-  turn) are played again (``partner_retries``) and, if that keeps happening, replaced by a valid episode of
-  the same group (a group with none takes a copy of another group), so the learner is never blamed for its
-  partner's mistakes (the paper's recipe);
-- **flat groups** (``resample_flat_groups``, dynamic sampling): a set whose rewards are all equal (advantage 0
-  for all) is played again on another instance of its game;
-- **rewards**: the named episode reward (``envs.rewards``); an abort is charged to the role that caused it.
-
-``playpen.train.grpo.EpisodeRollout`` turns these episodes into TRL's token sequences and loss masks.
-"""
+times). ``GroupPlay.play_step`` plays a step's groups in one batch: groups of one instance in different roles
+share their episodes (``episode_sets``); with branching a group forks from one trunk (``play_branching``);
+episodes the partner spoiled are played again, then replaced within their group (``replace_partner_failures``);
+flat groups are replayed on another instance (dynamic sampling); an abort is charged to the role that caused it.
+``playpen.train.grpo.EpisodeRollout`` turns the episodes into TRL's token sequences and loss masks."""
 
 from __future__ import annotations
 

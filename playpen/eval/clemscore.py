@@ -6,9 +6,8 @@ sample standard deviation of those; each rounded to 2 decimals. Per model: the m
 figures across games (a game whose quality is NaN drops out of the quality mean), rounded, and
 ``clemscore = round(avg % Played / 100 · avg Quality, 2)``.
 
-``clemscore`` (the formula) and ``scope_games`` (which games an all / in / out / static figure averages) are the
-only ones: the tables here, the bootstrap and ``compare`` (``confidence``) and the evaluations during training
-(``eval.policy``) call them.
+The one ``clemscore`` formula and the one ``scope_games`` rule (all / in / out / static) serve these tables, the
+bootstrap and ``compare`` (``confidence``) and the evaluations during training (``eval.policy``).
 """
 
 from __future__ import annotations
@@ -75,11 +74,8 @@ def scope_games(games: Iterable[str], scope: str) -> list[str]:
     return [g for g in games if domain_of(g) != "static" and scope in ("all", domain_of(g))]
 
 
-def _number(value: Any) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
+def as_number(value: Any) -> float:
+    """``value`` as a float (True/False as 1/0, a numeric string parsed); NaN when it is not a number."""
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -148,12 +144,16 @@ def scan_scores(results_dir: str | Path, *, models: str | None = None,
         except ResultsFileError as error:
             gaps.setdefault(model, Gaps()).invalid[episode.path] = str(error)
             continue
-        for metric, value in episode_scores.items():
-            rows.append(ScoreRow(episode.game, model, episode.experiment_dir, episode.episode_dir, metric, value))
-        if metrics.ABORTED in episode_scores:
-            rows.append(ScoreRow(episode.game, model, episode.experiment_dir, episode.episode_dir, metrics.PLAYED,
-                                 1 - _number(episode_scores[metrics.ABORTED])))
+        rows += score_rows(episode.game, model, episode.experiment_dir, episode.episode_dir, episode_scores)
     return rows, gaps
+
+
+def score_rows(game: str, model: str, experiment: str, episode: str, scores: dict[str, Any]) -> list[ScoreRow]:
+    """An episode's metrics (its ``episode scores``) as rows, with the derived ``Played`` = 1 − ``Aborted``."""
+    rows = [ScoreRow(game, model, experiment, episode, metric, value) for metric, value in scores.items()]
+    if metrics.ABORTED in scores:
+        rows.append(ScoreRow(game, model, experiment, episode, metrics.PLAYED, 1 - as_number(scores[metrics.ABORTED])))
+    return rows
 
 
 def load_score_rows(results_dir: str | Path, *, models: str | None = None, games: set[str] | None = None) -> list[ScoreRow]:
@@ -192,9 +192,9 @@ def build_tables(rows: list[ScoreRow]) -> list[ModelTable]:
     main: dict[tuple[str, str], list[float]] = {}
     for row in rows:
         if row.metric == metrics.PLAYED:
-            played.setdefault((row.model, row.game), []).append(_number(row.value))
+            played.setdefault((row.model, row.game), []).append(as_number(row.value))
         elif row.metric == metrics.MAIN_SCORE:
-            main.setdefault((row.model, row.game), []).append(_number(row.value))
+            main.setdefault((row.model, row.game), []).append(as_number(row.value))
     tables: dict[str, ModelTable] = {}
     for (model, game), values in sorted(played.items()):
         scores = [v for v in main.get((model, game), []) if not math.isnan(v)]

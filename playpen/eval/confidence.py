@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from playpen.core import metrics
-from playpen.eval.clemscore import SCOPES, ScoreRow, _number, clemscore, scope_games
+from playpen.eval.clemscore import SCOPES, ScoreRow, as_number, clemscore, scope_games
 from playpen.games import domain_of
 
 DEFAULT_RESAMPLES = 2000
@@ -71,9 +71,9 @@ def episodes_by_model(rows: Iterable[ScoreRow]) -> dict[str, dict[str, GameEpiso
     for row in rows:
         key = (row.model, row.game, f"{row.experiment}/{row.episode}")
         if row.metric == metrics.PLAYED:
-            played[key] = _number(row.value)
+            played[key] = as_number(row.value)
         elif row.metric == metrics.MAIN_SCORE:
-            scores[key] = _number(row.value)
+            scores[key] = as_number(row.value)
     grouped: dict[str, dict[str, list[tuple[str, float, float]]]] = {}
     for (model, game, episode), flag in sorted(played.items()):
         grouped.setdefault(model, {}).setdefault(game, []).append((episode, flag, scores.get((model, game, episode), math.nan)))
@@ -84,11 +84,6 @@ def episodes_by_model(rows: Iterable[ScoreRow]) -> dict[str, dict[str, GameEpiso
         }
         for model, games in grouped.items()
     }
-
-
-def _scope_games(games: Iterable[str], scope: str) -> list[str]:
-    """The games of ``scope`` in name order (``clemscore.scope_games``: the rule ``playpen eval`` uses)."""
-    return scope_games(sorted(games), scope)
 
 
 class _Resampler:
@@ -176,7 +171,7 @@ def bootstrap_figures(episodes: Mapping[str, GameEpisodes], *, resamples: int = 
     games = {g: {f: _interval(v, level) for f, v in sampler.figures([g]).items()} for g in sorted(episodes)}
     scopes = {}
     for scope in SCOPES:
-        names = _scope_games(episodes, scope)
+        names = scope_games(sorted(episodes), scope)
         if names:
             scopes[scope] = {f: _interval(v, level) for f, v in sampler.figures(names).items()}
     return Figures(games, scopes, {g: len(e.keys) for g, e in episodes.items()})
@@ -240,7 +235,7 @@ def compare(a: Mapping[str, GameEpisodes], b: Mapping[str, GameEpisodes], *, res
         return {f: Difference(_interval(fb[f] - fa[f], level), _p_value(fb[f] - fa[f])) for f in FIGURES}
 
     games = {g: differences([g]) for g in common}
-    scopes = {s: differences(names) for s in SCOPES if (names := _scope_games(common, s))}
+    scopes = {s: differences(names) for s in SCOPES if (names := scope_games(sorted(common), s))}
     return Comparison(paired, games, scopes)
 
 
@@ -305,7 +300,7 @@ def intervals_csv(figures: Mapping[str, Figures], level: float = DEFAULT_LEVEL) 
 
     for model, figs in sorted(figures.items()):
         for scope, values in figs.scopes.items():
-            count = sum(figs.episodes[g] for g in _scope_games(figs.episodes, scope))
+            count = sum(figs.episodes[g] for g in scope_games(sorted(figs.episodes), scope))
             for figure, interval in values.items():
                 writer.writerow([model, scope, "", count, figure, cell(interval.estimate), cell(interval.low), cell(interval.high)])
         for game, values in figs.games.items():

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from playpen.eval.confidence import GameEpisodes, point_figures, seed_change
-from playpen.eval.html import embedded_png, page
+from playpen.eval.html import embedded_png, page, png_of, pyplot
 from playpen.results.records import episode_outcomes
 from playpen.results.store import atomic_write_bytes, atomic_write_text
 from playpen.results.transcript import outcome_link
@@ -63,14 +63,17 @@ def write_report(output: Path, report: dict[str, Any], transcripts: str, curves:
     atomic_write_text(output / "report.html", _report_html(report, png, transcripts, curves))
 
 
-def transcripts_table(columns: list[tuple[str, Path]], first_games: set[str], root: Path, per_game: int = 8) -> str:
-    """HTML: the first ``per_game`` evaluated episodes of every game (``first_games`` first), each run of
-    ``columns`` (label, evaluation folder) side by side, each outcome linked to its transcript."""
+def transcripts_table(columns: list[tuple[str, Path]], first_games: set[str], root: Path,
+                      per_game: int | None = 8) -> str:
+    """HTML: the first ``per_game`` (None: all) evaluated episodes of every game (``first_games`` first), each run
+    of ``columns`` (label, evaluation folder) side by side, each outcome linked to its transcript (the demo's
+    before/after table too)."""
     outcomes = [(label, episode_outcomes(folder)) for label, folder in columns if folder.is_dir()]
     shown: dict[str, list[tuple[str, str, str]]] = {}
     for key in sorted(set().union(*(found for _, found in outcomes)), key=lambda k: (k[0] not in first_games, k)):
-        if len(shown.setdefault(key[0], [])) < per_game:
-            shown[key[0]].append(key)
+        game = shown.setdefault(key[0], [])
+        if per_game is None or len(game) < per_game:
+            game.append(key)
     head = "<tr><th>game</th><th>experiment</th><th>episode</th>" + "".join(
         f"<th>{escape(label)}</th>" for label, _ in outcomes) + "</tr>"
     body = "".join(
@@ -145,12 +148,7 @@ def _report_png(rows: list[dict[str, Any]], recipe: Mapping[str, Any]) -> bytes 
     quality = [r for r in rows if r["game"] and r["scope"] == "in" and r["figure"] == "quality"]
     if not change and not quality:
         return None
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     methods = list(dict.fromkeys(r["method"] for r in rows))  # in the runner's order
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2))
@@ -169,10 +167,7 @@ def _report_png(rows: list[dict[str, Any]], recipe: Mapping[str, Any]) -> bytes 
     seeds = max((r["seeds"] for r in rows), default=0)
     figure.suptitle(f"{recipe['base']}: {seeds} seed(s) per method, bootstrap 95 % intervals", fontsize=10)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    return buffer.getvalue()
+    return png_of(figure)
 
 
 def _report_html(report: dict[str, Any], png: bytes | None, transcripts: str,

@@ -1,11 +1,13 @@
-"""The one look of Playpen's HTML reports (``playpen eval``'s ``results.html``, the experiment's ``report.html``,
-the demo's report): a page with the shared style, and PNG charts embedded in it. (Transcripts have their own:
-``results.transcript``.)"""
+"""The one look of Playpen's reports (``playpen eval``'s ``results.html``, the experiment's ``report.html``, the
+demo's report, the training curves): a page with the shared style, PNG charts drawn off-screen and embedded in
+it. (Transcripts have their own: ``results.transcript``.)"""
 
 from __future__ import annotations
 
 import base64
+import io
 from html import escape
+from typing import Any
 
 #: the style every report shares; a page adds its own rules after it
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:24px auto;padding:0 16px;color:#222}\n"
@@ -22,3 +24,21 @@ def page(title: str, body: str, style: str = "") -> str:
 def embedded_png(png: bytes, alt: str) -> str:
     """An ``<img>`` holding ``png`` itself (a report is one file)."""
     return f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="{escape(alt)}">'
+
+
+def pyplot() -> Any:
+    """matplotlib's ``pyplot``, drawing off-screen (imported on first use: it is slow to import)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def png_of(figure: Any, dpi: int = 100) -> bytes:
+    """``figure`` as PNG bytes; the figure is closed."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    pyplot().close(figure)
+    return buffer.getvalue()

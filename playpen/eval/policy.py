@@ -11,14 +11,13 @@ scope in which nothing was played gets clemscore 0 (``clemscore``'s ``unplayed``
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from playpen.core import metrics
 from playpen.core.registry import GameSpec
-from playpen.eval.clemscore import ModelTable, ScoreRow, build_tables, clemscore, round2
+from playpen.eval.clemscore import ModelTable, ScoreRow, as_number, build_tables, clemscore, round2, score_rows
 from playpen.eval.report import summaries
 from playpen.models.base import Model
 from playpen.rollout.engine import EpisodeJob, run_episodes
@@ -73,11 +72,8 @@ def evaluate_policy(
         row = result.job.row
         if store is not None:
             store.write_episode(row, result.master, {r: m.name for r, m in result.job.players.items()}, {})
-        episode = result.master.scores()[metrics.EPISODE_SCORES_KEY]
-        for metric in (metrics.MAIN_SCORE, metrics.ABORTED):
-            rows.append(ScoreRow(row.game, model.name, row.experiment_dir, row.episode_dir, metric, episode[metric]))
-        rows.append(ScoreRow(row.game, model.name, row.experiment_dir, row.episode_dir, metrics.PLAYED,
-                             1 - episode[metrics.ABORTED]))
+        rows += score_rows(row.game, model.name, row.experiment_dir, row.episode_dir,
+                           result.master.scores()[metrics.EPISODE_SCORES_KEY])
     tables = build_tables(rows)
     return tables[0] if tables else ModelTable(model.name)
 
@@ -106,9 +102,9 @@ def read_eval_rows(path: Path) -> list[dict[str, Any]]:
     """``eval_metrics.csv`` with numbers parsed (``step`` int; figures float, NaN when empty)."""
     out = []
     for row in read_csv_rows(path):
-        out.append({**row, "step": int(float(row["step"])), "played": csv_float(row["played"]),
-                    "quality": csv_float(row["quality"]), "clemscore": csv_float(row["clemscore"]),
-                    "episodes": int(csv_float(row["episodes"])) if row.get("episodes") else 0})
+        out.append({**row, "step": int(float(row["step"])), "played": as_number(row["played"]),
+                    "quality": as_number(row["quality"]), "clemscore": as_number(row["clemscore"]),
+                    "episodes": int(as_number(row["episodes"])) if row.get("episodes") else 0})
     return out
 
 
@@ -117,12 +113,5 @@ def read_csv_rows(path: Path) -> list[dict[str, str]]:
         return []
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
-
-
-def csv_float(value: str | None) -> float:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return math.nan
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 from dataclasses import dataclass, field
 from html import escape
@@ -12,7 +11,7 @@ from pathlib import Path
 from playpen.core.errors import PlaypenError
 from playpen.eval.clemscore import (SCOPES, Gaps, ModelTable, build_tables, raw_csv, results_csv, scan_scores,
                                    scope_games)
-from playpen.eval.html import embedded_png, page
+from playpen.eval.html import embedded_png, page, png_of, pyplot
 from playpen.eval.statscore import STATIC_RESULTS_CSV
 from playpen.games import BENCHMARKS, benchmark_of, domain_of
 from playpen.games.static import STATSCORE_GAMES
@@ -54,10 +53,7 @@ def _fmt(value: float) -> str:
 
 def chart_png(tables: list[ModelTable]) -> bytes:
     """Grouped bars of % played and quality per game, one panel per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axes = plt.subplots(len(tables), 1, figsize=(11, 3.6 * len(tables)), squeeze=False)
     for axis, table in zip(axes[:, 0], tables):
@@ -76,10 +72,7 @@ def chart_png(tables: list[ModelTable]) -> bytes:
         axis.legend(fontsize=8, loc="upper right")
         axis.grid(axis="y", alpha=0.3)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    return buffer.getvalue()
+    return png_of(figure, dpi=110)
 
 
 def results_html(tables: list[ModelTable], png: bytes, notes: list[str] | None = None) -> str:
@@ -141,7 +134,7 @@ def completeness(tables: list[ModelTable], gaps: dict[str, Gaps],
                          "same `playpen run` command to play them")
     for table in tables:
         played_static = any(domain_of(g) == "static" for g in table.games)
-        dialogue = [g for g in table.games if domain_of(g) != "static"]
+        dialogue = scope_games(table.games, "all")
         version = benchmark_of(dialogue)
         expected = sorted(games) if games else (
             (list(BENCHMARKS[version]) if dialogue else []) + (list(STATSCORE_GAMES) if played_static else []))

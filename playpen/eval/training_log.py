@@ -8,7 +8,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from playpen.eval.policy import csv_float, read_csv_rows
+from playpen.eval.html import png_of, pyplot
+from playpen.eval.clemscore import as_number
+from playpen.eval.policy import read_csv_rows
 
 #: the columns of ``training_log.csv`` that come first, in this order (any other numeric key follows by name)
 LOG_KEYS = ("step", "loss", "reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "rollout/played",
@@ -33,10 +35,7 @@ def write_training_log(log_history: list[dict[str, Any]], output_dir: Path) -> P
 
 def plot_loss(log_history: list[dict[str, Any]], output_dir: Path, title: str) -> Path:
     """``loss.png``: the training (and evaluation) loss per step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axis = plt.subplots(figsize=(7, 4))
     for key in ("loss", "eval_loss"):
@@ -50,8 +49,7 @@ def plot_loss(log_history: list[dict[str, Any]], output_dir: Path, title: str) -
     axis.legend()
     figure.tight_layout()
     path = output_dir / "loss.png"
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    path.write_bytes(png_of(figure))
     return path
 
 
@@ -63,30 +61,27 @@ def plot_learning_curves(output_dir: Path) -> Path | None:
     evaluation = read_csv_rows(output_dir / "eval_metrics.csv")
     if not training and not evaluation:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4))
-    steps = [csv_float(r["step"]) for r in training]
+    steps = [as_number(r["step"]) for r in training]
     # reward_std: the spread within groups that GRPO learns from (0 in a group = no signal from it)
     panels = ((left, ("reward", "reward_std", "frac_reward_zero_std", "rollout/played", "rollout/success")),
               (middle, ("loss", "kl")))
     for axis, keys in panels:
         for key in keys:
-            values = [csv_float(r.get(key)) for r in training]
+            values = [as_number(r.get(key)) for r in training]
             if any(not math.isnan(v) for v in values):
                 axis.plot(steps, values, marker="o" if len(steps) <= 30 else None, markersize=3, label=key)
     left.set_title("training rollouts (sampled)")
     middle.set_title("optimisation")
     for scope, style in (("all", "-o"), ("in", "--s"), ("out", ":^"), ("static", "-.d")):
-        points = [(csv_float(r["step"]), csv_float(r["clemscore"])) for r in evaluation if r["scope"] == scope]
+        points = [(as_number(r["step"]), as_number(r["clemscore"])) for r in evaluation if r["scope"] == scope]
         if points:
             right.plot(*zip(*points), style, label="statscore" if scope == "static" else f"clemscore ({scope})")
     games = sorted({r["game"] for r in evaluation if r["scope"] == "game"})
     for game in games if len(games) <= 6 else []:
-        points = [(csv_float(r["step"]), csv_float(r["played"])) for r in evaluation if r["scope"] == "game" and r["game"] == game]
+        points = [(as_number(r["step"]), as_number(r["played"])) for r in evaluation if r["scope"] == "game" and r["game"] == game]
         right.plot(*zip(*points), linestyle="-", alpha=0.5, marker=".", label=f"% played {game}")
     best = output_dir / "best" / "best.json"
     if best.is_file():
@@ -105,6 +100,5 @@ def plot_learning_curves(output_dir: Path) -> Path | None:
             axis.legend(fontsize=7)
     figure.tight_layout()
     path = output_dir / "learning_curves.png"
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    path.write_bytes(png_of(figure))
     return path

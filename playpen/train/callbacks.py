@@ -15,6 +15,7 @@ from playpen.eval.clemscore import ModelTable
 from playpen.eval.policy import append_eval_rows, evaluate_policy, read_eval_rows, table_rows
 from playpen.models.base import GenerationSettings, Model
 from playpen.results.store import atomic_write_json
+from playpen.train.common import eval_mode
 from playpen.train.guardrails import best_step, history_from_rows, should_stop, static_drop
 
 
@@ -53,9 +54,7 @@ class EvalCallback(TrainerCallback):
 
         policy = HuggingFaceModel(model=model, tokenizer=self.tokenizer, name="learner",
                                   settings=GenerationSettings(0.0, self.settings.eval_max_new_tokens))
-        was_training = model.training
-        model.eval()
-        try:
+        with eval_mode(model):
             trained = {spec.name for spec in self.trained}
             counts = {spec.name: self.settings.eval_per_experiment if spec.name in trained
                       else getattr(self.settings, "eval_extra_per_experiment", self.settings.eval_per_experiment)
@@ -66,9 +65,6 @@ class EvalCallback(TrainerCallback):
                                     batch_size=self.settings.eval_batch_size,
                                     results_dir=self.output_dir / "eval" / f"step-{step}",
                                     instances={s.name: self.settings.eval_static_instances for s in self.static})
-        finally:
-            if was_training:
-                model.train()
         rows = table_rows(step, table)
         append_eval_rows(self.path, rows)
         self.history.update(history_from_rows(rows))

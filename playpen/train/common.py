@@ -7,9 +7,10 @@ import json
 import os
 import re
 import tomllib
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from playpen.core.errors import PlaypenError
 
@@ -61,6 +62,20 @@ def is_main_process() -> bool:
     from accelerate import PartialState
 
     return PartialState().is_main_process
+
+
+@contextmanager
+def eval_mode(module: Any) -> Iterator[None]:
+    """A torch module in eval mode (dropout off) for the calls inside, then back in the mode it was in (nothing
+    for None or a module without modes)."""
+    training = bool(getattr(module, "training", False))
+    if training:
+        module.eval()
+    try:
+        yield
+    finally:
+        if training:
+            module.train()
 
 
 def processes_on_this_machine() -> int:

@@ -31,10 +31,9 @@ import math
 import random
 import shutil
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from playpen.core.errors import PlaypenError
 from playpen.core.instances import InstanceRow
@@ -46,6 +45,7 @@ from playpen.models.base import GenerationSettings, Model
 from playpen.core.messages import merge_messages
 from playpen.train.common import (
     device_kind,
+    eval_mode,
     is_main_process,
     load_trainable,
     register_result,
@@ -169,12 +169,6 @@ def learner_role(spec: GameSpec, roles: dict[str, str] | None = None) -> str:
     return spec.learner_role((roles or {}).get(spec.name))
 
 
-def _specs(names: list[str]) -> list[GameSpec]:
-    from playpen.games import resolve_games
-
-    return resolve_games(names)
-
-
 def training_rows(sampler: InstanceSampler, *, count: int, seed: int,
                   roles: dict[str, tuple[str, ...]] | None = None) -> list[dict[str, Any]]:
     """``count`` dataset rows, each naming one training instance: the game drawn by its weight, then the
@@ -195,20 +189,6 @@ def row_key(prompt: list[dict[str, str]]) -> tuple[str, str, str | None]:
     """(game, instance key, role or None for the game's learner role) named by a dataset row's prompt."""
     named = json.loads(prompt[-1]["content"][len(ROW_PREFIX):])
     return named[0], named[1], (named[2] if len(named) > 2 else None)
-
-
-@contextmanager
-def _eval_mode(model: Model) -> Iterator[None]:
-    """Dropout off while the learner plays (a no-op for backends without a torch module)."""
-    module = getattr(model, "model", None)
-    training = bool(getattr(module, "training", False))
-    if training:
-        module.eval()
-    try:
-        yield
-    finally:
-        if training:
-            module.train()
 
 
 class EpisodeRollout:
@@ -251,7 +231,7 @@ class EpisodeRollout:
             raise PlaypenError("branching needs a single training process (a group split across "
                                "processes cannot share its trunk); turn branching off or use one process")
         learner = self.learner_model(trainer)
-        with _eval_mode(learner):
+        with eval_mode(getattr(learner, "model", None)):  # dropout off while the learner plays
             played = groups.play_step(keys, learner, rng)
         episodes = played.episodes
         output: dict[str, Any] = {"prompt_ids": [], "completion_ids": [], "logprobs": None, "env_mask": [],
@@ -360,6 +340,7 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
+    from playpen.games import resolve_games
     from playpen.models.registry import load_model
     from playpen.train.callbacks import EvalCallback, StepPrinter
 
@@ -370,7 +351,7 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     micro = settings.micro_batch_size or settings.batch_size
     if settings.batch_size % micro:
         raise PlaypenError(f"batch size {settings.batch_size} must be a multiple of the micro batch size {micro}")
-    specs = _specs(settings.games)
+    specs = resolve_games(settings.games)
     if not specs:
         raise PlaypenError("no training game given (--games)")
     check_guardrails(settings.select_by, settings.stop_static_drop, evaluates=settings.evaluate,

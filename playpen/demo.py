@@ -20,7 +20,6 @@ few steps; quality stays at the scripted follower's chance level (``demo_setting
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import time
@@ -29,8 +28,6 @@ from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
-from playpen.results.records import episode_outcomes
-from playpen.results.transcript import outcome_link
 from playpen.results.store import atomic_write_text
 
 LEARNER = "smollm2-135m"
@@ -130,7 +127,7 @@ def run_demo(output_dir: Path = Path("demo"), *, steps: int = 10, seed: int = 0,
     """Evaluate → GRPO → evaluate → ``report.html`` (the before/after evaluations are the training run's own
     evaluations at step 0 and at the last step). Registers the trained adapter as ``smollm2-135m-grpo-demo``."""
     from playpen.models.embedded import prepare_embedded_model
-    from playpen.train.evaluation import read_eval_rows
+    from playpen.eval.policy import read_eval_rows
     from playpen.train.grpo import train_grpo
 
     say = printer or (lambda _: None)
@@ -196,6 +193,8 @@ def _learner_samples(run_dir: Path, count: int = 4) -> tuple[list[dict], list[di
 
 
 def write_report(result: DemoResult, settings: Any, run_dir: Path) -> Path:
+    from playpen.eval.experiment_report import transcripts_table
+    from playpen.eval.html import embedded_png, page
     from playpen.games import domain_of
 
     root = result.output_dir
@@ -226,16 +225,9 @@ def write_report(result: DemoResult, settings: Any, run_dir: Path) -> Path:
                           f"<td>{_delta(row[key], after[key])}</td>")
             rows.append(f"<tr>{cells}</tr>")
     curves = run_dir / "learning_curves.png"
-    image = (f"<img src='data:image/png;base64,{base64.b64encode(curves.read_bytes()).decode()}' "
-             f"alt='learning curves' style='max-width:100%'>") if curves.is_file() else "<p>(no learning curves)</p>"
-    before_eps = episode_outcomes(run_dir / "eval" / "step-0")
-    after_eps = episode_outcomes(run_dir / "eval" / f"step-{last}")
-    links = []
-    for key in sorted(set(before_eps) | set(after_eps)):
-        game, experiment, episode = key
-        links.append(f"<tr><td>{escape(game)}</td><td>{escape(experiment)}</td><td>{escape(episode)}</td>"
-                     f"<td>{outcome_link(before_eps.get(key), root)}</td>"
-                     f"<td>{outcome_link(after_eps.get(key), root)}</td></tr>")
+    image = embedded_png(curves.read_bytes(), "learning curves") if curves.is_file() else "<p>(no learning curves)</p>"
+    links = transcripts_table([("before", run_dir / "eval" / "step-0"), ("after", run_dir / "eval" / f"step-{last}")],
+                              set(), root, per_game=None)
     first, final = _learner_samples(run_dir)
     samples = "".join(
         f"<tr><td>{label}</td><td>{r['step']}</td><td>{escape(r['outcome'] or '')}</td><td>{_fmt(r['reward'])}</td>"
@@ -245,12 +237,9 @@ def write_report(result: DemoResult, settings: Any, run_dir: Path) -> Path:
               if k in ("games", "roles", "partner", "group_size", "batch_size", "max_steps", "learning_rate", "beta",
                        "temperature", "max_new_tokens", "lora_r", "lora_alpha", "reward", "abort_penalty",
                        "eval_games", "seed")}
-    html = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Playpen demo</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1150px;margin:24px auto;padding:0 16px;color:#222}}
-table{{border-collapse:collapse;margin:12px 0 28px}}td,th{{border:1px solid #ddd;padding:4px 9px;text-align:right}}
-td:first-child,td:nth-child(2),td:nth-child(3),th{{text-align:left}}th{{background:#f3f4f6}}
-code{{white-space:pre-wrap;font-size:12px}}</style></head><body>
-<h1>Playpen demo: GRPO on the embedded model</h1>
+    style = ("td:first-child,td:nth-child(2),td:nth-child(3),th{text-align:left}\n"
+             "code{white-space:pre-wrap;font-size:12px}img{max-width:100%}")
+    html = page("Playpen demo", f"""<h1>Playpen demo: GRPO on the embedded model</h1>
 <p><b>{escape(LEARNER)}</b> (SmolLM2-135M-Instruct) learned <b>{escape(", ".join(settings.games))}</b> as the
 <b>{escape(", ".join(settings.roles.values()))}</b> against the game's scripted partner: {result.steps} GRPO steps of
 {settings.batch_size} episodes (groups of {settings.group_size}), LoRA r={settings.lora_r}, seed {result.seed}.
@@ -273,11 +262,11 @@ Middle: GRPO loss and KL to the base model. Right: validation figures (greedy).<
 <p>Every training episode is in <code>grpo/rollouts.jsonl</code>; per-step metrics in
 <code>grpo/training_log.csv</code>, evaluations in <code>grpo/eval_metrics.csv</code>.</p>
 <h2>Transcripts</h2>
-<table><tr><th>game</th><th>experiment</th><th>episode</th><th>before</th><th>after</th></tr>{''.join(links)}</table>
+{links}
 <h2>Recipe</h2><pre>{escape(json.dumps(recipe, indent=1, default=str))}</pre>
 <p>The trained LoRA adapter is in <code>grpo/final/</code> and registered as the model alias
 <code>{escape(settings.alias or '')}</code>: <code>playpen run -g {escape(settings.games[0])} -m {escape(settings.alias or '')}
 -m scripted --split validation</code>.</p>
-</body></html>"""
+""", style)
     atomic_write_text(result.report, html)
     return result.report

@@ -5,6 +5,9 @@ Score)`` over the episodes whose Main Score is a number (aborted ones are NaN), 
 sample standard deviation of those; each rounded to 2 decimals. Per model: the means of the rounded per-game
 figures across games (a game whose quality is NaN drops out of the quality mean), rounded, and
 ``clemscore = round(avg % Played / 100 · avg Quality, 2)``.
+
+The one ``clemscore`` formula and the one ``scope_games`` rule (all / in / out / static) serve these tables, the
+bootstrap and ``compare`` (``confidence``) and the evaluations during training (``eval.policy``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from playpen.core.errors import PlaypenError
 from playpen.results.records import ERROR_FILE, INSTANCE_FILE, SCORES_FILE, Episode, ResultsFileError, episodes
 
 CLEMSCORE_COLUMN = "-, clemscore"
+#: summary scopes: the dialogue games (all, in, out) and the static tasks (their "clemscore" is the statscore)
+SCOPES = ("all", "in", "out", "static")
 AVG_PLAYED_COLUMN = "all, Average % Played"
 AVG_QUALITY_COLUMN = "all, Average Quality Score"
 
@@ -42,11 +47,35 @@ def round2(value: float) -> float:
     return value if math.isnan(value) else round(value * 100) / 100
 
 
-def _number(value: Any) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
+def clemscore(played: Any, quality: Any, *, unplayed: float = math.nan) -> Any:
+    """% played / 100 × quality, of floats or numpy arrays (unrounded). Where the quality is undefined (NaN:
+    nothing was played) the score is ``unplayed``: clembench leaves it blank (NaN); the bootstrap and the
+    evaluations during training use 0, its limit, so that learning to play at all shows as a change."""
+    score = played / 100 * quality
+    if math.isnan(unplayed):
+        return score
+    if isinstance(score, float):
+        return unplayed if math.isnan(quality) else score
+    import numpy as np
+
+    return np.where(np.isnan(quality), unplayed, score)
+
+
+def scope_games(games: Iterable[str], scope: str) -> list[str]:
+    """The games of ``games`` (in their order) that a figure of ``scope`` averages: ``all`` the dialogue games,
+    ``in`` / ``out`` those of that domain (``GameSpec.domain``), ``static`` the statscore's tasks (never in
+    ``all``)."""
+    from playpen.games import domain_of
+
+    if scope == "static":
+        from playpen.games.static import STATSCORE_GAMES
+
+        return [g for g in games if g in STATSCORE_GAMES]
+    return [g for g in games if domain_of(g) != "static" and scope in ("all", domain_of(g))]
+
+
+def as_number(value: Any) -> float:
+    """``value`` as a float (True/False as 1/0, a numeric string parsed); NaN when it is not a number."""
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -115,12 +144,16 @@ def scan_scores(results_dir: str | Path, *, models: str | None = None,
         except ResultsFileError as error:
             gaps.setdefault(model, Gaps()).invalid[episode.path] = str(error)
             continue
-        for metric, value in episode_scores.items():
-            rows.append(ScoreRow(episode.game, model, episode.experiment_dir, episode.episode_dir, metric, value))
-        if metrics.ABORTED in episode_scores:
-            rows.append(ScoreRow(episode.game, model, episode.experiment_dir, episode.episode_dir, metrics.PLAYED,
-                                 1 - _number(episode_scores[metrics.ABORTED])))
+        rows += score_rows(episode.game, model, episode.experiment_dir, episode.episode_dir, episode_scores)
     return rows, gaps
+
+
+def score_rows(game: str, model: str, experiment: str, episode: str, scores: dict[str, Any]) -> list[ScoreRow]:
+    """An episode's metrics (its ``episode scores``) as rows, with the derived ``Played`` = 1 − ``Aborted``."""
+    rows = [ScoreRow(game, model, experiment, episode, metric, value) for metric, value in scores.items()]
+    if metrics.ABORTED in scores:
+        rows.append(ScoreRow(game, model, experiment, episode, metrics.PLAYED, 1 - as_number(scores[metrics.ABORTED])))
+    return rows
 
 
 def load_score_rows(results_dir: str | Path, *, models: str | None = None, games: set[str] | None = None) -> list[ScoreRow]:
@@ -141,15 +174,17 @@ class ModelTable:
     model: str
     games: dict[str, GameFigures] = field(default_factory=dict)
 
-    def average(self, games: Iterable[str] | None = None) -> tuple[float, float, float]:
-        """(avg % played, avg quality, clemscore) over ``games`` (default: all of the model's games)."""
+    def average(self, games: Iterable[str] | None = None, *,
+                unplayed: float = math.nan) -> tuple[float, float, float]:
+        """(avg % played, avg quality, clemscore) over ``games`` (default: all of the model's games); ``unplayed``
+        is the clemscore when no game's quality is defined (``clemscore``)."""
         names = [g for g in (games if games is not None else self.games) if g in self.games]
         if not names:
             return math.nan, math.nan, math.nan
         played = round2(statistics.fmean(self.games[g].played for g in names))
         qualities = [self.games[g].quality for g in names if not math.isnan(self.games[g].quality)]
         quality = round2(statistics.fmean(qualities)) if qualities else math.nan
-        return played, quality, round2(played / 100 * quality)
+        return played, quality, round2(clemscore(played, quality, unplayed=unplayed))
 
 
 def build_tables(rows: list[ScoreRow]) -> list[ModelTable]:
@@ -157,9 +192,9 @@ def build_tables(rows: list[ScoreRow]) -> list[ModelTable]:
     main: dict[tuple[str, str], list[float]] = {}
     for row in rows:
         if row.metric == metrics.PLAYED:
-            played.setdefault((row.model, row.game), []).append(_number(row.value))
+            played.setdefault((row.model, row.game), []).append(as_number(row.value))
         elif row.metric == metrics.MAIN_SCORE:
-            main.setdefault((row.model, row.game), []).append(_number(row.value))
+            main.setdefault((row.model, row.game), []).append(as_number(row.value))
     tables: dict[str, ModelTable] = {}
     for (model, game), values in sorted(played.items()):
         scores = [v for v in main.get((model, game), []) if not math.isnan(v)]

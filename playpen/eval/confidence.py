@@ -27,13 +27,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from playpen.core import metrics
-from playpen.eval.clemscore import ScoreRow, _number
+from playpen.eval.clemscore import SCOPES, ScoreRow, as_number, clemscore, scope_games
 from playpen.games import domain_of
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_LEVEL = 0.95
-#: the scopes of ``playpen eval``'s summary: the dialogue games (all, in, out) and the statscore tasks (static)
-SCOPES = ("all", "in", "out", "static")
 FIGURES = ("played", "quality", "clemscore")
 
 
@@ -73,9 +71,9 @@ def episodes_by_model(rows: Iterable[ScoreRow]) -> dict[str, dict[str, GameEpiso
     for row in rows:
         key = (row.model, row.game, f"{row.experiment}/{row.episode}")
         if row.metric == metrics.PLAYED:
-            played[key] = _number(row.value)
+            played[key] = as_number(row.value)
         elif row.metric == metrics.MAIN_SCORE:
-            scores[key] = _number(row.value)
+            scores[key] = as_number(row.value)
     grouped: dict[str, dict[str, list[tuple[str, float, float]]]] = {}
     for (model, game, episode), flag in sorted(played.items()):
         grouped.setdefault(model, {}).setdefault(game, []).append((episode, flag, scores.get((model, game, episode), math.nan)))
@@ -86,15 +84,6 @@ def episodes_by_model(rows: Iterable[ScoreRow]) -> dict[str, dict[str, GameEpiso
         }
         for model, games in grouped.items()
     }
-
-
-def _scope_games(games: Iterable[str], scope: str) -> list[str]:
-    """The games of ``scope`` as ``playpen eval`` groups them (static: the statscore tasks, never in 'all')."""
-    if scope == "static":
-        from playpen.games.static import STATSCORE_GAMES
-
-        return sorted(g for g in games if g in STATSCORE_GAMES)
-    return sorted(g for g in games if domain_of(g) != "static" and scope in ("all", domain_of(g)))
 
 
 class _Resampler:
@@ -126,8 +115,7 @@ class _Resampler:
             quality = np.where(counted > 0, np.nansum(qualities, axis=0) / np.maximum(counted, 1), np.nan)
         # nothing played: quality is undefined but the clemscore is 0 (its limit), so that a model that learns to
         # play at all shows a change instead of an undefined one (training evaluations report it the same way)
-        clemscore = np.where(played == 0, 0.0, played / 100 * quality)
-        return {"played": played, "quality": quality, "clemscore": clemscore}
+        return {"played": played, "quality": quality, "clemscore": clemscore(played, quality, unplayed=0.0)}
 
 
 def _draws(episodes: Mapping[str, GameEpisodes], resamples: int, rng):
@@ -183,7 +171,7 @@ def bootstrap_figures(episodes: Mapping[str, GameEpisodes], *, resamples: int = 
     games = {g: {f: _interval(v, level) for f, v in sampler.figures([g]).items()} for g in sorted(episodes)}
     scopes = {}
     for scope in SCOPES:
-        names = _scope_games(episodes, scope)
+        names = scope_games(sorted(episodes), scope)
         if names:
             scopes[scope] = {f: _interval(v, level) for f, v in sampler.figures(names).items()}
     return Figures(games, scopes, {g: len(e.keys) for g, e in episodes.items()})
@@ -247,7 +235,7 @@ def compare(a: Mapping[str, GameEpisodes], b: Mapping[str, GameEpisodes], *, res
         return {f: Difference(_interval(fb[f] - fa[f], level), _p_value(fb[f] - fa[f])) for f in FIGURES}
 
     games = {g: differences([g]) for g in common}
-    scopes = {s: differences(names) for s in SCOPES if (names := _scope_games(common, s))}
+    scopes = {s: differences(names) for s in SCOPES if (names := scope_games(sorted(common), s))}
     return Comparison(paired, games, scopes)
 
 
@@ -312,7 +300,7 @@ def intervals_csv(figures: Mapping[str, Figures], level: float = DEFAULT_LEVEL) 
 
     for model, figs in sorted(figures.items()):
         for scope, values in figs.scopes.items():
-            count = sum(figs.episodes[g] for g in _scope_games(figs.episodes, scope))
+            count = sum(figs.episodes[g] for g in scope_games(sorted(figs.episodes), scope))
             for figure, interval in values.items():
                 writer.writerow([model, scope, "", count, figure, cell(interval.estimate), cell(interval.low), cell(interval.high)])
         for game, values in figs.games.items():

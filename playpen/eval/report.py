@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 import math
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
 from playpen.core.errors import PlaypenError
-from playpen.eval.clemscore import Gaps, ModelTable, build_tables, raw_csv, results_csv, scan_scores
+from playpen.eval.clemscore import (SCOPES, Gaps, ModelTable, build_tables, raw_csv, results_csv, scan_scores,
+                                   scope_games)
+from playpen.eval.html import embedded_png, page, png_of, pyplot
 from playpen.eval.statscore import STATIC_RESULTS_CSV
 from playpen.games import BENCHMARKS, benchmark_of, domain_of
 from playpen.games.static import STATSCORE_GAMES
@@ -24,16 +24,6 @@ MANIFEST = ".playpen-eval.json"
 #: where eval writes when the results folder holds another tool's (clembench's) outputs
 BESIDE_FOLDER = "playpen-eval"
 
-#: summary scopes: the dialogue games (all, in, out) and the static tasks (their "clemscore" is statscore)
-SCOPES = ("all", "in", "out", "static")
-
-
-def scope_games(table: ModelTable, scope: str) -> list[str]:
-    if scope == "static":
-        return [g for g in table.games if g in STATSCORE_GAMES]
-    return [g for g in table.games if domain_of(g) != "static" and scope in ("all", domain_of(g))]
-
-
 @dataclass
 class Summary:
     model: str
@@ -44,14 +34,15 @@ class Summary:
     games: int
 
 
-def summaries(tables: list[ModelTable]) -> list[Summary]:
+def summaries(tables: list[ModelTable], *, unplayed: float = math.nan) -> list[Summary]:
+    """Per model, the figures of every scope it has games in (``unplayed``: see ``clemscore``)."""
     out = []
     for table in tables:
         for scope in SCOPES:
-            games = scope_games(table, scope)
+            games = scope_games(table.games, scope)
             if not games:
                 continue
-            played, quality, clemscore = table.average(games)
+            played, quality, clemscore = table.average(games, unplayed=unplayed)
             out.append(Summary(table.model, scope, played, quality, clemscore, len(games)))
     return out
 
@@ -62,10 +53,7 @@ def _fmt(value: float) -> str:
 
 def chart_png(tables: list[ModelTable]) -> bytes:
     """Grouped bars of % played and quality per game, one panel per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axes = plt.subplots(len(tables), 1, figsize=(11, 3.6 * len(tables)), squeeze=False)
     for axis, table in zip(axes[:, 0], tables):
@@ -84,10 +72,7 @@ def chart_png(tables: list[ModelTable]) -> bytes:
         axis.legend(fontsize=8, loc="upper right")
         axis.grid(axis="y", alpha=0.3)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    return buffer.getvalue()
+    return png_of(figure, dpi=110)
 
 
 def results_html(tables: list[ModelTable], png: bytes, notes: list[str] | None = None) -> str:
@@ -106,21 +91,17 @@ def results_html(tables: list[ModelTable], png: bytes, notes: list[str] | None =
                 f"<tr><td>{escape(table.model)}</td><td>{escape(game)}</td><td>{domain_of(game)}</td><td>{fig.episodes}</td>"
                 f"<td>{_fmt(fig.played)}</td><td>{_fmt(fig.quality)}</td><td>{_fmt(fig.quality_std)}</td></tr>"
             )
-    image = base64.b64encode(png).decode()
-    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Playpen results</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}}
-table{{border-collapse:collapse;margin:12px 0 28px}}td,th{{border:1px solid #ddd;padding:4px 10px;text-align:right}}
-td:first-child,td:nth-child(2),th{{text-align:left}}th{{background:#f3f4f6}}
-.warn{{background:#fff3cd;border:1px solid #e0c060;padding:6px 10px}}</style></head><body>
-<h1>Playpen results</h1>{warnings}
+    style = ("td:first-child,td:nth-child(2),th{text-align:left}\n"
+             ".warn{background:#fff3cd;border:1px solid #e0c060;padding:6px 10px}img{max-width:100%}")
+    return page("Playpen results", f"""<h1>Playpen results</h1>{warnings}
 <p>clemscore = (average % played / 100) × average quality score, averaged over games as clembench does.
 In-domain games are the paper's training games; out-of-domain games are held out. The <i>static</i> row is
 statscore: the same formula over clembench's static tasks (cladder, eqbench, ifeval, mmlu_pro).</p>
 <h2>Summary</h2><table><tr><th>model</th><th>games</th><th>#</th><th>% played</th><th>quality</th><th>clemscore</th></tr>
 {''.join(rows)}</table>
-<img src="data:image/png;base64,{image}" alt="% played and quality score per game" style="max-width:100%">
+{embedded_png(png, "% played and quality score per game")}
 <h2>Per game</h2><table><tr><th>model</th><th>game</th><th>domain</th><th>episodes</th><th>% played</th>
-<th>quality</th><th>quality std</th></tr>{''.join(per_game)}</table></body></html>"""
+<th>quality</th><th>quality std</th></tr>{''.join(per_game)}</table>""", style)
 
 
 @dataclass
@@ -153,7 +134,7 @@ def completeness(tables: list[ModelTable], gaps: dict[str, Gaps],
                          "same `playpen run` command to play them")
     for table in tables:
         played_static = any(domain_of(g) == "static" for g in table.games)
-        dialogue = [g for g in table.games if domain_of(g) != "static"]
+        dialogue = scope_games(table.games, "all")
         version = benchmark_of(dialogue)
         expected = sorted(games) if games else (
             (list(BENCHMARKS[version]) if dialogue else []) + (list(STATSCORE_GAMES) if played_static else []))

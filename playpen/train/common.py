@@ -3,14 +3,14 @@ configs, loss curves, and registering the result as a model alias."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
 import tomllib
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from playpen.core.errors import PlaypenError
 
@@ -62,6 +62,20 @@ def is_main_process() -> bool:
     from accelerate import PartialState
 
     return PartialState().is_main_process
+
+
+@contextmanager
+def eval_mode(module: Any) -> Iterator[None]:
+    """A torch module in eval mode (dropout off) for the calls inside, then back in the mode it was in (nothing
+    for None or a module without modes)."""
+    training = bool(getattr(module, "training", False))
+    if training:
+        module.eval()
+    try:
+        yield
+    finally:
+        if training:
+            module.train()
 
 
 def processes_on_this_machine() -> int:
@@ -167,35 +181,6 @@ def save_config(config: Any, output_dir: Path) -> None:
     from playpen.results.store import atomic_write_text
 
     atomic_write_text(output_dir / "playpen_config.json", json.dumps(asdict(config), indent=2, default=str))
-
-
-def write_log_and_curve(log_history: list[dict[str, Any]], output_dir: Path, title: str) -> Path:
-    """``training_log.csv`` and ``loss.png`` from a trainer's log history."""
-    keys = sorted({k for entry in log_history for k in entry})
-    with open(output_dir / "training_log.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(log_history)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 4))
-    for key in ("loss", "eval_loss"):
-        points = [(e["step"], e[key]) for e in log_history if key in e and "step" in e]
-        if points:
-            axis.plot(*zip(*points), marker="o" if len(points) < 30 else None, label=key)
-    axis.set_xlabel("step")
-    axis.set_ylabel("loss")
-    axis.set_title(title)
-    axis.grid(alpha=0.3)
-    axis.legend()
-    figure.tight_layout()
-    path = output_dir / "loss.png"
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
 
 
 def register_result(alias: str | None, final_dir: Path, base: Path | None) -> str:

@@ -18,42 +18,34 @@ as other tokens) is trained on only up to that turn, with a warning naming the c
 training log). Learners that report no tokens (programmatic ones in tests) are re-rendered with the chat
 template instead (``tokenise_conversation``).
 
-Episodes that the *partner* spoiled (it aborted, the episode errored, or the learner never got a turn) are
-played again (``partner_retries``) and, if that keeps happening, replaced by a valid episode of the same group
-(a group with no valid episode takes a copy of another group), so the learner is never blamed for its
-partner's mistakes (the paper's recipe).
-
-With ``branching`` on, a group does not play ``group_size`` independent episodes: it plays one trunk episode,
-draws one of the learner's turns in it uniformly, and forks the rest of the group from the game state just
-before that turn (``GameMaster.copy()``). The group then differs only from that turn on, so its advantages
-credit that turn's decision and what followed; the shared earlier replies are masked out of the loss.
+The group play itself — episode sets, branching (trunk + forks), partner retries and replacement, flat-group
+resampling, rewards — is ``playpen.envs.groups.GroupPlay`` (no torch, no TRL); this module is the TRL adapter:
+dataset rows, the ``rollout_func`` that tokenises the played episodes, the trainer's setup and callbacks.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
 import random
 import shutil
 import warnings
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from playpen.core.errors import PlaypenError
 from playpen.core.instances import InstanceRow
-from playpen.core.master import GameMaster, Status
+from playpen.core.master import Status
 from playpen.core.registry import GameSpec
-from playpen.envs.rewards import get_reward
+from playpen.envs.groups import GroupPlay, PlayedEpisode, replies_made
 from playpen.envs.text_env import InstanceSampler
 from playpen.models.base import GenerationSettings, Model
 from playpen.core.messages import merge_messages
-from playpen.rollout.engine import EpisodeJob, EpisodeResult, run_episodes
 from playpen.train.common import (
     device_kind,
+    eval_mode,
     is_main_process,
     load_trainable,
     register_result,
@@ -68,7 +60,7 @@ from playpen.train.conversation import (
     tokenise_conversation,
     tokens_from_turns,
 )
-from playpen.train.vllm_learner import VLLMLearner, reload_layerwise
+from playpen.models.vllm_learner import VLLMLearner, reload_layerwise
 from playpen.train.guardrails import check_guardrails
 
 log = logging.getLogger("playpen.train")
@@ -177,12 +169,6 @@ def learner_role(spec: GameSpec, roles: dict[str, str] | None = None) -> str:
     return spec.learner_role((roles or {}).get(spec.name))
 
 
-def _specs(names: list[str]) -> list[GameSpec]:
-    from playpen.games import resolve_games
-
-    return resolve_games(names)
-
-
 def training_rows(sampler: InstanceSampler, *, count: int, seed: int,
                   roles: dict[str, tuple[str, ...]] | None = None) -> list[dict[str, Any]]:
     """``count`` dataset rows, each naming one training instance: the game drawn by its weight, then the
@@ -205,123 +191,26 @@ def row_key(prompt: list[dict[str, str]]) -> tuple[str, str, str | None]:
     return named[0], named[1], (named[2] if len(named) > 2 else None)
 
 
-@dataclass
-class PlayedEpisode:
-    result: EpisodeResult
-    #: None when the episode carries no signal (an unscorable batch, see ``_replace_partner_failures``)
-    reward: float | None
-    learner_role: str
-    #: the episode played in this slot was spoiled by the partner and this one (of the same group) replaces it
-    replaced: bool = False
-    #: the learner's first replies that the group shares (branching): not trained on
-    shared_replies: int = 0
-    #: the learner played every role: an abort by any role is the learner's own, never the partner's
-    self_play: bool = False
-
-    @property
-    def master(self) -> GameMaster | None:
-        return self.result.master
-
-    @property
-    def partner_failure(self) -> bool:
-        """Spoiled without the learner's fault: errored, aborted by another player, or the learner never spoke."""
-        master = self.result.master
-        if self.result.errored or master is None or not master.done:
-            return True
-        if not any(m["role"] == "assistant" for m in master.history_of[self.learner_role]):
-            return True
-        if master.outcome.status is not Status.ABORTED or self.self_play:
-            return False
-        return master.outcome.role != self.learner_role
-
-    def learner_replies(self) -> list[str]:
-        master = self.result.master
-        if master is None:
-            return []
-        return [m["content"] for m in master.history_of[self.learner_role] if m["role"] == "assistant"]
-
-
-def _replies(master: GameMaster | None, role: str) -> int:
-    """How many replies ``role`` has made in ``master``'s episode so far (0 for a new episode)."""
-    if master is None:
-        return 0
-    return sum(m["role"] == "assistant" for m in merge_messages(master.history_of[role]))
-
-
-def _group_ids(keys: list[Any]) -> list[int]:
-    """GRPO groups: TRL repeats each row ``group_size`` times in a row, so a group is a run of equal keys. (An
-    instance drawn twice in a row makes one run; TRL still normalises each ``group_size`` chunk of it on its own,
-    and with branching all of the run forks from the same trunk, so each chunk still shares one history.)"""
-    ids: list[int] = []
-    for index, key in enumerate(keys):
-        ids.append(ids[-1] if index and keys[index - 1] == key else (ids[-1] + 1 if ids else 0))
-    return ids
-
-
-@dataclass
-class _EpisodeSet:
-    """The episodes one instance is played in for a step: ``size`` of them, viewed by each trained role (the
-    output positions of each role's group in ``slots``)."""
-
-    game: str
-    key: str
-    size: int
-    slots: dict[str, list[int]]
-    episodes: list[PlayedEpisode] = field(default_factory=list)
-    resampled: int = 0
-
-
-def _episode_sets(keys: list[tuple[str, str, str]]) -> list[_EpisodeSet]:
-    """Groups (runs of equal (game, key, role)) joined into episode sets: groups of the same instance and size
-    but different roles share one set of episodes (self-play in every role)."""
-    groups = _group_ids(keys)
-    members: dict[int, list[int]] = {}
-    for index, group in enumerate(groups):
-        members.setdefault(group, []).append(index)
-    sets: list[_EpisodeSet] = []
-    for positions in members.values():
-        game, key, role = keys[positions[0]]
-        shared = next((s for s in sets if (s.game, s.key, s.size) == (game, key, len(positions)) and role not in s.slots),
-                      None)
-        if shared is None:
-            sets.append(_EpisodeSet(game, key, len(positions), {role: positions}))
-        else:
-            shared.slots[role] = positions
-    return sets
-
-
-@contextmanager
-def _eval_mode(model: Model) -> Iterator[None]:
-    """Dropout off while the learner plays (a no-op for backends without a torch module)."""
-    module = getattr(model, "model", None)
-    training = bool(getattr(module, "training", False))
-    if training:
-        module.eval()
-    try:
-        yield
-    finally:
-        if training:
-            module.train()
-
-
 class EpisodeRollout:
     """The ``rollout_func`` given to TRL: plays the named instances, returns tokens, masks and rewards."""
 
     def __init__(self, settings: GRPOSettings, specs: list[GameSpec], rows: dict[str, InstanceRow],
                  partner: Model | None, tokenizer: Any, log_path: Path | None = None):
         self.settings = settings
-        self.specs = {spec.name: spec for spec in specs}
-        self.roles = {spec.name: learner_role(spec, settings.roles) for spec in specs}
+        self.specs = list(specs)
         self.rows = rows
         self.partner = partner
         self.tokenizer = tokenizer
-        self.reward_fn = get_reward(settings.reward, abort_penalty=settings.abort_penalty)
         self.log_path = log_path
         self.calls = 0
         self._warned: set[str] = set()  # the causes of cut trajectories already warned about
-        self.rows_by_game: dict[str, list[InstanceRow]] = {}
-        for row in rows.values():
-            self.rows_by_game.setdefault(row.game, []).append(row)
+
+    def groups(self) -> GroupPlay:
+        """The group play of a step, from the current settings and partner."""
+        s = self.settings
+        return GroupPlay(self.specs, self.rows, self.partner, roles=s.roles, reward=s.reward,
+                         abort_penalty=s.abort_penalty, partner_retries=s.partner_retries, branching=s.branching,
+                         resample_flat_groups=s.resample_flat_groups)
 
     def learner_model(self, trainer: Any) -> Model:
         from playpen.models.huggingface import HuggingFaceModel
@@ -332,75 +221,9 @@ class EpisodeRollout:
         return HuggingFaceModel(model=model, tokenizer=self.tokenizer, name="learner", keep_prompt_tokens=True,
                                 settings=GenerationSettings(self.settings.temperature, self.settings.max_new_tokens))
 
-    def play(self, keys: list[tuple[str, str]], learner: Model, starts: list[GameMaster | None] | None = None,
-             before_reply: Callable[[EpisodeJob, GameMaster], None] | None = None) -> list[PlayedEpisode]:
-        """Play one episode per key, all in one batch (the learner answers all waiting episodes at once); an
-        episode with a start state plays on from a copy of it, sharing the learner's replies made before it."""
-        starts = starts or [None] * len(keys)
-        jobs = []
-        for (game, key), start in zip(keys, starts):
-            spec = self.specs[game]
-            role = self.roles[game]
-            players = {r: (learner if r == role or self.partner is None else self.partner) for r in spec.roles}
-            jobs.append(EpisodeJob(spec, self.rows[key], players, start=start))
-        results = run_episodes(jobs, batch_size=max(1, len(jobs)), before_reply=before_reply)
-        by_job = {id(r.job): r for r in results}
-        played = []
-        for job in jobs:
-            result = by_job[id(job)]
-            role = self.roles[job.spec.name]
-            played.append(PlayedEpisode(result, self._reward(result, role), role,
-                                        shared_replies=_replies(job.start, role), self_play=self.partner is None))
-        return played
-
-    def _reward(self, result: EpisodeResult, role: str) -> float:
-        """The episode's reward for ``role``; in self-play an abort is charged to the role that caused it only
-        (the other roles get the reward of a lost episode, 0, instead of the abort penalty)."""
-        master = result.master
-        if master is None or not master.done or result.errored:
-            return 0.0
-        if (self.partner is None and master.outcome.status is Status.ABORTED
-                and master.outcome.role not in (None, role)):
-            return 0.0
-        return self.reward_fn(master)
-
-    def _view(self, episode: PlayedEpisode, role: str) -> PlayedEpisode:
-        """The same episode as seen (and rewarded) by another of the learner's roles."""
-        if role == episode.learner_role:
-            return episode
-        return replace(episode, learner_role=role, reward=self._reward(episode.result, role), shared_replies=0)
-
-    def play_branching(self, keys: list[tuple[str, str]], learner: Model,
-                       rng: random.Random) -> tuple[list[PlayedEpisode], list[GameMaster | None]]:
-        """Each group (a run of equal keys) plays one trunk episode; at one of the learner's turns in it, drawn
-        uniformly, the rest of the group forks from the trunk's state and plays on. Returns the episodes (the
-        trunk first in its group) and each slot's start state (for replays of spoiled episodes)."""
-        groups = _group_ids(keys)
-        first = {g: groups.index(g) for g in dict.fromkeys(groups)}
-        trunk_keys = [keys[i] for i in first.values()]
-        turns: dict[int, list[GameMaster]] = {}
-
-        def snapshot(job: EpisodeJob, master: GameMaster) -> None:
-            if master.current_role == self.roles[job.spec.name]:
-                turns.setdefault(id(job), []).append(master.copy())
-
-        trunks = dict(zip(first, self.play(trunk_keys, learner, before_reply=snapshot)))
-        points = {g: (rng.choice(turns[id(t.result.job)]) if turns.get(id(t.result.job)) else None)
-                  for g, t in trunks.items()}
-        forks = [i for i, g in enumerate(groups) if i != first[g]]
-        starts = [points[g] for g in groups]
-        forked = iter(self.play([keys[i] for i in forks], learner, [starts[i] for i in forks]))
-        episodes = []
-        for index, group in enumerate(groups):
-            if index == first[group]:
-                trunk = trunks[group]
-                episodes.append(replace(trunk, shared_replies=_replies(points[group], trunk.learner_role)))
-            else:
-                episodes.append(next(forked))
-        return episodes, starts
-
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
-        keys = [self._resolve(row_key(p)) for p in prompts]
+        groups = self.groups()
+        keys = [groups.resolve(*row_key(p)) for p in prompts]
         step = int(getattr(getattr(trainer, "state", None), "global_step", self.calls)) + 1
         rng = random.Random(f"{self.settings.seed}:{step}:{self.calls}")
         self.calls += 1
@@ -408,33 +231,12 @@ class EpisodeRollout:
             raise PlaypenError("branching needs a single training process (a group split across "
                                "processes cannot share its trunk); turn branching off or use one process")
         learner = self.learner_model(trainer)
-        sets = _episode_sets(keys)
-        with _eval_mode(learner):
-            self._play_sets(sets, learner, rng)
-            pending = [s for s in sets if self._flat(s)]
-            for _ in range(self.settings.resample_flat_groups):
-                if not pending:
-                    break
-                for episode_set in pending:
-                    episode_set.key = rng.choice(self.rows_by_game[episode_set.game]).key
-                    episode_set.resampled += 1
-                self._play_sets(pending, learner, rng)
-                pending = [s for s in pending if self._flat(s)]
-        episodes: list[PlayedEpisode | None] = [None] * len(keys)
-        played_keys: list[tuple[str, str]] = [("", "")] * len(keys)
-        resampled = [False] * len(keys)
-        for episode_set in sets:
-            for role, positions in episode_set.slots.items():
-                for position, episode in zip(positions, episode_set.episodes):
-                    episodes[position] = self._view(episode, role)
-                    played_keys[position] = (episode_set.game, episode_set.key)
-                    resampled[position] = episode_set.resampled > 0
-        # per (set, role) group, since a flat group may have been replayed on another instance
-        group_of = {p: (id(s), role) for s in sets for role, positions in s.slots.items() for p in positions}
-        episodes = self._replace_partner_failures(episodes, [group_of[i] for i in range(len(keys))], rng)
+        with eval_mode(getattr(learner, "model", None)):  # dropout off while the learner plays
+            played = groups.play_step(keys, learner, rng)
+        episodes = played.episodes
         output: dict[str, Any] = {"prompt_ids": [], "completion_ids": [], "logprobs": None, "env_mask": [],
                                   "episode_reward": [], "episode_outcome": [], "episode_replaced": [],
-                                  "episode_resampled": resampled, "episode_cut": []}
+                                  "episode_resampled": played.resampled, "episode_cut": []}
         trajectories = [self.trajectory(episode) for episode in episodes]
         output["logprobs"] = sampled_logprobs(trajectories)  # TRL's importance sampling (vLLM) needs them
         for episode, tokens in zip(episodes, trajectories):
@@ -445,7 +247,7 @@ class EpisodeRollout:
             output["episode_outcome"].append(episode.result.master.outcome.status.value)
             output["episode_replaced"].append(episode.replaced)
             output["episode_cut"].append(tokens.cut_at_turn is not None)
-        self._log(step, played_keys, episodes, trajectories, getattr(trainer, "accelerator", None))
+        self._log(step, played.keys, episodes, trajectories, getattr(trainer, "accelerator", None))
         return output
 
     def trajectory(self, episode: PlayedEpisode) -> TokenisedConversation:
@@ -462,79 +264,13 @@ class EpisodeRollout:
             raise PlaypenError(f"the learner reported token ids for {len(with_tokens)} of its {len(answered)} "
                                "replies; its backend must report them for every reply (or for none)")
         # replies made before the episode's start state (branching) are in the first prompt, not in ``answered``
-        shared = max(0, episode.shared_replies - _replies(result.job.start, role))
+        shared = max(0, episode.shared_replies - replies_made(result.job.start, role))
         tokens = tokens_from_turns([Turn(g.prompt_token_ids, g.token_ids, g.logprobs) for g in answered], limit,
                                    shared)
         if tokens.cut_reason is not None and tokens.cut_reason not in self._warned:
             self._warned.add(tokens.cut_reason)
             log.warning(CUT_WARNINGS[tokens.cut_reason])
         return tokens
-
-    def _resolve(self, named: tuple[str, str, str | None]) -> tuple[str, str, str]:
-        game, key, role = named
-        return game, key, self.specs[game].learner_role(role) if role else self.roles[game]
-
-    def _play_sets(self, sets: list[_EpisodeSet], learner: Model, rng: random.Random) -> None:
-        """Play every set's episodes in one batch (branching: trunks, then forks), then replay those spoiled by
-        the partner (``partner_retries``)."""
-        keys = [(s.game, s.key) for s in sets for _ in range(s.size)]
-        if self.settings.branching:
-            episodes, starts = self.play_branching(keys, learner, rng)
-        else:
-            episodes, starts = self.play(keys, learner), [None] * len(keys)
-        owners = [s for s in sets for _ in range(s.size)]
-
-        def spoiled(index: int) -> bool:  # for any of the roles that view this episode
-            return any(self._view(episodes[index], role).partner_failure for role in owners[index].slots)
-
-        for _ in range(self.settings.partner_retries):
-            redo = [i for i in range(len(episodes)) if spoiled(i)]
-            if not redo:
-                break
-            for index, episode in zip(redo, self.play([keys[i] for i in redo], learner, [starts[i] for i in redo])):
-                episodes[index] = episode
-        offset = 0
-        for episode_set in sets:
-            episode_set.episodes = episodes[offset:offset + episode_set.size]
-            offset += episode_set.size
-
-    def _flat(self, episode_set: _EpisodeSet) -> bool:
-        """Whether no group of the set can learn anything: in every role all valid episodes got the same reward."""
-        for role in episode_set.slots:
-            views = [self._view(e, role) for e in episode_set.episodes]
-            rewards = {v.reward for v in views if not v.partner_failure}
-            if len(rewards) > 1:
-                return False
-        return True
-
-    @staticmethod
-    def _replace_partner_failures(episodes: list[PlayedEpisode], groups: list[Any],
-                                  rng: random.Random | None = None) -> list[PlayedEpisode]:
-        """Each slot spoiled by the partner takes a copy of a valid episode of its own group (``groups`` gives
-        each slot's group id); a group without any valid episode takes a copy of a whole other group that has
-        one. The learner's own aborts stay (and are penalised). If no episode of the batch is valid, every slot
-        keeps its episode with reward None: TRL then gives the batch advantage 0 (no signal rather than a wrong
-        one)."""
-        rng = rng or random.Random(len(episodes))
-        valid_by_group: dict[Any, list[PlayedEpisode]] = {}
-        for group, episode in zip(groups, episodes):
-            if not episode.partner_failure:
-                valid_by_group.setdefault(group, []).append(episode)
-        if not valid_by_group:
-            if any(e.result.master is None or not e.result.master.done for e in episodes):
-                raise PlaypenError("every episode of this batch was spoiled by the partner and some could not be "
-                                   "played at all; check the partner model")
-            return [replace(e, reward=None) for e in episodes]
-        donors = list(valid_by_group)
-        # a group with no valid episode borrows a whole group (its slots are filled from that group's episodes)
-        source = {g: (g if g in valid_by_group else rng.choice(donors)) for g in dict.fromkeys(groups)}
-        replaced = []
-        for group, episode in zip(groups, episodes):
-            if not episode.partner_failure:
-                replaced.append(episode)
-            else:
-                replaced.append(replace(rng.choice(valid_by_group[source[group]]), replaced=True))
-        return replaced
 
     def _log(self, step: int, keys: list[tuple[str, str]], episodes: list[PlayedEpisode],
              trajectories: list[TokenisedConversation], accelerator: Any = None) -> None:
@@ -584,36 +320,6 @@ def episode_reward(completions: list[Any], episode_reward: list[float | None], e
     return [None if r is None or (isinstance(r, float) and math.isnan(r)) else float(r) for r in episode_reward]
 
 
-def _progress_callback(printer: Callable[[str], None], max_steps: int):
-    import time
-
-    from transformers import TrainerCallback
-
-    class StepPrinter(TrainerCallback):
-        """One line per optimisation step (instead of transformers' raw log dicts)."""
-
-        def __init__(self) -> None:
-            self.started = time.monotonic()
-
-        def on_step_begin(self, args, state, control, **kwargs):
-            self.started = time.monotonic()
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            logs = logs or {}
-            if ("loss" not in logs and "reward" not in logs) or not state.is_world_process_zero:
-                return
-            parts = [f"step {state.global_step}/{max_steps}"]
-            for key, label, form in (("reward", "reward", "{:+.3f}"), ("rollout/played", "played", "{:.0%}"),
-                                     ("rollout/success", "success", "{:.0%}"), ("loss", "loss", "{:.4f}"),
-                                     ("kl", "kl", "{:.4f}")):
-                if isinstance(logs.get(key), (int, float)):
-                    parts.append(f"{label} " + form.format(logs[key]))
-            parts.append(f"{time.monotonic() - self.started:.0f}s")
-            printer(", ".join(parts))
-
-    return StepPrinter()
-
-
 @dataclass
 class GRPORun:
     """Everything ``train_grpo`` builds before it trains (tests drive the trainer's steps themselves)."""
@@ -634,8 +340,9 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
+    from playpen.games import resolve_games
     from playpen.models.registry import load_model
-    from playpen.train.evaluation import EvalCallback
+    from playpen.train.callbacks import EvalCallback, StepPrinter
 
     if settings.group_size < 2:
         raise PlaypenError("the group size must be at least 2 (advantages are relative to the group)")
@@ -644,7 +351,7 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     micro = settings.micro_batch_size or settings.batch_size
     if settings.batch_size % micro:
         raise PlaypenError(f"batch size {settings.batch_size} must be a multiple of the micro batch size {micro}")
-    specs = _specs(settings.games)
+    specs = resolve_games(settings.games)
     if not specs:
         raise PlaypenError("no training game given (--games)")
     check_guardrails(settings.select_by, settings.stop_static_drop, evaluates=settings.evaluate,
@@ -707,7 +414,7 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
         callbacks.append(EvalCallback(settings, specs, roles, tokenizer, partner, output_dir, resume=resume,
                                       printer=printer))
     if printer is not None:
-        callbacks.append(_progress_callback(printer, settings.max_steps))
+        callbacks.append(StepPrinter(printer, settings.max_steps))
     with warnings.catch_warnings():  # TRL marks rollout_func experimental; we pin TRL's version
         warnings.filterwarnings("ignore", message=".*'rollout_func'.*experimental")
         trainer = GRPOTrainer(model=model, reward_funcs=[episode_reward], args=args, train_dataset=dataset,
@@ -726,7 +433,7 @@ def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     evaluated one, ``best/``. Writes into ``output_dir``: checkpoints, ``final/``, ``training_log.csv`` (loss,
     reward, KL, rollout outcome rates per step), ``rollouts.jsonl``, ``eval_metrics.csv`` and ``eval/step-N/``
     (validation episodes with transcripts), ``learning_curves.png``."""
-    from playpen.train.evaluation import plot_learning_curves
+    from playpen.eval.training_log import plot_learning_curves, write_training_log
 
     output_dir = Path(output_dir)
     run = build_grpo(learner, output_dir, settings, resume=resume, printer=printer)
@@ -746,22 +453,3 @@ def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     chosen = output_dir / BEST if settings.select_by and (output_dir / BEST / "best.json").is_file() else final
     alias = register_result(settings.alias or output_dir.name, chosen, run.base)
     return chosen, alias
-
-
-LOG_KEYS = ("step", "loss", "reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "rollout/played",
-            "rollout/success", "rollout/partner_replaced", "rollout/resampled", "rollout/cut", "completions/mean_length", "grad_norm", "learning_rate")
-
-
-def write_training_log(log_history: list[dict[str, Any]], output_dir: Path) -> Path | None:
-    """``training_log.csv``: one row per optimisation step (TRL's metrics and our rollout metrics)."""
-    steps = [e for e in log_history if "step" in e and ("loss" in e or "reward" in e)]
-    if not steps:
-        return None
-    keys = [k for k in LOG_KEYS if any(k in e for e in steps)]
-    keys += sorted({k for e in steps for k in e if k not in keys and isinstance(e[k], (int, float))})
-    path = output_dir / "training_log.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=keys, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(steps)
-    return path

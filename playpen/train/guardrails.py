@@ -1,7 +1,7 @@
 """Guardrails while GRPO trains: keep the best evaluated checkpoint by a chosen scope, stop when the general
 skills (the static suite's statscore) fall too far.
 
-The evaluation callback (``train.evaluation.EvalCallback``) evaluates the policy before training, every
+The evaluation callback (``train.callbacks.EvalCallback``) evaluates the policy before training, every
 ``eval_steps`` steps and at the end, and appends one row per scope to ``eval_metrics.csv``. These functions read
 that history — ``{step: {scope: clemscore}}``, scopes ``in``, ``out``, ``static`` (the statscore) and ``all``
 (the clemscore over the dialogue games played) — and decide; they are pure, so they are tested on hand-made

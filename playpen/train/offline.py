@@ -12,6 +12,7 @@ from typing import Any
 
 from playpen.core.errors import PlaypenError
 from playpen.data.datasets import check_training_rows
+from playpen.eval.training_log import plot_loss, write_training_log
 from playpen.train.recipe_checks import check_values
 from playpen.train.common import (
     CommonTrainConfig,
@@ -23,7 +24,6 @@ from playpen.train.common import (
     resume_checkpoint,
     save_config,
     trainer_arguments,
-    write_log_and_curve,
 )
 
 
@@ -94,7 +94,8 @@ def _finish(trainer: Any, tokenizer: Any, output_dir: Path, config: CommonTrainC
     trainer.save_model(str(final))  # from the main process only (transformers)
     if is_main_process():
         tokenizer.save_pretrained(str(final))
-        write_log_and_curve(trainer.state.log_history, output_dir, title)
+        write_training_log(trainer.state.log_history, output_dir)
+        plot_loss(trainer.state.log_history, output_dir, title)
     alias = register_result(config.alias or output_dir.name, final, base)
     return final, alias
 

@@ -200,7 +200,7 @@ def test_training_instances_leave_out_every_evaluated_target_word(tmp_path):
 
 
 def test_the_report_shows_each_grpo_runs_reward_and_its_spread_per_step(tmp_path, toy_specs):
-    from playpen.train.evaluation import plot_learning_curves
+    from playpen.eval.training_log import plot_learning_curves
 
     class CurveTrainer(FakeTrainer):
         def __call__(self, method, start, output, seed, data):
@@ -215,3 +215,19 @@ def test_the_report_shows_each_grpo_runs_reward_and_its_spread_per_step(tmp_path
     html = (tmp_path / "exp" / "report.html").read_text()
     assert "<h2>GRPO training</h2>" in html and "reward_std" in html
     assert html.count('alt="learning curves of grpo seed') == 2  # seeds 0 and 1
+
+
+def test_the_toy_experiments_report_is_the_committed_one_and_rewritten_byte_for_byte(tmp_path, toy_specs):
+    """Every figure of the toy experiment's report (``report.csv``) is the committed one, so a change of the
+    report code or of the figures behind it shows here; writing the report again gives the same bytes."""
+    from pathlib import Path
+
+    experiment = _experiment(tmp_path, toy_specs, FakeTrainer(), [])
+    experiment.run()
+    out = tmp_path / "exp"
+    committed = Path(__file__).parent / "data" / "toy_experiment_report.csv"
+    assert (out / "report.csv").read_text() == committed.read_text()
+    names = ("report.csv", "report.json", "report.html", "report.png")
+    first = {name: (out / name).read_bytes() for name in names}
+    experiment.report()
+    assert {name: (out / name).read_bytes() for name in names} == first

@@ -11,6 +11,7 @@ import pytest
 from playpen.core.master import Status
 from playpen.models.base import GenerationResult, Model
 from playpen.testing.dist import GAME, GIVER, reply_checksum
+from tests.test_groups import Queue
 from playpen.train.grpo import (
     ROW_PREFIX,
     EpisodeRollout,
@@ -35,7 +36,7 @@ def test_grpo_steps_train_save_resume_and_the_checkpoint_plays(embedded_model_di
 
     from playpen.cli import app
     from playpen.demo import DemoResult, write_report
-    from playpen.train.evaluation import read_eval_rows
+    from playpen.eval.policy import read_eval_rows
 
     output = tmp_path / "grpo"
     settings = GRPOSettings(games=[GAME], roles={GAME: GIVER}, partner="scripted", group_size=2, batch_size=2,
@@ -81,25 +82,6 @@ def test_grpo_steps_train_save_resume_and_the_checkpoint_plays(embedded_model_di
     html = write_report(result, settings, output).read_text()
     assert "data:image/png;base64," in html and "grpo/eval/step-0/learner/referencegame/" in html
     assert "grpo/eval/step-2/learner/referencegame/" in html
-
-
-class Queue(Model):
-    """Answers each request with the next planned reply; ``plan(request)`` builds it from the instance."""
-
-    batched = True
-
-    def __init__(self, plan):
-        super().__init__()
-        self.name = "stub"
-        self.plan = plan
-        self.count = 0
-
-    def generate(self, requests):
-        out = []
-        for request in requests:
-            out.append(GenerationResult(text=self.plan(self.count, request)))
-            self.count += 1
-        return out
 
 
 def test_advantages_are_trls_group_normalised_rewards_with_partner_failures_replaced(embedded_model_dir, tmp_path,
@@ -155,34 +137,6 @@ def test_advantages_are_trls_group_normalised_rewards_with_partner_failures_repl
     assert scored["tool_mask"].shape == scored["completion_ids"].shape
 
 
-def test_partner_failures_are_replaced_within_the_group_or_by_another_group(embedded_model_dir):
-    from playpen.games import get_game
-    from playpen.models.scripted import ScriptedModel
-    from playpen.rollout.planner import select_rows
-    from playpen.rollout.engine import EpisodeJob, run_episodes
-    from playpen.train.grpo import PlayedEpisode
-
-    spec = get_game(GAME)
-    a, b = select_rows(spec, split="train")[:2]
-    scripted = ScriptedModel()
-
-    def episode(row, giver_ok, answer):
-        giver = scripted if giver_ok else Queue(lambda i, r: "no idea")
-        [result] = run_episodes([EpisodeJob(spec, row, {GIVER: giver, FOLLOWER: Queue(lambda i, r: answer)})])
-        return PlayedEpisode(result, {Status.SUCCESS: 1.0, Status.LOSE: 0.0}.get(result.master.outcome.status, -0.5),
-                             FOLLOWER)
-
-    spoiled, own_abort, won = episode(a, False, ""), episode(b, True, "no answer"), episode(b, True, "Answer: first")
-    assert spoiled.partner_failure and not own_abort.partner_failure and not won.partner_failure
-    keys = [a.key] * 2 + [b.key] * 2
-    out = EpisodeRollout._replace_partner_failures([spoiled, spoiled, own_abort, won], keys)
-    # group a has no valid episode: it takes group b's episodes; group b keeps its own (the learner's abort too)
-    assert [e.replaced for e in out] == [True, True, False, False]
-    assert all(e.result in (own_abort.result, won.result) for e in out[:2]) and out[2:] == [own_abort, won]
-    # nothing valid at all: no signal (reward None -> TRL gives advantage 0) instead of blaming the learner
-    assert [e.reward for e in EpisodeRollout._replace_partner_failures([spoiled, spoiled], [a.key] * 2)] == [None, None]
-
-
 def test_learner_roles_default_to_the_papers():
     from playpen.core.errors import PlaypenError
     from playpen.games import get_game
@@ -234,7 +188,7 @@ def test_branching_groups_share_a_history_and_train_only_what_follows_the_fork(e
     rollout.learner_model = lambda trainer: learner
     trainer = SimpleNamespace(state=SimpleNamespace(global_step=0), accelerator=SimpleNamespace(num_processes=1))
     keys = [(spec.name, r.key) for r in rows for _ in range(4)]
-    episodes, starts = rollout.play_branching(keys, learner, random.Random(0))
+    episodes, starts = rollout.groups().play_branching(keys, learner, random.Random(0))
 
     shared = []
     for group in range(3):

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from playpen.core.errors import PlaypenError
-from playpen.train.evaluation import append_eval_rows, read_eval_rows
+from playpen.eval.policy import append_eval_rows, read_eval_rows
 from playpen.train.guardrails import (
     best_step,
     check_guardrails,
@@ -87,7 +87,7 @@ class _Model:
 
 
 def _callback(tmp_path, **settings):
-    from playpen.train.evaluation import EvalCallback
+    from playpen.train.callbacks import EvalCallback
 
     defaults = dict(eval_games=[], eval_static_games=[], eval_steps=10, select_by=None, stop_static_drop=None)
     tokenizer = SimpleNamespace(save_pretrained=lambda folder: None)

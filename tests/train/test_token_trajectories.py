@@ -86,7 +86,7 @@ def test_the_sampled_logprobs_follow_the_completion():
 
 
 def test_the_vllm_learner_reads_the_sampled_logprobs_and_sets_the_reply_budget():
-    from playpen.train.vllm_learner import reply_budget, sampled
+    from playpen.models.vllm_learner import reply_budget, sampled
 
     assert sampled([[-0.25], [None]], [5, 6]) == [-0.25, pytest.approx(float("nan"), nan_ok=True)]
     assert sampled([[-0.25, -3.0], [-1.0, -2.0]], [5, 6]) is None  # top-N lists: which one was sampled?
@@ -166,3 +166,36 @@ def test_cut_episodes_are_logged_as_a_rate():
     episode_reward([None] * 4, [1.0, 0.0, 0.0, 1.0], ["success"] * 4, episode_cut=[True, False, False, False],
                    log_metric=logged.__setitem__)
     assert logged["rollout/cut"] == 0.25
+
+
+def test_the_vllm_learner_asks_vllm_for_at_most_max_new_tokens_per_reply():
+    """TRL's engine reads ``max_completion_length`` when it builds vLLM's sampling parameters (``max_tokens``):
+    during the learner's call it is the reply budget, not the whole conversation's."""
+    from playpen.models.base import GenerationRequest
+    from playpen.models.vllm_learner import VLLMLearner
+
+    class Engine:
+        max_completion_length = 1024
+        seen = []
+
+        def generate(self, prompts, images, num_generations):
+            self.seen.append(self.max_completion_length)
+            return prompts, [list(b"GUESS: a")] * len(prompts), [[[-0.5]] * 8] * len(prompts), None
+
+    class Bytes:
+        def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+            return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+
+        def __call__(self, text, add_special_tokens):
+            return {"input_ids": list(text.encode())}
+
+        def decode(self, ids, skip_special_tokens):
+            return bytes(ids).decode()
+
+    engine = Engine()
+    learner = VLLMLearner(SimpleNamespace(vllm_generation=engine), Bytes(), max_new_tokens=40)
+    request = GenerationRequest(messages=[{"role": "user", "content": "guess"}], episode="e", role="Guesser")
+    [result] = learner.generate([request])
+    assert engine.seen == [40] and engine.max_completion_length == 1024
+    assert result.text == "GUESS: a" and result.token_ids == list(b"GUESS: a") and result.logprobs == [-0.5] * 8
+    assert bytes(result.prompt_token_ids).decode() == "user: guess\nassistant: "

@@ -44,15 +44,14 @@ ALIAS = "smollm2-135m-grpo-demo"
 
 def demo_recipe(*, steps: int = 30, seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES):
     """The SFT demo's experiment (see the module docstring): 30 taboo test episodes (10 per experiment), one
-    episode per out-of-domain experiment."""
-    from playpen.train.experiment import ExperimentRecipe
+    episode per out-of-domain experiment; the rest are ``ExperimentRecipe``'s and ``SFTSettings``' defaults."""
+    from playpen.train.settings import ExperimentRecipe, load_settings
 
-    return ExperimentRecipe(
-        base=LEARNER, games=[SFT_GAME], roles={SFT_GAME: SFT_ROLE}, partner="scripted", ood_games=list(ood_games),
-        methods=["sft"], seeds=[seed], eval_split="test", eval_per_experiment=10, ood_per_experiment=1,
-        eval_max_new_tokens=24, format_only_quality={SFT_GAME: 0.0},
+    return load_settings(ExperimentRecipe, overrides=dict(
+        games=[SFT_GAME], roles={SFT_GAME: SFT_ROLE}, ood_games=list(ood_games), methods=["sft"], seeds=[seed],
+        eval_split="test", eval_per_experiment=10, eval_max_new_tokens=24, format_only_quality={SFT_GAME: 0.0},
         sft={"learning_rate": 1e-3, "max_steps": steps, "max_length": 512},
-    )
+    ), where="demo_recipe")
 
 
 def run_sft_demo(output_dir: Path = Path("demo"), *, steps: int = 30, seed: int = 0,
@@ -88,23 +87,17 @@ def sft_summary_text(report: dict[str, Any]) -> str:
 
 def demo_settings(*, steps: int = 10, seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES,
                   **overrides: Any):
-    """The GRPO demo's recipe (``--method grpo``; see the module docstring and docs/training.md)."""
-    from playpen.train.grpo import GRPOSettings
+    """The GRPO demo's recipe (``--method grpo``; see the module docstring and docs/training.md): what differs
+    from ``GRPOSettings``' defaults, then ``overrides`` (each checked: a misspelt one is refused)."""
+    from playpen.train.settings import GRPOSettings, load_settings
 
-    settings = GRPOSettings(
-        games=[GAME], roles={GAME: ROLE}, partner="scripted",
-        group_size=8, batch_size=8, micro_batch_size=2, max_steps=steps,
-        learning_rate=5e-4, beta=0.04, temperature=1.0,
-        max_new_tokens=24, max_completion_length=64,
-        lora_r=16, lora_alpha=32,
-        reward="paper", abort_penalty=0.5, partner_retries=1,
-        evaluate=True, eval_steps=0, eval_games=list(ood_games), eval_split="validation",
-        eval_per_experiment=None, eval_extra_per_experiment=1, eval_max_new_tokens=24, eval_batch_size=32,
+    demo = dict(
+        games=[GAME], roles={GAME: ROLE}, batch_size=8, micro_batch_size=2, max_steps=steps, learning_rate=5e-4,
+        max_new_tokens=24, max_completion_length=64, lora_alpha=32, reward="paper", abort_penalty=0.5,
+        eval_games=list(ood_games), eval_per_experiment=None, eval_max_new_tokens=24,
         save_steps=max(1, steps), seed=seed, alias=ALIAS,
     )
-    for key, value in overrides.items():
-        setattr(settings, key, value)
-    return settings
+    return load_settings(GRPOSettings, overrides={**demo, **overrides}, where="demo_settings")
 
 
 @dataclass

@@ -42,16 +42,29 @@ OOD_GAMES = ("guesswhat", "textmapworld")
 ALIAS = "smollm2-135m-grpo-demo"
 
 
+#: what the SFT demo's experiment changes from ``ExperimentRecipe``'s and ``SFTSettings``' defaults: 30 taboo test
+#: episodes (10 per experiment), one episode per out-of-domain experiment (steps, seed and the out-of-domain games
+#: come from the command)
+SFT_DEMO: dict[str, Any] = dict(
+    games=[SFT_GAME], roles={SFT_GAME: SFT_ROLE}, methods=["sft"], eval_split="test", eval_per_experiment=10,
+    eval_max_new_tokens=24, format_only_quality={SFT_GAME: 0.0}, sft={"learning_rate": 1e-3, "max_length": 512},
+)
+#: what the GRPO demo changes from ``GRPOSettings``' defaults (steps, seed and the out-of-domain games come from
+#: the command)
+GRPO_DEMO: dict[str, Any] = dict(
+    games=[GAME], roles={GAME: ROLE}, batch_size=8, micro_batch_size=2, learning_rate=5e-4, max_new_tokens=24,
+    max_completion_length=64, lora_alpha=32, reward="paper", abort_penalty=0.5, eval_per_experiment=None,
+    eval_max_new_tokens=24, alias=ALIAS,
+)
+
+
 def demo_recipe(*, steps: int = 30, seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES):
-    """The SFT demo's experiment (see the module docstring): 30 taboo test episodes (10 per experiment), one
-    episode per out-of-domain experiment; the rest are ``ExperimentRecipe``'s and ``SFTSettings``' defaults."""
+    """The SFT demo's experiment (see the module docstring): ``SFT_DEMO`` with the command's choices."""
     from playpen.train.settings import ExperimentRecipe, load_settings
 
-    return load_settings(ExperimentRecipe, overrides=dict(
-        games=[SFT_GAME], roles={SFT_GAME: SFT_ROLE}, ood_games=list(ood_games), methods=["sft"], seeds=[seed],
-        eval_split="test", eval_per_experiment=10, eval_max_new_tokens=24, format_only_quality={SFT_GAME: 0.0},
-        sft={"learning_rate": 1e-3, "max_steps": steps, "max_length": 512},
-    ), where="demo_recipe")
+    return load_settings(ExperimentRecipe, overrides={
+        **SFT_DEMO, "ood_games": list(ood_games), "seeds": [seed],
+        "sft": {**SFT_DEMO["sft"], "max_steps": steps}}, where="demo_recipe")
 
 
 def run_sft_demo(output_dir: Path = Path("demo"), *, steps: int = 30, seed: int = 0,
@@ -87,17 +100,13 @@ def sft_summary_text(report: dict[str, Any]) -> str:
 
 def demo_settings(*, steps: int = 10, seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES,
                   **overrides: Any):
-    """The GRPO demo's recipe (``--method grpo``; see the module docstring and docs/training.md): what differs
-    from ``GRPOSettings``' defaults, then ``overrides`` (each checked: a misspelt one is refused)."""
+    """The GRPO demo's recipe (``--method grpo``; see the module docstring and docs/training.md): ``GRPO_DEMO``
+    with the command's choices, then ``overrides`` (each checked: a misspelt one is refused)."""
     from playpen.train.settings import GRPOSettings, load_settings
 
-    demo = dict(
-        games=[GAME], roles={GAME: ROLE}, batch_size=8, micro_batch_size=2, max_steps=steps, learning_rate=5e-4,
-        max_new_tokens=24, max_completion_length=64, lora_alpha=32, reward="paper", abort_penalty=0.5,
-        eval_games=list(ood_games), eval_per_experiment=None, eval_max_new_tokens=24,
-        save_steps=max(1, steps), seed=seed, alias=ALIAS,
-    )
-    return load_settings(GRPOSettings, overrides={**demo, **overrides}, where="demo_settings")
+    return load_settings(GRPOSettings, overrides={
+        **GRPO_DEMO, "max_steps": steps, "save_steps": max(1, steps), "seed": seed, "eval_games": list(ood_games),
+        **overrides}, where="demo_settings")
 
 
 @dataclass
@@ -126,11 +135,11 @@ def run_demo(output_dir: Path = Path("demo"), *, steps: int = 10, seed: int = 0,
     from playpen.train.evaluation import read_eval_rows
     from playpen.train.grpo import train_grpo
 
+    settings = demo_settings(steps=steps, seed=seed, ood_games=ood_games, **overrides)  # checked before any work
     say = printer or (lambda _: None)
     started = time.monotonic()
     output_dir = Path(output_dir)
     prepare_embedded_model()
-    settings = demo_settings(steps=steps, seed=seed, ood_games=ood_games, **overrides)
     run_dir = output_dir / "grpo"
     say(f"playpen demo: GRPO on {GAME} ({ROLE}, scripted partner), {steps} steps of {settings.batch_size} episodes; "
         f"evaluation on {GAME} + {', '.join(ood_games) or 'no out-of-domain game'} (greedy) before and after")

@@ -553,5 +553,8 @@ the trained quality and its interval with the game's format-only level); clemsco
 
 
 def load_recipe(path: Path | None, overrides: Mapping[str, Any] | None = None) -> ExperimentRecipe:
-    """A recipe from a TOML/JSON file (``configs/recipes/experiment_*.toml``) with command-line overrides."""
-    return load_settings(ExperimentRecipe, path, overrides, where="experiment")
+    """A recipe from a TOML/JSON file (``configs/recipes/experiment_*.toml``) with command-line overrides, checked
+    whole (``ExperimentRecipe.check``)."""
+    recipe = load_settings(ExperimentRecipe, path, overrides, where="experiment")
+    recipe.check()
+    return recipe

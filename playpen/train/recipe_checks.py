@@ -23,6 +23,8 @@ from playpen.core.errors import PlaypenError
 from playpen.core.registry import GameSpec
 from playpen.train.settings import METHODS, DPOSettings, GRPOSettings, SFTSettings, check_values
 
+#: a recipe's trainer sections and the settings each holds
+SECTIONS = {"sft": SFTSettings, "dpo": DPOSettings, "grpo": GRPOSettings}
 #: settings of a trainer section that the runner sets itself (per seed, per experiment)
 RUNNER_SET = {"sft": {"seed", "alias"}, "dpo": {"seed", "alias"},
               "grpo": {"seed", "alias", "games", "roles", "partner", "split", "instances"}}
@@ -36,7 +38,7 @@ def check_recipe(recipe: Any) -> None:
     """The whole recipe, before any stage starts (its own fields, then each trainer's section)."""
     values = asdict(recipe)
     check_values("recipe", values, type(recipe))
-    for section, cls in {"sft": SFTSettings, "dpo": DPOSettings, "grpo": GRPOSettings}.items():
+    for section, cls in SECTIONS.items():
         check_values(f"recipe [{section}]", values[section], cls, fixed=RUNNER_SET[section])
     unknown = [m for m in recipe.methods if m not in METHODS]
     if unknown:
@@ -108,13 +110,23 @@ def _recorded(folder: Path) -> dict[str, Any] | None:
     return recorded
 
 
+def _effective(key: str, value: Any) -> Any:
+    """A trainer section with its settings' defaults filled in: a default written out and one left out build
+    the same stage."""
+    if key not in SECTIONS or not isinstance(value, dict):
+        return value
+    defaults = json.loads(json.dumps(asdict(SECTIONS[key]()), default=str))
+    return {**{k: v for k, v in defaults.items() if k not in RUNNER_SET[key]}, **value}
+
+
 def check_stages(stages: list[tuple[str, Path, dict[str, Any]]]) -> None:
     """Refuse, before any stage runs, a stage folder that was built from other settings than the recipe's."""
     for label, folder, inputs in stages:
         recorded = _recorded(folder)
         if recorded is None:
             continue
-        changed = [key for key in inputs if key in recorded and recorded[key] != inputs[key]
+        changed = [key for key in inputs if key in recorded
+                   and _effective(key, recorded[key]) != _effective(key, inputs[key])
                    and not (key in ADDABLE and recorded[key] is None)]
         if changed:
             key = changed[0]

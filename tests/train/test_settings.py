@@ -17,7 +17,7 @@ from playpen.core.errors import PlaypenError
 from playpen.train.experiment import Experiment
 from playpen.train.settings import (DPOSettings, ExperimentRecipe, GRPOSettings, OfflineSettings, SFTSettings,
                                     TrainSettings, default_value, field_help, option_name, text_value)
-from tests.reliability.conftest import EXPERIMENT_RECIPE, Sandbox
+from tests.reliability.conftest import EXPERIMENT_RECIPE, sandbox  # noqa: F401 (a fixture)
 from tests.train.test_experiment import FakeTrainer, toy_specs  # noqa: F401 (a fixture)
 
 SETTINGS = (TrainSettings, OfflineSettings, SFTSettings, DPOSettings, GRPOSettings, ExperimentRecipe)
@@ -56,17 +56,9 @@ def work(monkeypatch):
     return recorders
 
 
-@pytest.fixture
-def box(tmp_path, capsys, monkeypatch) -> Sandbox:
-    sandbox = Sandbox(tmp_path, capsys)
-    monkeypatch.setenv("PLAYPEN_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(sandbox.work)
-    return sandbox
-
-
-def _nothing_started(work, box) -> None:
+def _nothing_started(work, sandbox) -> None:
     assert not any(recorder.calls for recorder in work.values()), "a trainer or a model loader was called"
-    assert not (box.work / "out").exists(), "the output folder was made"
+    assert not (sandbox.work / "out").exists(), "the output folder was made"
 
 
 # ------------------------------------------------------------------------------------------ the dataclasses
@@ -141,7 +133,7 @@ def _shown_default(cls, key: str) -> str | None:
 
 @pytest.mark.parametrize("command, cls", [(("train", "sft"), SFTSettings), (("train", "dpo"), DPOSettings),
                                           (("train", "grpo"), GRPOSettings), (("experiment",), ExperimentRecipe)])
-def test_each_command_has_one_option_per_setting_and_its_help_shows_the_dataclass_default(box, monkeypatch,
+def test_each_command_has_one_option_per_setting_and_its_help_shows_the_dataclass_default(sandbox, monkeypatch,
                                                                                           command, cls):
     from playpen.cli import app
 
@@ -152,7 +144,7 @@ def test_each_command_has_one_option_per_setting_and_its_help_shows_the_dataclas
     options = {p.name: p for p in click_command.params if p.name not in own}
     assert set(options) == set(_names(cls))  # no option without a field, no field without an option
     monkeypatch.setenv("COLUMNS", "250")
-    rows = _help_rows(box.cli(*command, "--help").stdout)
+    rows = _help_rows(sandbox.cli(*command, "--help").stdout)
     for key, option in options.items():
         assert option.opts[0] == option_name(key)
         row = rows[option_name(key)]
@@ -163,9 +155,9 @@ def test_each_command_has_one_option_per_setting_and_its_help_shows_the_dataclas
         assert "[default: 1.0]" in rows["--temperature"] and "[default: 1e-05]" in rows["--learning-rate"]
 
 
-def test_the_command_line_wins_over_a_config_file_whose_values_the_defaults_leave_alone(box, work):
-    config = box.write("grpo.toml", 'group_size = 4\ntemperature = 0.5\nroles = { taboo = "WordGuesser" }\n')
-    result = box.cli("train", "grpo", "-m", "x", "-o", "out", "-c", config, "--temperature", "0.7",
+def test_the_command_line_wins_over_a_config_file_whose_values_the_defaults_leave_alone(sandbox, work):
+    config = sandbox.write("grpo.toml", 'group_size = 4\ntemperature = 0.5\nroles = { taboo = "WordGuesser" }\n')
+    result = sandbox.cli("train", "grpo", "-m", "x", "-o", "out", "-c", config, "--temperature", "0.7",
                      "--role", "wordle=Guesser", "--games", "taboo,wordle", "--games", "referencegame", "--lr", "3e-4",
                      "--weight", "taboo=2", "--no-evaluate")
     assert result.code == 0, result.stderr
@@ -222,16 +214,16 @@ EXPERIMENT = ("experiment", "-o", "out", "-c", "recipe.toml")
     (EXPERIMENT + ("--ood-gmes", "taboo"), "", 2, "no such option --ood-gmes (did you mean --ood-games?)"),
     (EXPERIMENT + ("--seeds", "0,one"), "", 1, "--seeds: 'one' is not a whole number"),
 ])
-def test_a_wrong_setting_is_one_error_line_naming_it_and_nothing_starts(box, work, args, file, code, named):
-    box.write("data.jsonl", '{"messages": [{"role": "user", "content": "hi"}, '
+def test_a_wrong_setting_is_one_error_line_naming_it_and_nothing_starts(sandbox, work, args, file, code, named):
+    sandbox.write("data.jsonl", '{"messages": [{"role": "user", "content": "hi"}, '
                             '{"role": "assistant", "content": "hello"}]}\n')
     if file is not None:
         target = next(a for a in args if a.startswith(("config.", "recipe.")))
-        box.write(target, (EXPERIMENT_RECIPE if target == "recipe.toml" else "") + file + "\n")
-    result = box.cli(*args)
+        sandbox.write(target, (EXPERIMENT_RECIPE if target == "recipe.toml" else "") + file + "\n")
+    result = sandbox.cli(*args)
     assert result.code == code
     assert named in result.error_line
-    _nothing_started(work, box)
+    _nothing_started(work, sandbox)
 
 
 @pytest.mark.parametrize("section, values, named", [

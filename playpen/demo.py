@@ -24,7 +24,7 @@ import base64
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any, Callable
@@ -243,10 +243,9 @@ def write_report(result: DemoResult, settings: Any, run_dir: Path) -> Path:
         f"<tr><td>{label}</td><td>{r['step']}</td><td>{escape(r['outcome'] or '')}</td><td>{_fmt(r['reward'])}</td>"
         f"<td><code>{escape(' ⏎ '.join(r['learner']))}</code></td></tr>"
         for label, records in (("first step", first), ("last step", final)) for r in records)
-    recipe = {k: v for k, v in asdict(settings).items()
-              if k in ("games", "roles", "partner", "group_size", "batch_size", "max_steps", "learning_rate", "beta",
-                       "temperature", "max_new_tokens", "lora_r", "lora_alpha", "reward", "abort_penalty",
-                       "eval_games", "seed")}
+    recipe = {k: getattr(settings, k) for k in (
+        "games", "roles", "partner", "group_size", "batch_size", "max_steps", "learning_rate", "beta", "temperature",
+        "max_new_tokens", "lora_r", "lora_alpha", "reward", "abort_penalty", "eval_games", "seed")}
     html = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Playpen demo</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1150px;margin:24px auto;padding:0 16px;color:#222}}
 table{{border-collapse:collapse;margin:12px 0 28px}}td,th{{border:1px solid #ddd;padding:4px 9px;text-align:right}}

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import difflib
 import functools
-import inspect
 import json
 import re
+import sys
 import tomllib
 import types
 import typing
@@ -241,27 +241,39 @@ class ExperimentRecipe:
 
 
 # ------------------------------------------------------------------------------------------ their help
-@functools.cache
 def field_help(cls: type) -> dict[str, str]:
     """Each field's ``#:`` comment: the one above its declaration, or above the nearest base's when a class
     restates a field without one."""
     docs: dict[str, str] = {}
     for klass in reversed([k for k in cls.__mro__ if is_dataclass(k)]):
-        try:
-            lines = inspect.getsourcelines(klass)[0]
-        except (OSError, TypeError):  # no source at hand: the options go without help
-            continue
-        comment: list[str] = []
-        for line in lines:
-            text = line.strip()
-            if text.startswith("#:"):
-                comment.append(text[2:].strip())
-                continue
-            declared = re.match(r"(\w+)\s*:", text)
-            if declared and comment:
-                docs[declared.group(1)] = " ".join(comment)
-            comment = []
+        docs.update(_comments(sys.modules[klass.__module__].__file__).get(klass.__qualname__, {}))
     return docs
+
+
+@functools.cache
+def _comments(source: str | None) -> dict[str, dict[str, str]]:
+    """Class name -> field -> its ``#:`` comment, for the top-level classes of a module's source (read as text:
+    cheaper than ``inspect`` on every start of ``playpen``); nothing without a source file."""
+    try:
+        lines = Path(source).read_text(encoding="utf-8").splitlines() if source else []
+    except OSError:
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    comment: list[str] = []
+    for line in lines:
+        opened = re.match(r"class (\w+)\b", line)
+        if opened:
+            current = found.setdefault(opened.group(1), {})
+        text = line.strip()
+        if text.startswith("#:"):
+            comment.append(text[2:].strip())
+            continue
+        declared = re.match(r"    (\w+)\s*:", line)
+        if declared and comment:
+            current[declared.group(1)] = " ".join(comment)
+        comment = []
+    return found
 
 
 def option_name(key: str) -> str:

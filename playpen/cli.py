@@ -15,7 +15,9 @@ from typing import Annotated, Optional
 import typer
 
 from playpen.core.errors import PlaypenError
-from playpen.train.settings import DPOSettings, ExperimentRecipe, GRPOSettings, SFTSettings
+from playpen.train.settings import (DemoSettings, DPOSettings, ExperimentRecipe, GRPOSettings, SFTSettings,
+                                    default_value, field_help, load_settings, option_name, setting_types, text_value,
+                                    without_none)
 
 app = typer.Typer(
     help="Playpen: dialogue games for evaluating and training language models (clembench v2.0 games).",
@@ -196,8 +198,6 @@ def serve(
     from playpen.models.registry import load_model
     from playpen.results.store import RECORD_FILES, lock_results, remove_stale_temporaries
     from playpen.rollout.planner import select_rows
-    from playpen.train.settings import text_value
-
     specs = resolve_games(game)
     if instances is not None and not instances.is_dir() and len(specs) != 1:
         raise PlaypenError("-i/--instances with a file needs exactly one game (-g); pass a folder with "
@@ -559,14 +559,13 @@ TrainOut = Annotated[Path, typer.Option("--output", "-o", help="Output folder (c
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML/JSON file with settings (the names below, with _); flags win.")]
 ResumeOption = Annotated[bool, typer.Option(help="Resume from the newest checkpoint in the output folder.")]
 #: short or earlier names of settings options, besides --the-field-name
-SETTING_FLAGS = {"learning_rate": ("--lr",), "roles": ("--role",), "weights": ("--weight",), "base": ("-m",)}
+SETTING_FLAGS = {"learning_rate": ("--lr",), "roles": ("--role",), "weights": ("--weight",), "base": ("-m",),
+                 "ood_games": ("--ood",)}
 
 
 def _setting_options(cls: type) -> list[inspect.Parameter]:
     """One option per field of the settings dataclass ``cls``: named after the field, its ``#:`` comment as help,
     its default shown (a list takes comma-separated or repeated items, a table repeated NAME=VALUE items)."""
-    from playpen.train.settings import default_value, field_help, option_name, setting_types, without_none
-
     options = []
     for key, hint in setting_types(cls).items():
         inner = without_none(hint)
@@ -583,7 +582,7 @@ def _setting_options(cls: type) -> list[inspect.Parameter]:
         flags = (f"{name}/--no-{name[2:]}",) if inner is bool else (name, *SETTING_FLAGS.get(key, ()))
         text = field_help(cls).get(key, "").replace("``", "").replace("[", "\\[")
         option = typer.Option(*flags, help=text[:1].upper() + text[1:], metavar=metavar,
-                              rich_help_panel=f"Settings ({cls.__name__}; a -c file takes the same names)")
+                              rich_help_panel=f"Settings ({cls.__name__})")
         options.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default,
                                          annotation=Annotated[kind_type, option]))
     return options
@@ -592,8 +591,6 @@ def _setting_options(cls: type) -> list[inspect.Parameter]:
 def _takes_settings(cls: type):
     """The command also takes ``cls``'s fields as options (``_setting_options``) and is called with those given on
     the command line as ``given`` (field -> value); the defaults stay the dataclass's, below a -c file's values."""
-    from playpen.train.settings import setting_types, text_value
-
     def wrap(run):
         own = [p for p in inspect.signature(run, eval_str=True).parameters.values() if p.name != "given"]
         hints = setting_types(cls)
@@ -625,8 +622,6 @@ def train_sft_command(model: LearnerOption, data: DataOption, output: TrainOut, 
                       resume: ResumeOption = False, *, given: dict) -> None:
     """Supervised fine-tuning on conversations (loss on the assistant turns only)."""
     from playpen.train.offline import train_sft
-    from playpen.train.settings import load_settings
-
     settings = load_settings(SFTSettings, config, given, where="train sft")
     _print_trained(*train_sft(model, data, output, settings, resume=resume))
 
@@ -637,8 +632,6 @@ def train_dpo_command(model: LearnerOption, data: DataOption, output: TrainOut, 
                       resume: ResumeOption = False, *, given: dict) -> None:
     """Direct preference optimisation on prompt/chosen/rejected pairs (on a base or an SFT checkpoint)."""
     from playpen.train.offline import train_dpo
-    from playpen.train.settings import load_settings
-
     settings = load_settings(DPOSettings, config, given, where="train dpo")
     _print_trained(*train_dpo(model, data, output, settings, resume=resume))
 
@@ -649,8 +642,6 @@ def train_grpo_command(learner: LearnerOption, output: TrainOut, config: ConfigO
                        resume: ResumeOption = False, *, given: dict) -> None:
     """GRPO: the learner plays games against frozen partners; the game's score is the reward."""
     from playpen.train.grpo import train_grpo
-    from playpen.train.settings import load_settings
-
     settings = load_settings(GRPOSettings, config, given, where="train grpo")
     _print_trained(*train_grpo(learner, output, settings, resume=resume))
 
@@ -710,23 +701,15 @@ def prepare_model() -> None:
 
 
 @app.command()
+@_takes_settings(DemoSettings)
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (report.html, the runs).")] = Path("demo"),
-    method: Annotated[str, typer.Option(help="sft: SFT on taboo, the learning beyond format; grpo: GRPO on the reference game's format.")] = "sft",
-    steps: Annotated[Optional[int], typer.Option(min=1, help="Training steps (default: 30 for sft, 10 for grpo of 8 episodes each).")] = None,
-    seed: Annotated[int, typer.Option(min=0)] = 0,
-    ood: Annotated[str, typer.Option(help="Comma-separated out-of-domain games evaluated before and after.")] = "guesswhat,textmapworld",
+    *, given: dict,
 ) -> None:
     """Evaluate the embedded model, train it on a game, evaluate again on the same episodes: report.html."""
-    from playpen.demo import run_demo, run_sft_demo
+    from playpen.demo import run_chosen_demo
 
-    ood_games = [g.strip() for g in ood.split(",") if g.strip()]
-    if method == "sft":
-        run_sft_demo(output, steps=steps or 30, seed=seed, ood_games=ood_games, printer=_console().print)
-    elif method == "grpo":
-        run_demo(output, steps=steps or 10, seed=seed, ood_games=ood_games)
-    else:
-        raise PlaypenError(f"--method is sft or grpo, not {method!r}")
+    run_chosen_demo(output, load_settings(DemoSettings, None, given, where="demo"), printer=_console().print)
 
 
 def _os_error(error: OSError) -> str:

@@ -29,16 +29,20 @@ from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
+from playpen.core.errors import PlaypenError
 from playpen.results.records import episode_outcomes
 from playpen.results.transcript import outcome_link
 from playpen.results.store import atomic_write_text
+from playpen.train.settings import DemoSettings
 
 LEARNER = "smollm2-135m"
 SFT_GAME = "taboo"
 SFT_ROLE = "WordGuesser"
 GAME = "referencegame"
 ROLE = "Instruction Giver"
-OOD_GAMES = ("guesswhat", "textmapworld")
+OOD_GAMES = tuple(DemoSettings().ood_games)
+#: training steps of each demo (``DemoSettings.steps`` says them)
+STEPS = {"sft": 30, "grpo": 10}
 ALIAS = "smollm2-135m-grpo-demo"
 
 
@@ -58,7 +62,7 @@ GRPO_DEMO: dict[str, Any] = dict(
 )
 
 
-def demo_recipe(*, steps: int = 30, seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES):
+def demo_recipe(*, steps: int = STEPS["sft"], seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES):
     """The SFT demo's experiment (see the module docstring): ``SFT_DEMO`` with the command's choices."""
     from playpen.train.settings import ExperimentRecipe, load_settings
 
@@ -67,7 +71,7 @@ def demo_recipe(*, steps: int = 30, seed: int = 0, ood_games: tuple[str, ...] | 
         "sft": {**SFT_DEMO["sft"], "max_steps": steps}}, where="demo_recipe")
 
 
-def run_sft_demo(output_dir: Path = Path("demo"), *, steps: int = 30, seed: int = 0,
+def run_sft_demo(output_dir: Path = Path("demo"), *, steps: int = STEPS["sft"], seed: int = 0,
                  ood_games: tuple[str, ...] | list[str] = OOD_GAMES,
                  printer: Callable[[str], None] | None = print) -> dict[str, Any]:
     """Evaluate → SFT on taboo → evaluate → ``report.html`` (resumable, as every experiment); returns the report."""
@@ -84,6 +88,17 @@ def run_sft_demo(output_dir: Path = Path("demo"), *, steps: int = 30, seed: int 
     return report
 
 
+def run_chosen_demo(output_dir: Path, settings: DemoSettings, printer: Callable[[str], None] | None = print) -> None:
+    """``playpen demo``: the demo ``settings.method`` names, with its own number of steps unless ``settings.steps``."""
+    if settings.method not in STEPS:
+        raise PlaypenError(f"--method is {' or '.join(STEPS)}, not {settings.method!r}")
+    steps = settings.steps or STEPS[settings.method]
+    if settings.method == "sft":
+        run_sft_demo(output_dir, steps=steps, seed=settings.seed, ood_games=settings.ood_games, printer=printer)
+    else:
+        run_demo(output_dir, steps=steps, seed=settings.seed, ood_games=settings.ood_games)
+
+
 def sft_summary_text(report: dict[str, Any]) -> str:
     """Per game: base → trained, and the change with its 95 % interval."""
     lines = ["base → trained (greedy, held-out episodes; change with its bootstrap 95 % interval):"]
@@ -98,7 +113,7 @@ def sft_summary_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def demo_settings(*, steps: int = 10, seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES,
+def demo_settings(*, steps: int = STEPS["grpo"], seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES,
                   **overrides: Any):
     """The GRPO demo's recipe (``--method grpo``; see the module docstring and docs/training.md): ``GRPO_DEMO``
     with the command's choices, then ``overrides`` (each checked: a misspelt one is refused)."""
@@ -126,7 +141,7 @@ class DemoResult:
         return next((r[key] for r in rows if r["scope"] == "game" and r["game"] == game), math.nan)
 
 
-def run_demo(output_dir: Path = Path("demo"), *, steps: int = 10, seed: int = 0,
+def run_demo(output_dir: Path = Path("demo"), *, steps: int = STEPS["grpo"], seed: int = 0,
              ood_games: tuple[str, ...] | list[str] = OOD_GAMES, printer: Callable[[str], None] | None = print,
              **overrides: Any) -> DemoResult:
     """Evaluate → GRPO → evaluate → ``report.html`` (the before/after evaluations are the training run's own

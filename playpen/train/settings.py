@@ -1,11 +1,11 @@
-"""Every setting of ``playpen train sft|dpo|grpo`` and ``playpen experiment``: one dataclass per method, the single
-home of each setting's default and meaning (its ``#:`` comment is also its command-line help), and the one check
-of values against them.
+"""Every setting of ``playpen train sft|dpo|grpo``, ``playpen experiment`` and ``playpen demo``: one dataclass per
+method, the single home of each setting's default and meaning (its ``#:`` comment is also its command-line help),
+and the one check of values against them.
 
 ``TrainSettings`` holds what every trainer takes; ``OfflineSettings`` adds what SFT and DPO share; ``SFTSettings``,
 ``DPOSettings`` and ``GRPOSettings`` add their own, and restate an inherited field only to give it another default.
 ``ExperimentRecipe`` is ``playpen experiment``'s recipe; its ``[sft]``, ``[dpo]`` and ``[grpo]`` tables hold only
-the values that differ from those classes' defaults.
+the values that differ from those classes' defaults. ``DemoSettings`` are ``playpen demo``'s choices.
 
 A setting's value comes from the dataclass default, then a ``-c`` TOML/JSON file (or a recipe file), then the
 command line, the later winning. ``load_settings`` checks every key and value with ``check_values`` before anything
@@ -240,6 +240,21 @@ class ExperimentRecipe:
         check_recipe(self)
 
 
+@dataclass
+class DemoSettings:
+    """``playpen demo``'s choices (``playpen.demo``, where ``SFT_DEMO`` and ``GRPO_DEMO`` hold what each demo
+    changes in the trainers' settings)."""
+
+    #: which demo: sft (SFT on taboo, the learning beyond format) or grpo (GRPO on the reference game's format)
+    method: str = "sft"
+    #: training steps (none: the method's own, 30 for sft and 10 for grpo of 8 episodes each)
+    steps: int | None = None
+    #: seed of the training run
+    seed: int = 0
+    #: out-of-domain games evaluated before and after
+    ood_games: list[str] = field(default_factory=lambda: ["guesswhat", "textmapworld"])
+
+
 # ------------------------------------------------------------------------------------------ their help
 def field_help(cls: type) -> dict[str, str]:
     """Each field's ``#:`` comment: the one above its declaration, or above the nearest base's when a class
@@ -299,7 +314,7 @@ def default_value(cls: type, key: str) -> Any:
 POSITIVE = {"batch_size", "grad_accumulation", "max_length", "save_steps", "learning_rate", "epochs", "group_size",
             "micro_batch_size", "max_new_tokens", "max_completion_length", "eval_max_new_tokens",
             "eval_batch_size", "eval_per_experiment", "ood_per_experiment",
-            "static_per_experiment", "eval_extra_per_experiment", "resamples"}
+            "static_per_experiment", "eval_extra_per_experiment", "resamples", "steps"}
 #: settings that are counts or seeds: below 0 means nothing
 NON_NEGATIVE = {"seed", "resample_flat_groups", "partner_retries", "eval_steps", "abort_penalty", "beta"}
 

@@ -15,12 +15,12 @@ import typer
 
 from playpen.core.errors import PlaypenError
 from playpen.train.experiment import Experiment
-from playpen.train.settings import (DPOSettings, ExperimentRecipe, GRPOSettings, OfflineSettings, SFTSettings,
-                                    TrainSettings, default_value, field_help, option_name, text_value)
+from playpen.train.settings import (DemoSettings, DPOSettings, ExperimentRecipe, GRPOSettings, OfflineSettings,
+                                    SFTSettings, TrainSettings, default_value, field_help, option_name, text_value)
 from tests.reliability.conftest import EXPERIMENT_RECIPE, sandbox  # noqa: F401 (a fixture)
 from tests.train.test_experiment import FakeTrainer, toy_specs  # noqa: F401 (a fixture)
 
-SETTINGS = (TrainSettings, OfflineSettings, SFTSettings, DPOSettings, GRPOSettings, ExperimentRecipe)
+SETTINGS = (TrainSettings, OfflineSettings, SFTSettings, DPOSettings, GRPOSettings, ExperimentRecipe, DemoSettings)
 RECIPES = Path(__file__).resolve().parents[2] / "configs" / "recipes"
 
 
@@ -100,7 +100,9 @@ def test_a_recipe_states_only_what_differs_from_the_defaults(name, classes):
 
 
 def test_the_demo_states_only_what_differs_from_the_defaults():
-    from playpen.demo import GRPO_DEMO, SFT_DEMO
+    from playpen.demo import GRPO_DEMO, SFT_DEMO, STEPS
+
+    assert all(f"{steps} for {method}" in field_help(DemoSettings)["steps"] for method, steps in STEPS.items())
 
     for values, cls in ((GRPO_DEMO, GRPOSettings), (SFT_DEMO, ExperimentRecipe), (SFT_DEMO["sft"], SFTSettings)):
         restated = {k: v for k, v in values.items() if v == default_value(cls, k)}
@@ -132,7 +134,8 @@ def _shown_default(cls, key: str) -> str | None:
 
 
 @pytest.mark.parametrize("command, cls", [(("train", "sft"), SFTSettings), (("train", "dpo"), DPOSettings),
-                                          (("train", "grpo"), GRPOSettings), (("experiment",), ExperimentRecipe)])
+                                          (("train", "grpo"), GRPOSettings), (("experiment",), ExperimentRecipe),
+                                          (("demo",), DemoSettings)])
 def test_each_command_has_one_option_per_setting_and_its_help_shows_the_dataclass_default(sandbox, monkeypatch,
                                                                                           command, cls):
     from playpen.cli import app
@@ -213,6 +216,10 @@ EXPERIMENT = ("experiment", "-o", "out", "-c", "recipe.toml")
     (EXPERIMENT + ("--dpo", "beta=high"), "", 1, 'recipe [dpo]: beta must be a number, not "high"'),
     (EXPERIMENT + ("--ood-gmes", "taboo"), "", 2, "no such option --ood-gmes (did you mean --ood-games?)"),
     (EXPERIMENT + ("--seeds", "0,one"), "", 1, "--seeds: 'one' is not a whole number"),
+    # playpen demo
+    (("demo", "-o", "out", "--stesp", "3"), None, 2, "no such option --stesp (did you mean --steps?); accepted: "),
+    (("demo", "-o", "out", "--steps", "0"), None, 1, "demo: steps must be above 0 (got 0)"),
+    (("demo", "-o", "out", "--method", "ppo"), None, 1, "--method is sft or grpo, not 'ppo'"),
 ])
 def test_a_wrong_setting_is_one_error_line_naming_it_and_nothing_starts(sandbox, work, args, file, code, named):
     sandbox.write("data.jsonl", '{"messages": [{"role": "user", "content": "hi"}, '
@@ -269,3 +276,20 @@ def test_a_trainer_default_written_out_or_left_out_builds_the_same_stage(tmp_pat
     changed = stage_inputs(ExperimentRecipe(grpo={"max_steps": 12, "temperature": 0.7}), label, "grpo")
     with pytest.raises(PlaypenError, match=r"was built with grpo = .*\"temperature\": 1.0"):
         check_stages([(label, folder, changed)])
+
+
+@pytest.mark.parametrize("args, method, steps, ood", [
+    ((), "sft", 30, ["guesswhat", "textmapworld"]),
+    (("--method", "grpo", "--ood", ""), "grpo", 10, []),
+    (("--steps", "3", "--ood", "taboo", "--seed", "2"), "sft", 3, ["taboo"]),
+])
+def test_the_demo_command_runs_the_chosen_demo_with_its_own_steps_unless_given(sandbox, monkeypatch, args, method,
+                                                                                steps, ood):
+    runs = {"sft": Recorder(), "grpo": Recorder()}
+    monkeypatch.setattr("playpen.demo.run_sft_demo", runs["sft"])
+    monkeypatch.setattr("playpen.demo.run_demo", runs["grpo"])
+    result = sandbox.cli("demo", "-o", "out", *args)
+    assert result.code == 0, result.stderr
+    (call,) = runs[method].calls
+    assert call[0] == Path("out") and call[1:4] == (steps, 2 if "--seed" in args else 0, ood)
+    assert not runs["grpo" if method == "sft" else "sft"].calls

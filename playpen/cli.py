@@ -6,13 +6,18 @@ Heavy modules (torch, transformers, matplotlib) are imported inside the commands
 
 from __future__ import annotations
 
+import inspect
 import sys
+import typing
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from playpen.core.errors import PlaypenError
+from playpen.train.settings import (DemoSettings, DPOSettings, ExperimentRecipe, GRPOSettings, SFTSettings,
+                                    default_value, field_help, load_settings, option_name, setting_types, text_value,
+                                    without_none)
 
 app = typer.Typer(
     help="Playpen: dialogue games for evaluating and training language models (clembench v2.0 games).",
@@ -197,19 +202,18 @@ def serve(
     from playpen.models.registry import load_model
     from playpen.results.store import RECORD_FILES, lock_results, remove_stale_temporaries
     from playpen.rollout.planner import select_rows
-
     specs = resolve_games(game)
     if instances is not None and not instances.is_dir() and len(specs) != 1:
         raise PlaypenError("-i/--instances with a file needs exactly one game (-g); pass a folder with "
                            "<game>/in/instances.json for several")
-    roles_given = _pairs([r for r in role or [] if "=" in r], "role") or {}
+    roles_given = text_value("role", dict[str, str], [r for r in role or [] if "=" in r])
     plain_roles = [r for r in role or [] if "=" not in r]
     if len(plain_roles) > 1:
         raise PlaypenError("--role takes one Role for every game, or game=Role per game")
     roles = {spec.name: spec.learner_role(roles_given.get(spec.name) or (plain_roles[0] if plain_roles else None))
              for spec in specs}
     given = {key: value for key, value in (("temperature", temperature), ("max_tokens", max_tokens)) if value is not None}
-    per_role = _pairs([p for p in partner or [] if "=" in p], "partner") or {}
+    per_role = text_value("partner", dict[str, str], [p for p in partner or [] if "=" in p])
     plain = [p for p in partner or [] if "=" not in p]
     if len(plain) > 1:
         raise PlaypenError("--partner takes one alias for every partner role, or Role=alias per role")
@@ -560,8 +564,57 @@ app.add_typer(train_app, name="train")
 LearnerOption = Annotated[str, typer.Option("--model", "--learner", "-m", help="Model alias or checkpoint folder to train.")]
 DataOption = Annotated[Path, typer.Option("--data", "-d", help="Dataset from `playpen data` (.jsonl/.parquet).")]
 TrainOut = Annotated[Path, typer.Option("--output", "-o", help="Output folder (checkpoints, logs, curves, final/).")]
-ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML/JSON file with settings; flags win.")]
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML/JSON file with settings (the names below, with _); flags win.")]
 ResumeOption = Annotated[bool, typer.Option(help="Resume from the newest checkpoint in the output folder.")]
+#: short or earlier names of settings options, besides --the-field-name
+SETTING_FLAGS = {"learning_rate": ("--lr",), "roles": ("--role",), "weights": ("--weight",), "base": ("-m",),
+                 "ood_games": ("--ood",)}
+
+
+def _setting_options(cls: type) -> list[inspect.Parameter]:
+    """One option per field of the settings dataclass ``cls``: named after the field, its ``#:`` comment as help,
+    its default shown (a list takes comma-separated or repeated items, a table repeated NAME=VALUE items)."""
+    options = []
+    for key, hint in setting_types(cls).items():
+        inner = without_none(hint)
+        kind = typing.get_origin(inner)
+        default = default_value(cls, key)
+        metavar = None
+        if kind is list:
+            kind_type, default, metavar = list[str], [str(item) for item in default], "A,B"
+        elif kind is dict:
+            kind_type, default, metavar = list[str], [f"{k}={v}" for k, v in default.items()], "NAME=VALUE"
+        else:
+            kind_type = Optional[inner if inner in (int, float, str, bool) else str]
+        name = option_name(key)
+        flags = (f"{name}/--no-{name[2:]}",) if inner is bool else (name, *SETTING_FLAGS.get(key, ()))
+        text = field_help(cls).get(key, "").replace("``", "").replace("[", "\\[")
+        option = typer.Option(*flags, help=text[:1].upper() + text[1:], metavar=metavar,
+                              rich_help_panel=f"Settings ({cls.__name__})")
+        options.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                         annotation=Annotated[kind_type, option]))
+    return options
+
+
+def _takes_settings(cls: type):
+    """The command also takes ``cls``'s fields as options (``_setting_options``) and is called with those given on
+    the command line as ``given`` (field -> value); the defaults stay the dataclass's, below a -c file's values."""
+    def wrap(run):
+        own = [p for p in inspect.signature(run, eval_str=True).parameters.values() if p.name != "given"]
+        hints = setting_types(cls)
+
+        def command(ctx: typer.Context, **values):
+            given = {key: text_value(key, hint, values[key]) for key, hint in hints.items()
+                     if ctx.get_parameter_source(key).name == "COMMANDLINE"}
+            return run(**{p.name: values[p.name] for p in own}, given=given)
+
+        context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        params = [context, *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own), *_setting_options(cls)]
+        command.__signature__ = inspect.Signature(params)
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        command.__name__, command.__doc__ = run.__name__, run.__doc__
+        return command
+    return wrap
 
 
 def _print_trained(final: Path, alias: str) -> None:
@@ -572,153 +625,48 @@ def _print_trained(final: Path, alias: str) -> None:
 
 
 @train_app.command("sft")
-def train_sft_command(
-    model: LearnerOption, data: DataOption, output: TrainOut, config: ConfigOption = None, resume: ResumeOption = False,
-    lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (0: full fine-tuning).")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option("--lr")] = None,
-    epochs: Annotated[Optional[float], typer.Option()] = None,
-    max_steps: Annotated[Optional[int], typer.Option()] = None,
-    batch_size: Annotated[Optional[int], typer.Option()] = None,
-    max_length: Annotated[Optional[int], typer.Option()] = None,
-    alias: Annotated[Optional[str], typer.Option(help="Alias to register the result under.")] = None,
-) -> None:
+@_takes_settings(SFTSettings)
+def train_sft_command(model: LearnerOption, data: DataOption, output: TrainOut, config: ConfigOption = None,
+                      resume: ResumeOption = False, *, given: dict) -> None:
     """Supervised fine-tuning on conversations (loss on the assistant turns only)."""
-    from playpen.train.common import load_config
-    from playpen.train.offline import SFTSettings, train_sft
-
-    settings = load_config(config, SFTSettings, dict(lora_r=lora_r, learning_rate=learning_rate, epochs=epochs,
-                                                     max_steps=max_steps, batch_size=batch_size,
-                                                     max_length=max_length, alias=alias))
+    from playpen.train.offline import train_sft
+    settings = load_settings(SFTSettings, config, given, where="train sft")
     _print_trained(*train_sft(model, data, output, settings, resume=resume))
 
 
 @train_app.command("dpo")
-def train_dpo_command(
-    model: LearnerOption, data: DataOption, output: TrainOut, config: ConfigOption = None, resume: ResumeOption = False,
-    lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (0: full fine-tuning).")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option("--lr")] = None,
-    beta: Annotated[Optional[float], typer.Option()] = None,
-    epochs: Annotated[Optional[float], typer.Option()] = None,
-    max_steps: Annotated[Optional[int], typer.Option()] = None,
-    batch_size: Annotated[Optional[int], typer.Option()] = None,
-    max_length: Annotated[Optional[int], typer.Option()] = None,
-    alias: Annotated[Optional[str], typer.Option(help="Alias to register the result under.")] = None,
-) -> None:
+@_takes_settings(DPOSettings)
+def train_dpo_command(model: LearnerOption, data: DataOption, output: TrainOut, config: ConfigOption = None,
+                      resume: ResumeOption = False, *, given: dict) -> None:
     """Direct preference optimisation on prompt/chosen/rejected pairs (on a base or an SFT checkpoint)."""
-    from playpen.train.common import load_config
-    from playpen.train.offline import DPOSettings, train_dpo
-
-    settings = load_config(config, DPOSettings, dict(lora_r=lora_r, learning_rate=learning_rate, beta=beta,
-                                                     epochs=epochs, max_steps=max_steps, batch_size=batch_size,
-                                                     max_length=max_length, alias=alias))
+    from playpen.train.offline import train_dpo
+    settings = load_settings(DPOSettings, config, given, where="train dpo")
     _print_trained(*train_dpo(model, data, output, settings, resume=resume))
 
 
-def _pairs(values: list[str] | None, what: str) -> dict[str, str] | None:
-    if not values:
-        return None
-    out = {}
-    for value in values:
-        if "=" not in value:
-            raise PlaypenError(f"--{what} takes game=value (got '{value}')")
-        key, item = value.split("=", 1)
-        out[key.strip()] = item.strip()
-    return out
-
-
-def _numbers(pairs: dict[str, str] | None, what: str) -> dict[str, float] | None:
-    if pairs is None:
-        return None
-    try:
-        return {key: float(value) for key, value in pairs.items()}
-    except ValueError:
-        raise PlaypenError(f"--{what} takes game=number (got {pairs})") from None
-
-
 @train_app.command("grpo")
-def train_grpo_command(
-    learner: LearnerOption, output: TrainOut, config: ConfigOption = None, resume: ResumeOption = False,
-    games: Annotated[Optional[str], typer.Option(help="Comma-separated training games.")] = None,
-    role: Annotated[Optional[list[str]], typer.Option(help="game=Role, the learner's role (default: the paper's).")] = None,
-    weight: Annotated[Optional[list[str]], typer.Option(help="game=weight for instance sampling.")] = None,
-    partner: Annotated[Optional[str], typer.Option(help="Partner alias, 'scripted' or 'self'.")] = None,
-    group_size: Annotated[Optional[int], typer.Option()] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Episodes per step (a multiple of the group size).")] = None,
-    micro_batch_size: Annotated[Optional[int], typer.Option(
-        help="Episodes per forward/backward pass (less memory, same update).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option()] = None,
-    temperature: Annotated[Optional[float], typer.Option(help="The learner's sampling temperature (default 1).")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option("--lr")] = None,
-    beta: Annotated[Optional[float], typer.Option(help="KL weight (0: no reference model).")] = None,
-    lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (0: full fine-tuning).")] = None,
-    reward: Annotated[Optional[str], typer.Option(
-        help="main_score (default: Main Score/100, 0 for a loss), quality, success or paper.")] = None,
-    abort_penalty: Annotated[Optional[float], typer.Option()] = None,
-    max_new_tokens: Annotated[Optional[int], typer.Option()] = None,
-    branching: Annotated[Optional[bool], typer.Option(
-        "--branching/--no-branching", help="Each group shares one history up to a random learner turn, then forks.")] = None,
-    all_roles: Annotated[Optional[bool], typer.Option(
-        "--all-roles/--no-all-roles", help="With --partner self: train every role, advantages normalised per role.")] = None,
-    resample_flat_groups: Annotated[Optional[int], typer.Option(
-        min=0, help="Dynamic sampling: replay a group with equal rewards on another instance up to N times.")] = None,
-    eval_steps: Annotated[Optional[int], typer.Option(help="Evaluate every N steps (0: before and after only).")] = None,
-    eval_games: Annotated[Optional[str], typer.Option(help="Comma-separated extra (e.g. out-of-domain) games to evaluate.")] = None,
-    eval_static_games: Annotated[Optional[str], typer.Option(
-        help="Comma-separated reference tasks to evaluate too (statscore), e.g. eqbench,ifeval.")] = None,
-    eval_static_instances: Annotated[Optional[Path], typer.Option(
-        help="Folder laid out like clembench's static/ holding their instance files.")] = None,
-    select_by: Annotated[Optional[str], typer.Option(
-        help="Keep the evaluated checkpoint best by in, out, static or clemscore (saved as best/, registered).")] = None,
-    stop_static_drop: Annotated[Optional[float], typer.Option(
-        help="Stop once the statscore falls more than this many points below its value before training.")] = None,
-    seed: Annotated[Optional[int], typer.Option(min=0)] = None,
-    alias: Annotated[Optional[str], typer.Option(help="Alias to register the result under.")] = None,
-) -> None:
+@_takes_settings(GRPOSettings)
+def train_grpo_command(learner: LearnerOption, output: TrainOut, config: ConfigOption = None,
+                       resume: ResumeOption = False, *, given: dict) -> None:
     """GRPO: the learner plays games against frozen partners; the game's score is the reward."""
-    from playpen.train.common import load_config
-    from playpen.train.grpo import GRPOSettings, train_grpo
-
-    weights = _pairs(weight, "weight")
-    settings = load_config(config, GRPOSettings, dict(
-        games=games.split(",") if games else None, roles=_pairs(role, "role"),
-        weights=_numbers(weights, "weight"), partner=partner,
-        group_size=group_size, batch_size=batch_size, micro_batch_size=micro_batch_size, max_steps=max_steps,
-        temperature=temperature, learning_rate=learning_rate, beta=beta,
-        lora_r=lora_r, reward=reward, abort_penalty=abort_penalty, max_new_tokens=max_new_tokens,
-        branching=branching, all_roles=all_roles, resample_flat_groups=resample_flat_groups, eval_steps=eval_steps, eval_games=eval_games.split(",") if eval_games else None,
-        eval_static_games=eval_static_games.split(",") if eval_static_games else None,
-        eval_static_instances=str(eval_static_instances) if eval_static_instances else None,
-        select_by=select_by, stop_static_drop=stop_static_drop, seed=seed, alias=alias))
+    from playpen.train.grpo import train_grpo
+    settings = load_settings(GRPOSettings, config, given, where="train grpo")
     _print_trained(*train_grpo(learner, output, settings, resume=resume))
 
 
 @app.command("experiment")
+@_takes_settings(ExperimentRecipe)
 def experiment_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Experiment folder (data, runs, evaluations, report).")],
-    config: ConfigOption = None,
-    base: Annotated[Optional[str], typer.Option("--base", "-m", help="Base model alias or checkpoint.")] = None,
-    games: Annotated[Optional[str], typer.Option(help="Comma-separated in-domain training games.")] = None,
-    ood_games: Annotated[Optional[str], typer.Option(help="Comma-separated out-of-domain games.")] = None,
-    static_games: Annotated[Optional[str], typer.Option(help="Comma-separated reference tasks (statscore).")] = None,
-    static_instances: Annotated[Optional[Path], typer.Option(help="Folder laid out like clembench's static/ with the reference tasks' instance files.")] = None,
-    methods: Annotated[Optional[str], typer.Option(help="Comma-separated: sft, sft_dpo, grpo, sft_grpo.")] = None,
-    seeds: Annotated[Optional[str], typer.Option(help="Comma-separated training seeds.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML/JSON recipe (the names below, with _; [sft], [dpo], [grpo] tables); flags win.")] = None,
     report_only: Annotated[bool, typer.Option(help="Only rebuild the report from what has finished.")] = False,
+    *, given: dict,
 ) -> None:
     """The paper's comparison: train SFT, SFT→DPO, GRPO from one base model, evaluate all on the same in-domain,
     out-of-domain and reference episodes, report the change vs base with bootstrap 95 % intervals (resumable)."""
     from playpen.train.experiment import Experiment, load_recipe
 
-    def names(value: str | None) -> list[str] | None:
-        return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-    try:
-        seed_list = [int(s) for s in names(seeds)] if seeds else None
-    except ValueError as error:
-        raise PlaypenError(f"--seeds takes comma-separated integers, not {seeds!r}") from error
-    recipe = load_recipe(config, dict(base=base, games=names(games), ood_games=names(ood_games),
-                                      static_games=names(static_games), methods=names(methods), seeds=seed_list,
-                                      static_instances=str(static_instances) if static_instances else None))
+    recipe = load_recipe(config, given)
     experiment = Experiment(recipe, output, printer=_console().print)
     if report_only:
         experiment.report()
@@ -761,23 +709,15 @@ def prepare_model() -> None:
 
 
 @app.command()
+@_takes_settings(DemoSettings)
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (report.html, the runs).")] = Path("demo"),
-    method: Annotated[str, typer.Option(help="sft: SFT on taboo, the learning beyond format; grpo: GRPO on the reference game's format.")] = "sft",
-    steps: Annotated[Optional[int], typer.Option(min=1, help="Training steps (default: 30 for sft, 10 for grpo of 8 episodes each).")] = None,
-    seed: Annotated[int, typer.Option(min=0)] = 0,
-    ood: Annotated[str, typer.Option(help="Comma-separated out-of-domain games evaluated before and after.")] = "guesswhat,textmapworld",
+    *, given: dict,
 ) -> None:
     """Evaluate the embedded model, train it on a game, evaluate again on the same episodes: report.html."""
-    from playpen.demo import run_demo, run_sft_demo
+    from playpen.demo import run_chosen_demo
 
-    ood_games = [g.strip() for g in ood.split(",") if g.strip()]
-    if method == "sft":
-        run_sft_demo(output, steps=steps or 30, seed=seed, ood_games=ood_games, printer=_console().print)
-    elif method == "grpo":
-        run_demo(output, steps=steps or 10, seed=seed, ood_games=ood_games)
-    else:
-        raise PlaypenError(f"--method is sft or grpo, not {method!r}")
+    run_chosen_demo(output, load_settings(DemoSettings, None, given, where="demo"), printer=_console().print)
 
 
 def _os_error(error: OSError) -> str:
@@ -797,6 +737,18 @@ def _os_error(error: OSError) -> str:
     return f"{error.strerror or error}{where}" + (f"; {hint}" if hint else "")
 
 
+def _usage_message(error: Exception) -> str:
+    """Click's message; for an unknown option, the closest one and every option the command accepts."""
+    ctx = getattr(error, "ctx", None)
+    if type(error).__name__ != "NoSuchOption" or ctx is None:
+        return error.format_message()
+    close = getattr(error, "possibilities", None)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    accepted = [next(opt for opt in param.opts if opt.startswith("--")) for param in ctx.command.params
+                if param.param_type_name == "option" and not param.hidden and any(o.startswith("--") for o in param.opts)]
+    return f"no such option {error.option_name}{hint}; accepted: {', '.join(accepted)}"
+
+
 def main() -> None:
     """The entry point: every failure is one line on stderr and a non-zero exit status, never a traceback
     (usage errors exit 2, everything else 1, an interruption 130)."""
@@ -812,7 +764,7 @@ def main() -> None:
         else:
             ctx = getattr(error, "ctx", None)
             where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-            print(f"error: {error.format_message()}{where}", file=sys.stderr)
+            print(f"error: {_usage_message(error)}{where}", file=sys.stderr)
         sys.exit(getattr(error, "exit_code", 2))
     except PlaypenError as error:
         print(f"error: {error}", file=sys.stderr)

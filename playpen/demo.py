@@ -23,36 +23,52 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
+from playpen.core.errors import PlaypenError
 from playpen.results.store import atomic_write_text
+from playpen.train.settings import DemoSettings
 
 LEARNER = "smollm2-135m"
 SFT_GAME = "taboo"
 SFT_ROLE = "WordGuesser"
 GAME = "referencegame"
 ROLE = "Instruction Giver"
-OOD_GAMES = ("guesswhat", "textmapworld")
+OOD_GAMES = tuple(DemoSettings().ood_games)
+#: training steps of each demo (``DemoSettings.steps`` says them)
+STEPS = {"sft": 30, "grpo": 10}
 ALIAS = "smollm2-135m-grpo-demo"
 
 
-def demo_recipe(*, steps: int = 30, seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES):
-    """The SFT demo's experiment (see the module docstring): 30 taboo test episodes (10 per experiment), one
-    episode per out-of-domain experiment."""
-    from playpen.train.experiment import ExperimentRecipe
+#: what the SFT demo's experiment changes from ``ExperimentRecipe``'s and ``SFTSettings``' defaults: 30 taboo test
+#: episodes (10 per experiment), one episode per out-of-domain experiment (steps, seed and the out-of-domain games
+#: come from the command)
+SFT_DEMO: dict[str, Any] = dict(
+    games=[SFT_GAME], roles={SFT_GAME: SFT_ROLE}, methods=["sft"], eval_split="test", eval_per_experiment=10,
+    eval_max_new_tokens=24, format_only_quality={SFT_GAME: 0.0}, sft={"learning_rate": 1e-3, "max_length": 512},
+)
+#: what the GRPO demo changes from ``GRPOSettings``' defaults (steps, seed and the out-of-domain games come from
+#: the command)
+GRPO_DEMO: dict[str, Any] = dict(
+    games=[GAME], roles={GAME: ROLE}, batch_size=8, micro_batch_size=2, learning_rate=5e-4, max_new_tokens=24,
+    max_completion_length=64, lora_alpha=32, reward="paper", abort_penalty=0.5, eval_per_experiment=None,
+    eval_max_new_tokens=24, alias=ALIAS,
+)
 
-    return ExperimentRecipe(
-        base=LEARNER, games=[SFT_GAME], roles={SFT_GAME: SFT_ROLE}, partner="scripted", ood_games=list(ood_games),
-        methods=["sft"], seeds=[seed], eval_split="test", eval_per_experiment=10, ood_per_experiment=1,
-        eval_max_new_tokens=24, format_only_quality={SFT_GAME: 0.0},
-        sft={"learning_rate": 1e-3, "max_steps": steps, "max_length": 512},
-    )
+
+def demo_recipe(*, steps: int = STEPS["sft"], seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES):
+    """The SFT demo's experiment (see the module docstring): ``SFT_DEMO`` with the command's choices."""
+    from playpen.train.settings import ExperimentRecipe, load_settings
+
+    return load_settings(ExperimentRecipe, overrides={
+        **SFT_DEMO, "ood_games": list(ood_games), "seeds": [seed],
+        "sft": {**SFT_DEMO["sft"], "max_steps": steps}}, where="demo_recipe")
 
 
-def run_sft_demo(output_dir: Path = Path("demo"), *, steps: int = 30, seed: int = 0,
+def run_sft_demo(output_dir: Path = Path("demo"), *, steps: int = STEPS["sft"], seed: int = 0,
                  ood_games: tuple[str, ...] | list[str] = OOD_GAMES,
                  printer: Callable[[str], None] | None = print) -> dict[str, Any]:
     """Evaluate → SFT on taboo → evaluate → ``report.html`` (resumable, as every experiment); returns the report."""
@@ -69,6 +85,17 @@ def run_sft_demo(output_dir: Path = Path("demo"), *, steps: int = 30, seed: int 
     return report
 
 
+def run_chosen_demo(output_dir: Path, settings: DemoSettings, printer: Callable[[str], None] | None = print) -> None:
+    """``playpen demo``: the demo ``settings.method`` names, with its own number of steps unless ``settings.steps``."""
+    if settings.method not in STEPS:
+        raise PlaypenError(f"--method is {' or '.join(STEPS)}, not {settings.method!r}")
+    steps = settings.steps or STEPS[settings.method]
+    if settings.method == "sft":
+        run_sft_demo(output_dir, steps=steps, seed=settings.seed, ood_games=settings.ood_games, printer=printer)
+    else:
+        run_demo(output_dir, steps=steps, seed=settings.seed, ood_games=settings.ood_games)
+
+
 def sft_summary_text(report: dict[str, Any]) -> str:
     """Per game: base → trained, and the change with its 95 % interval."""
     lines = ["base → trained (greedy, held-out episodes; change with its bootstrap 95 % interval):"]
@@ -83,25 +110,15 @@ def sft_summary_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def demo_settings(*, steps: int = 10, seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES,
+def demo_settings(*, steps: int = STEPS["grpo"], seed: int = 0, ood_games: tuple[str, ...] | list[str] = OOD_GAMES,
                   **overrides: Any):
-    """The GRPO demo's recipe (``--method grpo``; see the module docstring and docs/training.md)."""
-    from playpen.train.grpo import GRPOSettings
+    """The GRPO demo's recipe (``--method grpo``; see the module docstring and docs/training.md): ``GRPO_DEMO``
+    with the command's choices, then ``overrides`` (each checked: a misspelt one is refused)."""
+    from playpen.train.settings import GRPOSettings, load_settings
 
-    settings = GRPOSettings(
-        games=[GAME], roles={GAME: ROLE}, partner="scripted",
-        group_size=8, batch_size=8, micro_batch_size=2, max_steps=steps,
-        learning_rate=5e-4, beta=0.04, temperature=1.0,
-        max_new_tokens=24, max_completion_length=64,
-        lora_r=16, lora_alpha=32,
-        reward="paper", abort_penalty=0.5, partner_retries=1,
-        evaluate=True, eval_steps=0, eval_games=list(ood_games), eval_split="validation",
-        eval_per_experiment=None, eval_extra_per_experiment=1, eval_max_new_tokens=24, eval_batch_size=32,
-        save_steps=max(1, steps), seed=seed, alias=ALIAS,
-    )
-    for key, value in overrides.items():
-        setattr(settings, key, value)
-    return settings
+    return load_settings(GRPOSettings, overrides={
+        **GRPO_DEMO, "max_steps": steps, "save_steps": max(1, steps), "seed": seed, "eval_games": list(ood_games),
+        **overrides}, where="demo_settings")
 
 
 @dataclass
@@ -121,7 +138,7 @@ class DemoResult:
         return next((r[key] for r in rows if r["scope"] == "game" and r["game"] == game), math.nan)
 
 
-def run_demo(output_dir: Path = Path("demo"), *, steps: int = 10, seed: int = 0,
+def run_demo(output_dir: Path = Path("demo"), *, steps: int = STEPS["grpo"], seed: int = 0,
              ood_games: tuple[str, ...] | list[str] = OOD_GAMES, printer: Callable[[str], None] | None = print,
              **overrides: Any) -> DemoResult:
     """Evaluate → GRPO → evaluate → ``report.html`` (the before/after evaluations are the training run's own
@@ -130,11 +147,11 @@ def run_demo(output_dir: Path = Path("demo"), *, steps: int = 10, seed: int = 0,
     from playpen.eval.policy import read_eval_rows
     from playpen.train.grpo import train_grpo
 
+    settings = demo_settings(steps=steps, seed=seed, ood_games=ood_games, **overrides)  # checked before any work
     say = printer or (lambda _: None)
     started = time.monotonic()
     output_dir = Path(output_dir)
     prepare_embedded_model()
-    settings = demo_settings(steps=steps, seed=seed, ood_games=ood_games, **overrides)
     run_dir = output_dir / "grpo"
     say(f"playpen demo: GRPO on {GAME} ({ROLE}, scripted partner), {steps} steps of {settings.batch_size} episodes; "
         f"evaluation on {GAME} + {', '.join(ood_games) or 'no out-of-domain game'} (greedy) before and after")
@@ -233,10 +250,9 @@ def write_report(result: DemoResult, settings: Any, run_dir: Path) -> Path:
         f"<tr><td>{label}</td><td>{r['step']}</td><td>{escape(r['outcome'] or '')}</td><td>{_fmt(r['reward'])}</td>"
         f"<td><code>{escape(' ⏎ '.join(r['learner']))}</code></td></tr>"
         for label, records in (("first step", first), ("last step", final)) for r in records)
-    recipe = {k: v for k, v in asdict(settings).items()
-              if k in ("games", "roles", "partner", "group_size", "batch_size", "max_steps", "learning_rate", "beta",
-                       "temperature", "max_new_tokens", "lora_r", "lora_alpha", "reward", "abort_penalty",
-                       "eval_games", "seed")}
+    recipe = {k: getattr(settings, k) for k in (
+        "games", "roles", "partner", "group_size", "batch_size", "max_steps", "learning_rate", "beta", "temperature",
+        "max_new_tokens", "lora_r", "lora_alpha", "reward", "abort_penalty", "eval_games", "seed")}
     style = ("td:first-child,td:nth-child(2),td:nth-child(3),th{text-align:left}\n"
              "code{white-space:pre-wrap;font-size:12px}img{max-width:100%}")
     html = page("Playpen demo", f"""<h1>Playpen demo: GRPO on the embedded model</h1>

@@ -1,14 +1,13 @@
-"""Shared pieces of the training recipes: loading, LoRA, chat templates with generation markers,
-configs, loss curves, and registering the result as a model alias."""
+"""Shared pieces of the training recipes: loading, LoRA, chat templates with generation markers, saving the
+settings, loss curves, and registering the result as a model alias (the settings themselves: ``settings.py``)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import tomllib
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -153,28 +152,6 @@ def load_trainable(name: str, *, lora_r: int | None = None, lora_alpha: int | No
     return get_peft_model(model, config), tokenizer, path
 
 
-def load_config(config_path: Path | None, config_cls: type, overrides: dict[str, Any]) -> Any:
-    """A recipe config: dataclass defaults < TOML/JSON config file < command-line flags (those not None)."""
-    values: dict[str, Any] = {}
-    if config_path is not None:
-        if not config_path.is_file():
-            raise PlaypenError(f"config file not found: {config_path}")
-        try:
-            text = config_path.read_text(encoding="utf-8")
-            values = tomllib.loads(text) if config_path.suffix == ".toml" else json.loads(text)
-        except (UnicodeDecodeError, ValueError, RecursionError) as error:  # TOMLDecodeError is a ValueError
-            raise PlaypenError(f"{config_path}: not a valid {config_path.suffix.lstrip('.') or 'JSON'} file "
-                               f"({error})") from None
-        if not isinstance(values, dict):
-            raise PlaypenError(f"{config_path}: expected a table of settings, found {type(values).__name__}")
-    known = {f.name for f in fields(config_cls)}
-    unknown = set(values) - known
-    if unknown:
-        raise PlaypenError(f"{config_path}: unknown setting(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return config_cls(**values)
-
-
 def save_config(config: Any, output_dir: Path) -> None:
     if not is_main_process():
         return
@@ -196,21 +173,6 @@ def register_result(alias: str | None, final_dir: Path, base: Path | None) -> st
         entry["base"] = str(base.resolve())
     register_model(alias, entry)
     return alias
-
-
-@dataclass
-class CommonTrainConfig:
-    learning_rate: float = 2e-4
-    epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 4
-    grad_accumulation: int = 1
-    max_length: int = 1024
-    lora_r: int | None = 16
-    lora_alpha: int | None = None
-    save_steps: int = 50
-    seed: int = 7331
-    alias: str | None = None
 
 
 def trainer_arguments(output_dir: Path, *, learning_rate: float, max_steps: int, batch_size: int,

@@ -33,76 +33,15 @@ from typing import Any, Protocol
 from playpen.core.errors import PlaypenError
 from playpen.core.registry import GameSpec
 from playpen.results.store import atomic_write_json, atomic_write_text
-from playpen.train.recipe_checks import (alias_stem, check_recipe, check_stages, check_static, hold_folder,
-                                         record_stage, stage_done, stage_inputs, stage_seconds)
+from playpen.train.recipe_checks import (alias_stem, check_stages, check_static, hold_folder, record_stage,
+                                         stage_done, stage_inputs, stage_seconds)
+from playpen.train.settings import METHODS, ExperimentRecipe, load_settings
 
-METHODS = ("sft", "sft_dpo", "grpo", "sft_grpo")
 #: the method each method starts from (None: the base model)
 STARTS_FROM = {"sft": None, "sft_dpo": "sft", "grpo": None, "sft_grpo": "sft"}
 SCOPES = ("in", "out", "static")
 SCOPE_LABELS = {"in": "in-domain clemscore", "out": "out-of-domain clemscore", "static": "statscore"}
 DONE = "done.json"
-
-
-@dataclass
-class ExperimentRecipe:
-    base: str = "smollm2-135m"
-    #: the in-domain (training) games and the learner's role in each (default: the game's learner role)
-    games: list[str] = field(default_factory=lambda: ["referencegame"])
-    roles: dict[str, str] = field(default_factory=dict)
-    #: the partner in the training setup ("scripted" or any alias), also for the in-domain evaluation
-    partner: str = "scripted"
-    ood_games: list[str] = field(default_factory=lambda: ["guesswhat", "textmapworld"])
-    #: reference tasks of the static suite (statscore: cladder, eqbench, ifeval, mmlu_pro) and where their
-    #: clembench instance files are (a folder laid out like clembench's ``static/``; they ship no splits)
-    static_games: list[str] = field(default_factory=list)
-    static_instances: str | None = None
-    methods: list[str] = field(default_factory=lambda: ["sft", "sft_dpo", "grpo"])
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    #: the split the training data and the GRPO episodes come from; evaluation uses ``eval_split``
-    train_split: str = "train"
-    eval_split: str = "validation"
-    #: instances per experiment for the in-domain / out-of-domain / static evaluation (None: all)
-    eval_per_experiment: int | None = None
-    ood_per_experiment: int | None = 1
-    static_per_experiment: int | None = 10
-    eval_max_new_tokens: int = 48
-    eval_batch_size: int = 32
-    #: per in-domain game, the quality a well-formed reply without content gets (measured; the report draws it as
-    #: the level a gain "beyond the reply format" must clear)
-    format_only_quality: dict[str, float] = field(default_factory=dict)
-    #: per in-domain game, the scripted player whose transcripts the SFT data imitate (default ``scripted``, the
-    #: competent player; e.g. ``scripted-literal`` for a teacher a small model can copy)
-    teachers: dict[str, str] = field(default_factory=dict)
-    #: extra recorded runs (ours or clembench's) whose episodes join the SFT / DPO data
-    data_from: list[str] = field(default_factory=list)
-    #: settings of each trainer (``SFTSettings``, ``DPOSettings``, ``GRPOSettings`` fields)
-    sft: dict[str, Any] = field(default_factory=dict)
-    dpo: dict[str, Any] = field(default_factory=dict)
-    grpo: dict[str, Any] = field(default_factory=dict)
-    resamples: int = 2000
-    #: evaluate on the training split (train_split = eval_split) knowingly; refused otherwise
-    allow_split_overlap: bool = False
-
-    def check(self) -> None:
-        check_recipe(self)
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown:
-            raise PlaypenError(f"unknown method(s) {', '.join(unknown)} (choose from {', '.join(METHODS)})")
-        if not self.games:
-            raise PlaypenError("the recipe names no training game (games = [...])")
-        if not self.seeds:
-            raise PlaypenError("the recipe names no seed (seeds = [...])")
-        overlap = set(self.games) & (set(self.ood_games) | set(self.static_games))
-        if overlap:
-            raise PlaypenError(f"{', '.join(sorted(overlap))}: a training game cannot also be held out")
-        strangers = sorted(set(self.teachers) - set(self.games))
-        if strangers:
-            raise PlaypenError(f"teachers name {', '.join(strangers)}, which the recipe does not train on "
-                               f"(games = {self.games})")
-        if self.static_games and not self.static_instances:
-            raise PlaypenError("the static tasks ship no instances: set static_instances to a folder laid out "
-                               "like clembench's static/ (see docs/games/static.md)")
 
 
 @dataclass(frozen=True)
@@ -411,7 +350,8 @@ class Experiment:
 
 
 def load_recipe(path: Path | None, overrides: Mapping[str, Any] | None = None) -> ExperimentRecipe:
-    """A recipe from a TOML/JSON file (``configs/recipes/experiment_*.toml``) with flag overrides."""
-    from playpen.train.common import load_config
-
-    return load_config(path, ExperimentRecipe, dict(overrides or {}))
+    """A recipe from a TOML/JSON file (``configs/recipes/experiment_*.toml``) with command-line overrides, checked
+    whole (``ExperimentRecipe.check``)."""
+    recipe = load_settings(ExperimentRecipe, path, overrides, where="experiment")
+    recipe.check()
+    return recipe

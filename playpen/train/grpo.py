@@ -31,7 +31,7 @@ import math
 import random
 import shutil
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -62,6 +62,7 @@ from playpen.train.conversation import (
 )
 from playpen.models.vllm_learner import VLLMLearner, reload_layerwise
 from playpen.train.guardrails import check_guardrails
+from playpen.train.settings import GRPOSettings, check_values
 
 log = logging.getLogger("playpen.train")
 
@@ -83,85 +84,6 @@ BEST = "best"
 
 #: files of a run that are appended to while training (cleared when a run starts afresh, kept on resume)
 RUN_FILES = ("eval_metrics.csv", "rollouts.jsonl", "training_log.csv")
-
-
-@dataclass
-class GRPOSettings:
-    games: list[str] = field(default_factory=lambda: ["referencegame"])
-    #: learner role per game (default: the game's, ``GameSpec.learner``: the paper's in its training games)
-    roles: dict[str, str] = field(default_factory=dict)
-    #: relative sampling weight per game (default 1 each)
-    weights: dict[str, float] = field(default_factory=dict)
-    #: partner alias ("scripted", "scripted-bad", any model alias) or "self" (the learner plays every role)
-    partner: str = "scripted"
-    split: str = "train"
-    #: per game, an instances file to train on instead of ``split`` (an experiment's training instances without
-    #: the evaluated target words)
-    instances: dict[str, str] = field(default_factory=dict)
-    group_size: int = 8
-    #: episodes per optimisation step (= instances per step × group_size), all played in one batch
-    batch_size: int = 16
-    #: episodes per forward/backward pass (None: the whole batch); smaller saves memory, not time
-    micro_batch_size: int | None = None
-    max_steps: int = 100
-    learning_rate: float = 1e-5
-    #: KL weight to the reference model (0: no reference model, no KL)
-    beta: float = 0.04
-    temperature: float = 1.0
-    #: tokens per learner reply while training
-    max_new_tokens: int = 100
-    #: tokens of the whole multi-turn conversation after the first prompt (learner + game master + partner)
-    max_completion_length: int = 1024
-    lora_r: int | None = 16
-    lora_alpha: int | None = None
-    #: an episode reward name (``playpen.envs.rewards``: paper, main_score, quality, success) or a callable
-    reward: Any = "main_score"
-    #: reward of an episode the learner aborted is ``-abort_penalty``
-    abort_penalty: float = 0.0
-    partner_retries: int = 1
-    #: each group shares one history up to a learner turn drawn uniformly, then forks (turn-level credit)
-    branching: bool = False
-    #: with partner "self": train every role of each game; every (instance, role) is its own group, so advantages
-    #: are normalised per role (role-conditioned baselines); the roles of one instance share the same episodes
-    all_roles: bool = False
-    #: dynamic sampling: a group whose rewards are all equal (advantage 0 for all) is played again on another
-    #: instance of its game, up to this many times, instead of wasting its share of the step
-    resample_flat_groups: int = 0
-    #: TRL's loss aggregation ("dapo": over all learner tokens of the batch; "grpo": per sequence, the paper's)
-    loss_type: str = "dapo"
-    #: None: on with a GPU, off on the CPU (where memory is no issue and recomputation costs time)
-    gradient_checkpointing: bool | None = None
-    #: evaluate before and after training (and every ``eval_steps``)
-    evaluate: bool = True
-    #: evaluate every N steps (0: only before and after training)
-    eval_steps: int = 0
-    #: extra games evaluated in self-play (e.g. the out-of-domain ones)
-    eval_games: list[str] = field(default_factory=list)
-    eval_split: str = "validation"
-    #: instances per experiment in evaluations of the trained games (None: all)
-    eval_per_experiment: int | None = 1
-    #: instances per experiment in evaluations of the extra ``eval_games`` (None: all)
-    eval_extra_per_experiment: int | None = 1
-    eval_max_new_tokens: int = 100
-    eval_batch_size: int = 32
-    #: reference tasks of the static suite evaluated too (their scope is ``static``: the statscore), from the
-    #: clembench-style folder ``eval_static_instances``, ``eval_static_per_experiment`` instances per experiment
-    eval_static_games: list[str] = field(default_factory=list)
-    eval_static_instances: str | None = None
-    eval_static_per_experiment: int | None = 10
-    #: keep the evaluated checkpoint that is best by this scope ("in", "out", "static", "clemscore") in
-    #: ``best/`` and register it instead of the last one (``train.guardrails``)
-    select_by: str | None = None
-    #: stop training once the statscore falls more than this many points below its value before training
-    stop_static_drop: float | None = None
-    save_steps: int = 50
-    seed: int = 0
-    alias: str | None = None
-    #: TRL's vLLM engine for the learner's generation (GPU; "colocate" or "server", see docs/training.md)
-    use_vllm: bool = False
-    vllm_mode: str = "colocate"
-    vllm_server_base_url: str | None = None
-    vllm_gpu_memory_utilization: float = 0.3
 
 
 def learner_role(spec: GameSpec, roles: dict[str, str] | None = None) -> str:
@@ -337,6 +259,7 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
                printer: Callable[[str], None] | None = print) -> GRPORun:
     """Load the learner (+ a fresh LoRA adapter) and the partner, and set up TRL's trainer with our rollout
     function, reward function and evaluation callback."""
+    check_values("train grpo", asdict(settings), GRPOSettings)  # before trl's import and the model: fail fast
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 

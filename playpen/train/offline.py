@@ -6,16 +6,14 @@ Both run the same way on a laptop CPU and under ``accelerate launch`` on many GP
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from playpen.core.errors import PlaypenError
 from playpen.data.datasets import check_training_rows
 from playpen.eval.training_log import plot_loss, write_training_log
-from playpen.train.recipe_checks import check_values
 from playpen.train.common import (
-    CommonTrainConfig,
     checkpoint_path,
     load_tokenizer,
     is_main_process,
@@ -25,22 +23,7 @@ from playpen.train.common import (
     save_config,
     trainer_arguments,
 )
-
-
-@dataclass
-class SFTSettings(CommonTrainConfig):
-    """Defaults follow the paper's SFT (LoRA, lr 2e-4, batch 4, max length 1024)."""
-
-
-@dataclass
-class DPOSettings(CommonTrainConfig):
-    """Defaults follow the paper's DPO (beta 0.1, lr 5e-6, batch 2 × 3 accumulation)."""
-
-    learning_rate: float = 5e-6
-    batch_size: int = 2
-    grad_accumulation: int = 3
-    beta: float = 0.1
-    seed: int = 42
+from playpen.train.settings import DPOSettings, OfflineSettings, SFTSettings, check_values
 
 
 def _load_splits(data: Path) -> tuple[Any, Any | None]:
@@ -75,7 +58,7 @@ def _check_max_length(model_name: str, prompts: list[Any], max_length: int, data
                            f"prompt is {shortest} tokens); raise it above {shortest}")
 
 
-def _trainer_args(config: CommonTrainConfig, output_dir: Path, has_eval: bool) -> dict[str, Any]:
+def _trainer_args(config: OfflineSettings, output_dir: Path, has_eval: bool) -> dict[str, Any]:
     """SFT's and DPO's arguments: by epochs, a linear schedule, evaluated at every save when there is held-out data."""
     return trainer_arguments(
         output_dir, learning_rate=config.learning_rate, max_steps=config.max_steps, batch_size=config.batch_size,
@@ -89,7 +72,7 @@ def _trainer_args(config: CommonTrainConfig, output_dir: Path, has_eval: bool) -
     )
 
 
-def _finish(trainer: Any, tokenizer: Any, output_dir: Path, config: CommonTrainConfig, title: str, base: Path | None) -> tuple[Path, str]:
+def _finish(trainer: Any, tokenizer: Any, output_dir: Path, config: OfflineSettings, title: str, base: Path | None) -> tuple[Path, str]:
     final = output_dir / "final"
     trainer.save_model(str(final))  # from the main process only (transformers)
     if is_main_process():

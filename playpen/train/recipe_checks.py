@@ -11,26 +11,20 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
-import types
-import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from playpen.core.errors import PlaypenError
 from playpen.core.registry import GameSpec
+from playpen.train.settings import METHODS, DPOSettings, GRPOSettings, SFTSettings, check_values
 
-#: settings that are sizes or counts: 0 (or less) would train or evaluate nothing, or fail deep inside (not
-#: ``lora_r``: 0 means full fine-tuning)
-POSITIVE = {"batch_size", "grad_accumulation", "max_length", "save_steps", "learning_rate", "epochs", "group_size",
-            "micro_batch_size", "max_new_tokens", "max_completion_length", "eval_max_new_tokens",
-            "eval_batch_size", "eval_per_experiment", "ood_per_experiment",
-            "static_per_experiment", "eval_extra_per_experiment", "resamples"}
+#: a recipe's trainer sections and the settings each holds
+SECTIONS = {"sft": SFTSettings, "dpo": DPOSettings, "grpo": GRPOSettings}
 #: settings of a trainer section that the runner sets itself (per seed, per experiment)
 RUNNER_SET = {"sft": {"seed", "alias"}, "dpo": {"seed", "alias"},
               "grpo": {"seed", "alias", "games", "roles", "partner", "split", "instances"}}
@@ -40,78 +34,29 @@ RUNNER_FILES = ("recipe.json", "done.json", STAGE_FILE, "model.txt", "sft.jsonl"
                 "report.csv", "report.html", "report.png")
 
 
-def _settings_classes() -> dict[str, type]:
-    from playpen.train.grpo import GRPOSettings
-    from playpen.train.offline import DPOSettings, SFTSettings
-
-    return {"sft": SFTSettings, "dpo": DPOSettings, "grpo": GRPOSettings}
-
-
-# ------------------------------------------------------------------------------------------ values
-def _describe(hint: Any) -> str:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args)
-    if origin is list:
-        return f"a list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s" if args else "a list"
-    if origin is dict:
-        return "a table"
-    return {int: "a whole number", float: "a number", str: "a string", bool: "true or false",
-            type(None): "nothing"}.get(hint, str(hint))
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any or hint is typing.Any:
-        return True
-    if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, a) for a in args)
-    if origin is typing.Literal:
-        return value in args
-    if origin is list:
-        return isinstance(value, list) and all(_fits(v, args[0]) for v in value) if args else isinstance(value, list)
-    if origin is dict:
-        return isinstance(value, dict) and (not args or all(_fits(k, args[0]) and _fits(v, args[1])
-                                                            for k, v in value.items()))
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint in (int, str):
-        return isinstance(value, hint) and not isinstance(value, bool)
-    return True  # a type this check does not know (callables): left to the trainer
-
-
-def check_values(where: str, values: dict[str, Any], cls: type, *, fixed: set[str] = frozenset()) -> None:
-    """(Also the check of ``train sft|dpo``'s settings.) Every key of ``values`` is a field of ``cls`` (not one of ``fixed``), every value has the field's type,
-    and none of the ``POSITIVE`` ones is 0 or less; a PlaypenError names the first one that is not."""
-    hints = typing.get_type_hints(cls)
-    accepted = sorted(f.name for f in fields(cls) if f.name not in fixed)
-    for key, value in values.items():
-        if key in fixed:
-            raise PlaypenError(f"{where}: {key} is set by the experiment itself (per seed and game), not in the "
-                               f"recipe; accepted: {', '.join(accepted)}")
-        if key not in accepted:
-            close = difflib.get_close_matches(key, accepted, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise PlaypenError(f"{where}: unknown setting {key!r}{hint}; accepted: {', '.join(accepted)}")
-        if not _fits(value, hints[key]):
-            raise PlaypenError(f"{where}: {key} must be {_describe(hints[key])}, not {json.dumps(value, default=str)}")
-        if key in POSITIVE and value is not None and not value > 0:
-            raise PlaypenError(f"{where}: {key} must be above 0 (got {value})")
-        if key == "max_steps" and value == 0 or (key == "max_steps" and value < -1):
-            raise PlaypenError(f"{where}: max_steps must be a number of steps above 0 (or -1: the epochs decide), "
-                               f"not {value}")
-
-
 def check_recipe(recipe: Any) -> None:
     """The whole recipe, before any stage starts (its own fields, then each trainer's section)."""
     values = asdict(recipe)
     check_values("recipe", values, type(recipe))
-    for section, cls in _settings_classes().items():
+    for section, cls in SECTIONS.items():
         check_values(f"recipe [{section}]", values[section], cls, fixed=RUNNER_SET[section])
+    unknown = [m for m in recipe.methods if m not in METHODS]
+    if unknown:
+        raise PlaypenError(f"unknown method(s) {', '.join(unknown)} (choose from {', '.join(METHODS)})")
+    if not recipe.games:
+        raise PlaypenError("the recipe names no training game (games = [...])")
+    if not recipe.seeds:
+        raise PlaypenError("the recipe names no seed (seeds = [...])")
+    overlap = set(recipe.games) & (set(recipe.ood_games) | set(recipe.static_games))
+    if overlap:
+        raise PlaypenError(f"{', '.join(sorted(overlap))}: a training game cannot also be held out")
+    strangers = sorted(set(recipe.teachers) - set(recipe.games))
+    if strangers:
+        raise PlaypenError(f"teachers name {', '.join(strangers)}, which the recipe does not train on "
+                           f"(games = {recipe.games})")
+    if recipe.static_games and not recipe.static_instances:
+        raise PlaypenError("the static tasks ship no instances: set static_instances to a folder laid out "
+                           "like clembench's static/ (see docs/games/static.md)")
     if len(set(recipe.seeds)) != len(recipe.seeds):
         raise PlaypenError(f"recipe: seeds repeat a seed ({recipe.seeds})")
     if recipe.train_split == recipe.eval_split and not recipe.allow_split_overlap:
@@ -165,13 +110,23 @@ def _recorded(folder: Path) -> dict[str, Any] | None:
     return recorded
 
 
+def _effective(key: str, value: Any) -> Any:
+    """A trainer section with its settings' defaults filled in: a default written out and one left out build
+    the same stage."""
+    if key not in SECTIONS or not isinstance(value, dict):
+        return value
+    defaults = json.loads(json.dumps(asdict(SECTIONS[key]()), default=str))
+    return {**{k: v for k, v in defaults.items() if k not in RUNNER_SET[key]}, **value}
+
+
 def check_stages(stages: list[tuple[str, Path, dict[str, Any]]]) -> None:
     """Refuse, before any stage runs, a stage folder that was built from other settings than the recipe's."""
     for label, folder, inputs in stages:
         recorded = _recorded(folder)
         if recorded is None:
             continue
-        changed = [key for key in inputs if key in recorded and recorded[key] != inputs[key]
+        changed = [key for key in inputs if key in recorded
+                   and _effective(key, recorded[key]) != _effective(key, inputs[key])
                    and not (key in ADDABLE and recorded[key] is None)]
         if changed:
             key = changed[0]

@@ -26,9 +26,9 @@ def _files(folder: Path) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("change, named", [
-    ('eval_batch_size = 0', "recipe: eval_batch_size must be above 0 (got 0)"),
-    ('eval_per_experiment = "2"', 'recipe: eval_per_experiment must be a whole number or nothing, not "2"'),
-    ('seeds = ["one"]', 'recipe: seeds must be a list of whole numbers, not ["one"]'),
+    ('eval_batch_size = 0', "recipe.toml: eval_batch_size must be above 0 (got 0)"),
+    ('eval_per_experiment = "2"', 'recipe.toml: eval_per_experiment must be a whole number or nothing, not "2"'),
+    ('seeds = ["one"]', 'recipe.toml: seeds must be a list of whole numbers, not ["one"]'),
     ('seeds = [0, 0]', "recipe: seeds repeat a seed"),
     ('train_split = "validation"', "train_split and eval_split are both 'validation'"),
     ('static_games = ["taboo"]\nstatic_instances = "."', "static_games names the dialogue game(s) taboo"),
@@ -39,7 +39,7 @@ def _files(folder: Path) -> dict[str, int]:
     ('[grpo]\ngroup_sise = 4', "recipe [grpo]: unknown setting 'group_sise' (did you mean group_size?)"),
     ('[grpo]\ngroup_size = 0', "recipe [grpo]: group_size must be above 0"),
     ('[grpo]\nlearning_rate = "fast"', 'recipe [grpo]: learning_rate must be a number, not "fast"'),
-    ('ood_gmes = ["taboo"]', "unknown setting(s) ood_gmes"),
+    ('ood_gmes = ["taboo"]', "recipe.toml: unknown setting 'ood_gmes' (did you mean ood_games?); accepted: "),
 ])
 def test_a_wrong_recipe_is_refused_before_any_stage(guarded, change, named):
     recipe = guarded.write("recipe.toml", _with(change))

@@ -73,7 +73,7 @@ def _bad(instance: Mapping[str, Any], seed: int) -> Policy:
         if roll < 0.35:
             return f"STRATEGIC REASONING: {{'hm'}}\nLet's just keep everything!\nPROPOSAL: {some}"
         if roll < 0.5:
-            return f"STRATEGIC REASONING: {{'hm'}}\nPROPOSAL: {{'balloon', 'sandbags'}}\nARGUMENT: {{'light'}}"
+            return "STRATEGIC REASONING: {'hm'}\nPROPOSAL: {'balloon', 'sandbags'}\nARGUMENT: {'light'}"
         if roll < 0.7:
             return f"STRATEGIC REASONING: {{'hm'}}\nARGUMENT: {{'deal'}}\nAGREE: {some}"
         return f"STRATEGIC REASONING: {{'hm'}}\nPROPOSAL: {_set(items)}\nARGUMENT: {{'all of it'}}"

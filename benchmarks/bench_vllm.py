@@ -25,7 +25,7 @@ from playpen.models.openai_compat import OpenAICompatibleModel
 from playpen.models.registry import load_model
 from playpen.rollout.engine import EpisodeJob, run_episodes
 from playpen.rollout.planner import select_rows
-from playpen.testing.vllm import VLLMServer
+from playpen.models.vllm_server import VLLMServer
 
 NAME = "smollm2-135m"
 

@@ -36,7 +36,7 @@ def vllm_server(embedded_model_dir, tmp_path_factory):
     if url:
         yield RunningServer(url.rstrip("/"))
         return
-    from playpen.testing.vllm import VLLMServer
+    from playpen.models.vllm_server import VLLMServer
 
     log = tmp_path_factory.mktemp("vllm") / "server.log"
     with VLLMServer(embedded_model_dir, SERVED_NAME, max_model_len=MAX_MODEL_LEN, log_path=log) as server:

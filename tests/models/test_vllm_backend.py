@@ -1,0 +1,102 @@
+"""The ``vllm:`` backend without vLLM: what it serves (folders, adapters, aliases), the server's command line, and
+the one-line error that says how to install vLLM. The served runs are in tests/vllm (``make test-vllm``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from playpen.core.errors import PlaypenError
+from playpen.models import vllm_server
+from playpen.models.registry import load_model, load_registry
+from playpen.models.vllm_server import ServedModel, VLLMServer, lora_rank, resolve_served
+
+
+def checkpoint(folder):
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    return folder
+
+
+def adapter(folder, base, rank=4):
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(base), "r": rank}))
+    return folder
+
+
+def test_a_checkpoint_folder_an_adapter_and_an_alias_resolve_to_local_folders(tmp_path, isolated_registry):
+    home, _ = isolated_registry
+    base = checkpoint(tmp_path / "base-model")
+    lora = adapter(tmp_path / "my-lora", base)
+    (home / "models.json").write_text(json.dumps({
+        "mine": {"backend": "huggingface", "path": str(base), "context_size": 4096},
+        "trained": {"backend": "huggingface", "path": str(lora)},
+        "remote": {"backend": "openai", "base_url": "http://127.0.0.1:1/v1"}}))
+    registry = load_registry()
+    assert resolve_served(str(base), registry) == ServedModel("base-model", base)
+    assert resolve_served("mine", registry) == ServedModel("mine", base, context_size=4096)
+    assert resolve_served("trained", registry) == ServedModel("trained", base, adapter=lora)
+    assert resolve_served(str(lora), registry) == ServedModel("my-lora", base, adapter=lora)
+    with pytest.raises(PlaypenError, match="vLLM serves local model folders, and 'remote' is a openai entry"):
+        resolve_served("remote", registry)
+    with pytest.raises(PlaypenError, match="vllm:nowhere: neither a registered alias nor a folder"):
+        resolve_served("nowhere", registry)
+    with pytest.raises(PlaypenError, match="is neither a transformers checkpoint"):
+        resolve_served(str(tmp_path), registry)
+
+
+def test_lora_ranks_round_up_to_what_vllm_accepts(tmp_path):
+    base = checkpoint(tmp_path / "base")
+    assert [lora_rank(adapter(tmp_path / f"r{r}", base, r)) for r in (4, 8, 9, 64, 300)] == [8, 8, 16, 64, 320]
+
+
+def test_the_server_command_serves_an_adapter_on_its_base(tmp_path):
+    server = VLLMServer(tmp_path / "base", "trained-base", python="/venv/bin/python", cpu=True,
+                        lora={"trained": tmp_path / "lora"}, max_lora_rank=8)
+    server.port = 8123
+    assert server.command() == [
+        "/venv/bin/python", "-m", "vllm.entrypoints.openai.api_server", "--model", str(tmp_path / "base"),
+        "--served-model-name", "trained-base", "--host", "127.0.0.1", "--port", "8123", "--dtype", "float32",
+        "--enable-lora", "--max-lora-rank", "8", "--max-loras", "1", "--lora-modules", f"trained={tmp_path / 'lora'}"]
+    gpu = VLLMServer("/m", "m", python="python", cpu=False, max_model_len=4096)
+    assert gpu.command()[-4:] == ["--dtype", "auto", "--max-model-len", "4096"]
+
+
+def test_a_server_that_dies_while_starting_is_one_error_naming_its_last_log_line(tmp_path):
+    # an interpreter whose "vllm" module fails at once, as a broken install does
+    (tmp_path / "vllm" / "entrypoints" / "openai").mkdir(parents=True)
+    for folder in ("vllm", "vllm/entrypoints", "vllm/entrypoints/openai"):
+        (tmp_path / folder / "__init__.py").write_text("")
+    (tmp_path / "vllm/entrypoints/openai/api_server.py").write_text("raise SystemExit('no model weights here')")
+    launcher = tmp_path / "python"
+    launcher.write_text(f"#!/bin/sh\nPYTHONPATH={tmp_path} exec {sys.executable} \"$@\"\n")
+    launcher.chmod(0o755)
+    server = VLLMServer(tmp_path / "model", "m", python=str(launcher), cpu=True)
+    with pytest.raises(PlaypenError, match=r"exited with code 1 while starting: no model weights here \(log: "):
+        server.start()
+    assert server.process is None and server.log_path.read_text().strip() == "no model weights here"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
+def test_without_vllm_the_prefix_says_how_to_install_it(monkeypatch, isolated_registry):
+    monkeypatch.delenv(vllm_server.PYTHON_ENV, raising=False)
+    monkeypatch.setattr(vllm_server, "VENV", ".venv-not-here")  # this checkout may have made one
+    with pytest.raises(PlaypenError) as raised:
+        load_model("vllm:smollm2-135m")
+    assert str(raised.value).startswith("vLLM is not installed: run `make vllm-venv` in Playpen's checkout")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
+def test_playpen_run_with_an_interpreter_without_vllm_is_one_error_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PLAYPEN_HOME": str(tmp_path),
+           vllm_server.PYTHON_ENV: sys.executable, "PYTHONPATH": ":".join(sys.path)}
+    done = subprocess.run([sys.executable, "-m", "playpen.cli", "run", "-g", "taboo", "-m", "vllm:smollm2-135m",
+                           "-r", str(tmp_path / "results")], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (f"error: ${vllm_server.PYTHON_ENV}={sys.executable} is not a python that can import "
+                           f"vllm; {vllm_server.INSTALL_HINT}\n")
+    assert not (tmp_path / "results").exists()

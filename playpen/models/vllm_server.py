@@ -296,9 +296,13 @@ class VLLMModel(OpenAICompatibleModel):
     """A model served by a vLLM server this object started; ``close()`` stops the server."""
 
     def __init__(self, served: ServedModel, *, settings: GenerationSettings | None = None, name: str | None = None,
-                 max_concurrency: int = 32, timeout: float = 600.0, **server_options: Any):
+                 max_concurrency: int = 32, timeout: float = 600.0, folder: tempfile.TemporaryDirectory | None = None,
+                 **server_options: Any):
         lora = {served.name: served.adapter} if served.adapter else None
         self.served = served
+        #: a temporary folder that holds the served files (``serve_policy``), removed by ``close()`` (on a failed
+        #: start, by the caller)
+        self.folder = folder
         # with an adapter, requests name the adapter; the base model is served under another name
         self.server = VLLMServer(served.folder, f"{served.name}-base" if lora else served.name,
                                  max_model_len=served.context_size, lora=lora,
@@ -322,6 +326,8 @@ class VLLMModel(OpenAICompatibleModel):
             super().close()
         finally:
             self.server.stop()
+            if self.folder is not None:
+                self.folder.cleanup()
 
 
 def load_vllm_model(target: str, registry: Mapping[str, Mapping[str, Any]],
@@ -336,3 +342,19 @@ def load_vllm_model(target: str, registry: Mapping[str, Mapping[str, Any]],
     if settings is None:
         settings = GenerationSettings.from_entry({**registry.get(target, {}), **overrides})
     return VLLMModel(served, settings=settings, python=python.path, cpu=python.cpu)
+
+
+def serve_policy(model: Any, tokenizer: Any, settings: GenerationSettings, name: str) -> VLLMModel:
+    """A model being trained (a peft model or a full one), served by vLLM for an evaluation: saved to a temporary
+    folder (a LoRA adapter on its base's local folder, or a checkpoint) that ``close()`` removes with the server."""
+    python = find_vllm_python()
+    folder = tempfile.TemporaryDirectory(prefix="playpen-vllm-policy-")
+    try:
+        path = Path(folder.name) / name
+        model.save_pretrained(str(path))
+        tokenizer.save_pretrained(str(path))
+        return VLLMModel(resolve_served(str(path), {}), settings=settings, name=name, folder=folder,
+                         python=python.path, cpu=python.cpu)
+    except BaseException:
+        folder.cleanup()
+        raise

@@ -173,10 +173,15 @@ class EvalCallback(_callback_base()):
         if step in self.done_steps or (state is not None and not state.is_world_process_zero):
             return None
         self.done_steps.add(step)
-        from playpen.models.huggingface import HuggingFaceModel
+        settings = GenerationSettings(0.0, self.settings.eval_max_new_tokens)
+        if getattr(self.settings, "eval_backend", "huggingface") == "vllm":
+            from playpen.models.vllm_server import serve_policy
 
-        policy = HuggingFaceModel(model=model, tokenizer=self.tokenizer, name="learner",
-                                  settings=GenerationSettings(0.0, self.settings.eval_max_new_tokens))
+            policy: Model = serve_policy(model, self.tokenizer, settings, name="learner")
+        else:
+            from playpen.models.huggingface import HuggingFaceModel
+
+            policy = HuggingFaceModel(model=model, tokenizer=self.tokenizer, name="learner", settings=settings)
         was_training = model.training
         model.eval()
         try:
@@ -191,6 +196,7 @@ class EvalCallback(_callback_base()):
                                     results_dir=self.output_dir / "eval" / f"step-{step}",
                                     instances={s.name: self.settings.eval_static_instances for s in self.static})
         finally:
+            policy.close()  # a vLLM server stops here
             if was_training:
                 model.train()
         rows = table_rows(step, table)

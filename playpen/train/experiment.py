@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from playpen.core.errors import PlaypenError
 from playpen.core.registry import GameSpec
@@ -70,6 +70,9 @@ class ExperimentRecipe:
     static_per_experiment: int | None = 10
     eval_max_new_tokens: int = 48
     eval_batch_size: int = 32
+    #: "huggingface": every evaluated model loads as its alias or folder says; "vllm": the base and trained models
+    #: are served by vLLM (``vllm:<alias or folder>``, a server per evaluation; the partner loads as usual)
+    eval_backend: Literal["huggingface", "vllm"] = "huggingface"
     #: per in-domain game, the quality a well-formed reply without content gets (measured; the report draws it as
     #: the level a gain "beyond the reply format" must clear)
     format_only_quality: dict[str, float] = field(default_factory=dict)
@@ -335,7 +338,10 @@ class Experiment:
         out-of-domain games in self-play, the reference tasks (``specs``: only these games)."""
         from playpen.train.evaluation import evaluate_policy
 
-        model = self.load(model_name, self.recipe.eval_max_new_tokens)
+        from playpen.models.registry import VLLM_PREFIX
+
+        vllm = self.recipe.eval_backend == "vllm"
+        model = self.load(f"{VLLM_PREFIX}{model_name}" if vllm else model_name, self.recipe.eval_max_new_tokens)
         partner = self.load(self.recipe.partner, self.recipe.eval_max_new_tokens)
         counts = {s.name: self.recipe.eval_per_experiment for s in self.trained_specs}
         counts.update({s.name: self.recipe.ood_per_experiment for s in self.ood_specs})

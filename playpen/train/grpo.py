@@ -41,7 +41,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Literal
 
 from playpen.core.errors import PlaypenError
 from playpen.core.instances import InstanceRow
@@ -152,6 +152,9 @@ class GRPOSettings:
     eval_extra_per_experiment: int | None = 1
     eval_max_new_tokens: int = 100
     eval_batch_size: int = 32
+    #: who plays the policy in evaluations: "huggingface" (in this process) or "vllm" (saved, then served by a vLLM
+    #: server started for each evaluation: models/vllm_server.serve_policy)
+    eval_backend: Literal["huggingface", "vllm"] = "huggingface"
     #: reference tasks of the static suite evaluated too (their scope is ``static``: the statscore), from the
     #: clembench-style folder ``eval_static_instances``, ``eval_static_per_experiment`` instances per experiment
     eval_static_games: list[str] = field(default_factory=list)

@@ -56,6 +56,8 @@ def _describe(hint: Any) -> str:
         return f"a list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s" if args else "a list"
     if origin is dict:
         return "a table"
+    if origin is typing.Literal:
+        return " or ".join(json.dumps(a) for a in args)
     return {int: "a whole number", float: "a number", str: "a string", bool: "true or false",
             type(None): "nothing"}.get(hint, str(hint))
 

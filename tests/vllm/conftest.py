@@ -10,7 +10,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -29,7 +32,38 @@ class RunningServer:
     startup_seconds: float | None = None
 
 
-@pytest.fixture(scope="session")
+GAMES = ("referencegame", "taboo")
+
+
+def play(model: str, results: Path) -> dict[str, tuple[list[str], dict]]:
+    """``playpen run`` of two validation episodes of each of ``GAMES``: {episode key: (replies, episode scores)}."""
+    from playpen.results.records import episodes, recorded_replies
+
+    command = [sys.executable, "-m", "playpen.cli", "run", "-m", model, "--split", "validation", "-N", "2",
+               "-L", "32", "-r", str(results)]
+    for game in GAMES:
+        command += ["-g", game]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    return {e.key: (recorded_replies(e.interactions), e.scores["episode scores"]) for e in episodes(results)}
+
+
+def vllm_processes() -> set[int]:
+    """The processes of vLLM servers on this machine: the server (its command line) and its engine
+    (``VLLM::EngineCore``, a process title)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
+        except OSError:
+            continue
+        if b"vllm.entrypoints" in command or command.startswith(b"VLLM::"):
+            found.add(int(entry.name))
+    return found
+
+
+# module scope: the tests of the managed backend start servers of their own, never two at once (~5 GB each)
+@pytest.fixture(scope="module")
 def vllm_server(embedded_model_dir, tmp_path_factory):
     need_vllm()
     url = os.environ.get("PLAYPEN_VLLM_URL")

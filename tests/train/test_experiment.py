@@ -215,3 +215,24 @@ def test_the_report_shows_each_grpo_runs_reward_and_its_spread_per_step(tmp_path
     html = (tmp_path / "exp" / "report.html").read_text()
     assert "<h2>GRPO training</h2>" in html and "reward_std" in html
     assert html.count('alt="learning curves of grpo seed') == 2  # seeds 0 and 1
+
+
+def test_eval_backend_vllm_serves_the_evaluated_models_not_the_partner(tmp_path, toy_specs):
+    """``eval_backend = "vllm"``: the base and the trained models load as ``vllm:<name>`` (a server each), the
+    partner as it is named; the data stage's players too."""
+    from playpen.core.errors import PlaypenError
+
+    loaded = []
+
+    def load(name, max_tokens):
+        loaded.append(name)
+        return _load(name.removeprefix("vllm:"), max_tokens)
+
+    recipe = ExperimentRecipe(base="toy-bad", games=["echo"], roles={"echo": "Echoer"}, ood_games=[],
+                              methods=["sft"], seeds=[0], resamples=50, eval_backend="vllm")
+    Experiment(recipe, tmp_path / "exp", trainer=FakeTrainer(), load=load,
+               resolve=lambda names: [toy_specs[n] for n in names], printer=None).run()
+    assert loaded == ["scripted", "scripted", "scripted-bad", "vllm:toy-bad", "scripted", "vllm:toy-competent",
+                      "scripted"]
+    with pytest.raises(PlaypenError, match='recipe: eval_backend must be "huggingface" or "vllm", not "vlm"'):
+        ExperimentRecipe(eval_backend="vlm").check()

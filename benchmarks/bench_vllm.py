@@ -9,7 +9,8 @@ The default is the full evaluation: every game of clembench 2.0 (``-g all``: 14 
 validation instance per experiment. vLLM plays through the managed backend (``vllm:smollm2-135m``: the server is
 started for the run and stopped after it, as ``playpen run -m vllm:smollm2-135m`` does; its start-up, minutes on a
 CPU, is reported apart and also counted in ``vllm_episodes_per_s_with_startup``), or through ``--url``, a running
-server that serves ``smollm2-135m``. Needs vLLM (the venv of ``make vllm-venv``, or ``PLAYPEN_VLLM_PYTHON``). The
+server that serves ``smollm2-135m``. Needs vLLM (found as ``playpen run`` finds it: this interpreter, the venv of
+``make vllm-venv``, or ``PLAYPEN_VLLM_PYTHON``; without it the last line says so and nothing is measured). The
 1-minute load average is recorded at the start and the end: compare figures taken on a quiet machine. The last
 line is a JSON object.
 """
@@ -22,10 +23,12 @@ import math
 import os
 import time
 
+from playpen.core.errors import PlaypenError
 from playpen.games import resolve_games
 from playpen.models.base import GenerationSettings
 from playpen.models.openai_compat import OpenAICompatibleModel
 from playpen.models.registry import load_model
+from playpen.models.vllm_server import find_vllm_python
 from playpen.rollout.engine import EpisodeJob, run_episodes
 from playpen.rollout.planner import select_rows
 
@@ -62,6 +65,12 @@ def main() -> None:
                      "per_experiment": args.per_experiment, "max_tokens": args.max_tokens,
                      "batch_size": args.batch_size, "cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0]}
 
+    if not args.url:
+        try:
+            find_vllm_python()
+        except PlaypenError as error:  # `make bench` on a machine without vLLM: said, not failed
+            print(json.dumps({"skipped": str(error)}))
+            return
     started = time.perf_counter()
     if args.url:
         served = OpenAICompatibleModel(args.url, NAME, settings=settings, max_concurrency=args.batch_size)

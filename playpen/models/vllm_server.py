@@ -26,6 +26,7 @@ import atexit
 import importlib.util
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -44,6 +45,8 @@ from playpen.models.openai_compat import OpenAICompatibleModel
 
 #: an interpreter that has vLLM, when neither this one nor a ``.venv-vllm`` has it
 PYTHON_ENV = "PLAYPEN_VLLM_PYTHON"
+#: more arguments for the server of a ``vllm:`` model (e.g. ``--tensor-parallel-size 2``, ``--enforce-eager``)
+ARGS_ENV = "PLAYPEN_VLLM_ARGS"
 VENV = ".venv-vllm"
 INSTALL_HINT = (f"run `make vllm-venv` in Playpen's checkout (vLLM's CPU build in {VENV}/, found there by itself), "
                 f"`pip install 'playpen[vllm]'` for the CUDA build, or set {PYTHON_ENV} to a python that has vllm")
@@ -362,7 +365,8 @@ def load_vllm_model(target: str, registry: Mapping[str, Mapping[str, Any]],
     served = resolve_served(target, registry)
     if settings is None:
         settings = GenerationSettings.from_entry({**registry.get(target, {}), **overrides})
-    return VLLMModel(served, settings=settings, python=python.path, cpu=python.cpu)
+    return VLLMModel(served, settings=settings, python=python.path, cpu=python.cpu,
+                     extra_args=shlex.split(os.environ.get(ARGS_ENV, "")))
 
 
 def serve_policy(model: Any, tokenizer: Any, settings: GenerationSettings, name: str) -> VLLMModel:

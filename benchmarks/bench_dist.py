@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playpen.testing.vllm import free_port
+from playpen.models.vllm_server import free_port
 
 ROWS_PER_STEP = {"sft": 2, "dpo": 2, "grpo": 2}  # per process (playpen.testing.dist's settings)
 

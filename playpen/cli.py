@@ -84,7 +84,7 @@ def list_(what: Annotated[str, typer.Argument(help="games | models")] = "games")
 @app.command()
 def run(
     game: Annotated[list[str], typer.Option("--game", "-g", help="Game name(s), 'all', 'in' or 'out'.")],
-    model: Annotated[list[str], typer.Option("--model", "-m", help="Model alias or path; one = self-play, a second plays the partner role.")],
+    model: Annotated[list[str], typer.Option("--model", "-m", help="Model alias or path (vllm:<alias or path>: served by a vLLM server started for the run); one = self-play, a second plays the partner role.")],
     instances: Annotated[Optional[Path], typer.Option("--instances", "-i", help="A clembench instances.json to play instead of a split, or a folder with <game>/in/instances.json per game (e.g. clembench's static/).")] = None,
     split: Annotated[str, typer.Option(help="Instance split: train, validation or test (taboo also ships heldout: curated words no split uses).")] = "test",
     benchmark: Annotated[str, typer.Option(help="clembench version: the game set of 'all'/'in'/'out', and that version's rules where it changed a game (2.0 or 3.0).")] = "2.0",
@@ -120,47 +120,49 @@ def run(
     # -T / -L replace what each model's entry says (an entry without them gets the framework defaults)
     given = {key: value for key, value in (("temperature", temperature), ("max_tokens", max_tokens)) if value is not None}
     loaded: dict[str, object] = {}
-    models = []
-    for name in model:
-        if name not in loaded:
-            loaded[name] = load_model(name, **given)
-        models.append(loaded[name])
-    experiments = set(experiment) if experiment else None
-    console = _console()
-    shortest = min(m.settings.max_tokens for m in models)
-    if any(spec.name == "ifeval" for spec in specs) and shortest < IFEVAL_MAX_TOKENS:
-        console.print(f"[yellow]ifeval: clembench lets its replies run to {IFEVAL_MAX_TOKENS} tokens; "
-                      f"-L {shortest} may cut them short (pass -L {IFEVAL_MAX_TOKENS})[/yellow]")
-    chosen: dict[str, list] = {}
+    try:  # closed whatever happens: a vllm: model's server must not outlive the run (Ctrl-C, errors)
+        models = []
+        for name in model:
+            if name not in loaded:
+                loaded[name] = load_model(name, **given)
+            models.append(loaded[name])
+        experiments = set(experiment) if experiment else None
+        console = _console()
+        shortest = min(m.settings.max_tokens for m in models)
+        if any(spec.name == "ifeval" for spec in specs) and shortest < IFEVAL_MAX_TOKENS:
+            console.print(f"[yellow]ifeval: clembench lets its replies run to {IFEVAL_MAX_TOKENS} tokens; "
+                          f"-L {shortest} may cut them short (pass -L {IFEVAL_MAX_TOKENS})[/yellow]")
+        chosen: dict[str, list] = {}
 
-    def rows_for(spec):
-        if spec.name not in chosen:
-            chosen[spec.name] = select_rows(spec, split=split, instances_file=instances, experiments=experiments,
-                                            per_experiment=per_experiment, per_game=per_game, benchmark=benchmark)
-        return chosen[spec.name]
+        def rows_for(spec):
+            if spec.name not in chosen:
+                chosen[spec.name] = select_rows(spec, split=split, instances_file=instances, experiments=experiments,
+                                                per_experiment=per_experiment, per_game=per_game, benchmark=benchmark)
+            return chosen[spec.name]
 
-    for line in scripted_limit_notes(specs, models, rows_for):
-        console.print(f"warning: {line}", style="yellow", markup=False, highlight=False)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=console, transient=False) as progress:
-        task = progress.add_task("episodes", total=None, status="")
-        counts = {"errored": 0}
+        for line in scripted_limit_notes(specs, models, rows_for):
+            console.print(f"warning: {line}", style="yellow", markup=False, highlight=False)
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                      console=console, transient=False) as progress:
+            task = progress.add_task("episodes", total=None, status="")
+            counts = {"errored": 0}
 
-        def started(total: int, skipped: int) -> None:
-            progress.update(task, total=total)
-            if skipped:
-                console.print(f"resuming: {skipped} finished episodes skipped")
+            def started(total: int, skipped: int) -> None:
+                progress.update(task, total=total)
+                if skipped:
+                    console.print(f"resuming: {skipped} finished episodes skipped")
 
-        def advanced(result) -> None:
-            counts["errored"] += result.errored
-            status = f"[red]{counts['errored']} errored[/red]" if counts["errored"] else ""
-            progress.update(task, advance=1, status=status)
+            def advanced(result) -> None:
+                counts["errored"] += result.errored
+                status = f"[red]{counts['errored']} errored[/red]" if counts["errored"] else ""
+                progress.update(task, advance=1, status=status)
 
-        summary = run_benchmark(specs, models, results, rows_for, batch_size=batch_size, on_progress=advanced,
-                                on_start=started)
-    for model_ in loaded.values():
-        model_.close()
+            summary = run_benchmark(specs, models, results, rows_for, batch_size=batch_size, on_progress=advanced,
+                                    on_start=started)
+    finally:
+        for model_ in loaded.values():
+            model_.close()
     console.print(f"played {summary.played} episodes, skipped {summary.skipped} finished, "
                   f"{len(summary.errored)} errored → {results}", markup=False, highlight=False)
     for line in summary.errored[:20]:

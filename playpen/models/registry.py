@@ -32,6 +32,7 @@ from playpen.models.base import GenerationSettings, Model
 USER_FILE = "models.json"
 CWD_FILE = "playpen_models.json"
 REPLAY_PREFIX = "replay:"
+VLLM_PREFIX = "vllm:"  # a local model served by a vLLM server Playpen starts and stops (models/vllm_server.py)
 
 #: canonical backend names and accepted spellings
 BACKENDS = {
@@ -278,7 +279,8 @@ def model_from_entry(alias: str, entry: Mapping[str, Any], settings: GenerationS
 
 
 def load_model(name_or_path: str | Path, settings: GenerationSettings | None = None, **overrides: Any) -> Model:
-    """A model from an alias, a local checkpoint/LoRA folder, ``replay:<results folder>`` or an inline JSON
+    """A model from an alias, a local checkpoint/LoRA folder, ``replay:<results folder>``, ``vllm:<alias or
+    folder>`` (that local model served by a vLLM server started for it; ``close()`` stops it) or an inline JSON
     entry (``{"backend": "openai", "base_url": ..., "model_id": ...}``, or ``{"alias": "vllm-local", ...}`` to
     change an existing entry). ``overrides`` replace entry settings (e.g. ``device="cpu"``, ``max_tokens=64``)."""
     text = str(name_or_path).strip()
@@ -288,6 +290,10 @@ def load_model(name_or_path: str | Path, settings: GenerationSettings | None = N
         folder = text[len(REPLAY_PREFIX) :]
         return ReplayModel.from_results(folder, settings, name=f"replay-{Path(folder).name}")
     registry = load_registry()
+    if text.startswith(VLLM_PREFIX):
+        from playpen.models.vllm_server import load_vllm_model
+
+        return load_vllm_model(text[len(VLLM_PREFIX):], registry, settings, **overrides)
     if text.startswith("{"):
         try:
             entry = json.loads(text)
@@ -326,7 +332,7 @@ def _unknown(name: str, registry: Mapping[str, Any]) -> PlaypenError:
     what = f"model folder not found: {name}" if looks_like_path else f"unknown model '{name}'"
     return PlaypenError(
         f"{what} (known aliases: {', '.join(registry)}); give a registered alias, a local checkpoint or LoRA "
-        f"adapter folder, or replay:<results folder> - see `playpen list models`"
+        f"adapter folder, replay:<results folder> or vllm:<alias or folder> - see `playpen list models`"
     )
 
 

@@ -4,6 +4,7 @@ the one-line-per-step progress printer."""
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,16 @@ class EvalCallback(TrainerCallback):
         if step in self.done_steps or (state is not None and not state.is_world_process_zero):
             return None
         self.done_steps.add(step)
-        from playpen.models.huggingface import HuggingFaceModel
+        settings = GenerationSettings(0.0, self.settings.eval_max_new_tokens)
+        if getattr(self.settings, "eval_backend", "huggingface") == "vllm":
+            from playpen.models.vllm_server import serve_policy
 
-        policy = HuggingFaceModel(model=model, tokenizer=self.tokenizer, name="learner",
-                                  settings=GenerationSettings(0.0, self.settings.eval_max_new_tokens))
-        with eval_mode(model):
+            policy: Model = serve_policy(model, self.tokenizer, settings, name="learner")
+        else:
+            from playpen.models.huggingface import HuggingFaceModel
+
+            policy = HuggingFaceModel(model=model, tokenizer=self.tokenizer, name="learner", settings=settings)
+        with eval_mode(model), closing(policy):  # a vLLM server stops here
             trained = {spec.name for spec in self.trained}
             counts = {spec.name: self.settings.eval_per_experiment if spec.name in trained
                       else getattr(self.settings, "eval_extra_per_experiment", self.settings.eval_per_experiment)

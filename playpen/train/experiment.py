@@ -271,8 +271,10 @@ class Experiment:
         """Greedy evaluation on the same episodes for every model: in-domain games in the training setup,
         out-of-domain games in self-play, the reference tasks (``specs``: only these games)."""
         from playpen.eval.policy import evaluate_policy
+        from playpen.models.registry import VLLM_PREFIX
 
-        model = self.load(model_name, self.recipe.eval_max_new_tokens)
+        vllm = self.recipe.eval_backend == "vllm"
+        model = self.load(f"{VLLM_PREFIX}{model_name}" if vllm else model_name, self.recipe.eval_max_new_tokens)
         partner = self.load(self.recipe.partner, self.recipe.eval_max_new_tokens)
         counts = {s.name: self.recipe.eval_per_experiment for s in self.trained_specs}
         counts.update({s.name: self.recipe.ood_per_experiment for s in self.ood_specs})

@@ -26,7 +26,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from playpen.core.errors import PlaypenError
 
@@ -154,6 +154,9 @@ class GRPOSettings(TrainSettings):
     eval_max_new_tokens: int = 100
     #: episodes answered in one model call in the evaluations
     eval_batch_size: int = 32
+    #: who plays the policy in evaluations: "huggingface" (in this process) or "vllm" (saved, then served by a vLLM
+    #: server started for each evaluation: models/vllm_server.serve_policy)
+    eval_backend: Literal["huggingface", "vllm"] = "huggingface"
     #: reference tasks of the static suite evaluated too (their scope is ``static``: the statscore), from the
     #: clembench-style folder ``eval_static_instances``, ``eval_static_per_experiment`` instances per experiment
     eval_static_games: list[str] = field(default_factory=list)
@@ -213,6 +216,9 @@ class ExperimentRecipe:
     eval_max_new_tokens: int = 48
     #: episodes answered in one model call in the evaluations
     eval_batch_size: int = 32
+    #: "huggingface": every evaluated model loads as its alias or folder says; "vllm": the base and trained models
+    #: are served by vLLM (``vllm:<alias or folder>``, a server per evaluation; the partner loads as usual)
+    eval_backend: Literal["huggingface", "vllm"] = "huggingface"
     #: per in-domain game, the quality a well-formed reply without content gets (measured; the report draws it as
     #: the level a gain "beyond the reply format" must clear)
     format_only_quality: dict[str, float] = field(default_factory=dict)
@@ -327,6 +333,8 @@ def _describe(hint: Any) -> str:
         return f"a list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s" if args else "a list"
     if origin is dict:
         return "a table"
+    if origin is typing.Literal:
+        return " or ".join(json.dumps(a) for a in args)
     return {int: "a whole number", float: "a number", str: "a string", bool: "true or false",
             type(None): "nothing"}.get(hint, str(hint))
 

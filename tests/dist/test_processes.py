@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from playpen.testing.vllm import free_port
+from playpen.models.vllm_server import free_port
 
 pytestmark = [pytest.mark.dist, pytest.mark.model]
 

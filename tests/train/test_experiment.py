@@ -231,3 +231,24 @@ def test_the_toy_experiments_report_is_the_committed_one_and_rewritten_byte_for_
     first = {name: (out / name).read_bytes() for name in names}
     experiment.report()
     assert {name: (out / name).read_bytes() for name in names} == first
+
+
+def test_eval_backend_vllm_serves_the_evaluated_models_not_the_partner(tmp_path, toy_specs):
+    """``eval_backend = "vllm"``: the base and the trained models load as ``vllm:<name>`` (a server each), the
+    partner as it is named; the data stage's players too."""
+    from playpen.core.errors import PlaypenError
+
+    loaded = []
+
+    def load(name, max_tokens):
+        loaded.append(name)
+        return _load(name.removeprefix("vllm:"), max_tokens)
+
+    recipe = ExperimentRecipe(base="toy-bad", games=["echo"], roles={"echo": "Echoer"}, ood_games=[],
+                              methods=["sft"], seeds=[0], resamples=50, eval_backend="vllm")
+    Experiment(recipe, tmp_path / "exp", trainer=FakeTrainer(), load=load,
+               resolve=lambda names: [toy_specs[n] for n in names], printer=None).run()
+    assert loaded == ["scripted", "scripted", "scripted-bad", "vllm:toy-bad", "scripted", "vllm:toy-competent",
+                      "scripted"]
+    with pytest.raises(PlaypenError, match='recipe: eval_backend must be "huggingface" or "vllm", not "vlm"'):
+        ExperimentRecipe(eval_backend="vlm").check()

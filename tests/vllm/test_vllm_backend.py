@@ -41,7 +41,7 @@ def test_a_lora_adapter_evaluates_through_vllm_as_in_process(embedded_model_dir,
     from playpen.models.huggingface import HuggingFaceModel
     from playpen.models.vllm_server import serve_policy
     from playpen.models.registry import load_model
-    from playpen.train.evaluation import EvalCallback
+    from playpen.train.callbacks import EvalCallback
     from playpen.train.grpo import GRPOSettings
 
     local = HuggingFaceModel(path=embedded_model_dir)

@@ -82,7 +82,7 @@ def test_a_game_without_the_skill_refuses_it_per_episode():
     taboo, reference = request("WordGuesser", game="taboo"), request("Instruction Giver", game="referencegame")
     refused, _ = literal.generate([taboo, reference])
     assert refused.error_kind == "backend"
-    assert "taboo has no scripted 'literal' player (its skills: competent, bad)" in refused.error
+    assert "taboo has no scripted 'literal' player (its skills: competent, bad, independent)" in refused.error
 
 
 # ---------------------------------------------------------------------- replay

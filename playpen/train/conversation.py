@@ -14,7 +14,9 @@ is one segment (a user turn with the next assistant header, or an assistant repl
 token). Segments are tokenised one by one, so each token belongs to exactly one message; assistant segments
 get mask 1, everything else (system prompt, game master and partner turns, headers) mask 0. With branching, the
 first ``shared_replies`` replies are the history the whole group shares; they get mask 0 too (identical in every
-episode of the group, they carry no signal relative to it).
+episode of the group, they carry no signal relative to it). With ``trained_replies`` the trajectory ends after
+that many trained replies: what follows them cannot change their loss (the model is causal), so it is not
+computed at all.
 """
 
 from __future__ import annotations
@@ -52,9 +54,10 @@ class Turn:
 
 
 def tokens_from_turns(turns: list[Turn], max_completion_tokens: int | None = None,
-                      shared_replies: int = 0) -> TokenisedConversation:
+                      shared_replies: int = 0, trained_replies: int | None = None) -> TokenisedConversation:
     """The learner's trajectory from its recorded turns; the first ``shared_replies`` replies get mask 0
-    (branching: the history the group shares). Checks the extension property at every turn (see above)."""
+    (branching: the history the group shares), and it ends after ``trained_replies`` replies past them (None:
+    all). Checks the extension property at every turn (see above)."""
     if not turns:
         raise ValueError("no turn to build a trajectory from")
     prompt_ids = list(turns[0].prompt_ids)
@@ -77,6 +80,8 @@ def tokens_from_turns(turns: list[Turn], max_completion_tokens: int | None = Non
             logprobs += [0.0] * len(added) + list(turn.logprobs or ())
         previous_prompt = len(turn.prompt_ids)
         seen = list(turn.prompt_ids) + list(turn.token_ids)
+        if trained_replies is not None and index + 1 >= shared_replies + trained_replies:
+            break
     if max_completion_tokens is not None:
         completion, mask = completion[:max_completion_tokens], mask[:max_completion_tokens]
         logprobs = logprobs[:max_completion_tokens]
@@ -101,8 +106,9 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
 
 
 def tokenise_conversation(tokenizer: Any, messages: Messages, max_completion_tokens: int | None = None,
-                          shared_replies: int = 0) -> TokenisedConversation:
-    """``messages`` must start with a user turn and end with an assistant turn (the learner's view)."""
+                          shared_replies: int = 0, trained_replies: int | None = None) -> TokenisedConversation:
+    """``messages`` must start with a user turn and end with an assistant turn (the learner's view); the
+    replies after the first ``shared_replies`` are trained, at most ``trained_replies`` of them (None: all)."""
     if not messages or messages[0]["role"] == "assistant":
         raise ValueError("the conversation must start with the game master's message")
     while messages and messages[-1]["role"] != "assistant":
@@ -126,6 +132,8 @@ def tokenise_conversation(tokenizer: Any, messages: Messages, max_completion_tok
         mask += [1 if trained else 0] * len(segment)
         replies += is_assistant
         rendered = text
+        if trained_replies is not None and replies >= shared_replies + trained_replies:
+            break
     if max_completion_tokens is not None:
         completion, mask = completion[:max_completion_tokens], mask[:max_completion_tokens]
     return TokenisedConversation(prompt_ids, completion, mask)

@@ -181,14 +181,14 @@ class EpisodeRollout:
         with_tokens = [g for g in answered if g.token_ids is not None and g.prompt_token_ids is not None]
         if not answered or not with_tokens:
             return tokenise_conversation(self.tokenizer, merge_messages(result.master.history_of[role]), limit,
-                                         episode.shared_replies)
+                                         episode.shared_replies, self.settings.trained_replies)
         if len(with_tokens) < len(answered):
             raise PlaypenError(f"the learner reported token ids for {len(with_tokens)} of its {len(answered)} "
                                "replies; its backend must report them for every reply (or for none)")
         # replies made before the episode's start state (branching) are in the first prompt, not in ``answered``
         shared = max(0, episode.shared_replies - replies_made(result.job.start, role))
         tokens = tokens_from_turns([Turn(g.prompt_token_ids, g.token_ids, g.logprobs) for g in answered], limit,
-                                   shared)
+                                   shared, self.settings.trained_replies)
         if tokens.cut_reason is not None and tokens.cut_reason not in self._warned:
             self._warned.add(tokens.cut_reason)
             log.warning(CUT_WARNINGS[tokens.cut_reason])

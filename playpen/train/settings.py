@@ -128,6 +128,9 @@ class GRPOSettings(TrainSettings):
     partner_retries: int = 1
     #: each group shares one history up to a learner turn drawn uniformly, then forks (turn-level credit)
     branching: bool = False
+    #: learner replies trained per episode after the shared history (None: all; 1: only the reply that answers
+    #: the state its whole group answered, the first turn or the fork: docs/training.md, "Credit per turn")
+    trained_replies: int | None = None
     #: with partner "self": train every role of each game; every (instance, role) is its own group, so advantages
     #: are normalised per role (role-conditioned baselines); the roles of one instance share the same episodes
     all_roles: bool = False
@@ -320,7 +323,7 @@ def default_value(cls: type, key: str) -> Any:
 POSITIVE = {"batch_size", "grad_accumulation", "max_length", "save_steps", "learning_rate", "epochs", "group_size",
             "micro_batch_size", "max_new_tokens", "max_completion_length", "eval_max_new_tokens",
             "eval_batch_size", "eval_per_experiment", "ood_per_experiment",
-            "static_per_experiment", "eval_extra_per_experiment", "resamples", "steps"}
+            "static_per_experiment", "eval_extra_per_experiment", "resamples", "steps", "trained_replies"}
 #: settings that are counts or seeds: below 0 means nothing
 NON_NEGATIVE = {"seed", "resample_flat_groups", "partner_retries", "eval_steps", "abort_penalty", "beta"}
 

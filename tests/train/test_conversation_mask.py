@@ -50,3 +50,12 @@ def test_shared_replies_are_masked_out(tokenizer):
     learner = tokenizer.decode([t for t, m in zip(tokens.completion_ids, tokens.mask) if m])
     assert learner == "GUESS: snow<|im_end|>\n"
     assert tokens.completion_ids == tokenise_conversation(tokenizer, CONVERSATION).completion_ids
+
+
+def test_trained_replies_stop_the_conversation_after_them(tokenizer):
+    tokens = tokenise_conversation(tokenizer, CONVERSATION, trained_replies=1)
+    assert tokenizer.decode(tokens.completion_ids) == "GUESS: winter<|im_end|>\n"
+    assert tokens.mask == [1] * len(tokens.completion_ids)
+    at_fork = tokenise_conversation(tokenizer, CONVERSATION, shared_replies=1, trained_replies=1)
+    assert at_fork.completion_ids == tokenise_conversation(tokenizer, CONVERSATION).completion_ids
+    assert tokenizer.decode([t for t, m in zip(at_fork.completion_ids, at_fork.mask) if m]) == "GUESS: snow<|im_end|>\n"

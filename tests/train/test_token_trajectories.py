@@ -52,6 +52,19 @@ def test_a_prefix_preserving_template_gives_one_sequence_with_the_sampled_tokens
     assert tokens_from_turns(turns, max_completion_tokens=3).mask == [1, 1, 1]
 
 
+def test_trained_replies_end_the_trajectory_after_the_reply_compared_within_its_group():
+    """``trained_replies=1``: only the first reply (after the shared history) is trained, and nothing after it is
+    computed, since a causal model's loss on it cannot depend on later tokens."""
+    turns, (first, second), _ = two_turns(CHATML)
+    only_first = tokens_from_turns(turns, trained_replies=1)
+    assert only_first.completion_ids == first.token_ids and only_first.mask == [1] * len(first.token_ids)
+    # after a shared first reply (branching), the fork's reply is the one trained, with the history before it
+    at_fork = tokens_from_turns(turns, shared_replies=1, trained_replies=1)
+    assert at_fork.completion_ids == tokens_from_turns(turns).completion_ids
+    assert [t for t, m in zip(at_fork.completion_ids, at_fork.mask) if m] == second.token_ids
+    assert tokens_from_turns(turns, trained_replies=2).mask == tokens_from_turns(turns).mask
+
+
 def test_a_template_that_drops_past_replies_ends_the_trajectory_before_that_turn():
     turns, (first, second), tokenizer = two_turns(DROPS_PAST_REPLIES)
     assert first.text not in tokenizer.decode(second.prompt_token_ids)  # the template really dropped it

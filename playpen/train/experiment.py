@@ -50,6 +50,8 @@ class ExperimentData:
     dpo: Path
     #: per in-domain game with target words, its training instances without the evaluated targets
     train_instances: dict[str, Path] = field(default_factory=dict)
+    #: per game of the recipe's ``grpo_splits``, the instances GRPO plays (that split, the evaluated targets left out)
+    grpo_instances: dict[str, Path] = field(default_factory=dict)
 
 
 class MethodTrainer(Protocol):
@@ -84,7 +86,8 @@ class TRLTrainer:
                        "eval_static_instances": self.recipe.static_instances}
             settings = GRPOSettings(**{**guarded, **self.recipe.grpo, "games": list(self.recipe.games), "roles": self.roles,
                                        "partner": self.recipe.partner, "split": self.recipe.train_split,
-                                       "instances": {g: str(p) for g, p in data.train_instances.items()},
+                                       "instances": {g: str(p) for g, p in
+                                                     {**data.train_instances, **data.grpo_instances}.items()},
                                        "seed": seed, "alias": alias})
             final, _ = train_grpo(start, output, settings)
         return str(final)
@@ -175,11 +178,16 @@ class Experiment:
     @property
     def data(self) -> ExperimentData:
         folder = self.output / "data"
-        return ExperimentData(folder / "sft.jsonl", folder / "dpo.jsonl", self._training_instance_files())
+        return ExperimentData(folder / "sft.jsonl", folder / "dpo.jsonl", self._training_instance_files(),
+                              self._grpo_instance_files())
 
     def _training_instance_files(self) -> dict[str, Path]:
         folder = self.output / "data" / "train-instances"
         return {s.name: folder / f"{s.name}.json" for s in self.trained_specs if s.target_keys}
+
+    def _grpo_instance_files(self) -> dict[str, Path]:
+        folder = self.output / "data" / "grpo-instances"
+        return {game: folder / f"{game}.json" for game in self.recipe.grpo_splits}
 
     def _eval_rows(self, spec: GameSpec) -> list:
         """The rows ``_evaluate`` plays of ``spec`` (the same selection)."""
@@ -190,8 +198,9 @@ class Experiment:
 
     def write_training_instances(self) -> dict[str, list[str]]:
         """Write, per in-domain game with target words, its training split without the instances whose target
-        word any evaluated game asks for (``data/train-instances/<game>.json``; SFT/DPO data and GRPO use them).
-        Returns the dropped words per game. Deterministic, so a resumed experiment writes the same files."""
+        word any evaluated game asks for (``data/train-instances/<game>.json``; SFT/DPO data and GRPO use them),
+        and likewise the split of each game in ``grpo_splits`` (``data/grpo-instances/<game>.json``: GRPO plays it).
+        Returns the dropped words per file. Deterministic, so a resumed experiment writes the same files."""
         from playpen.core.instances import load_instances
         from playpen.rollout.planner import target_words, without_targets
 
@@ -203,6 +212,16 @@ class Experiment:
                 continue
             kept, dropped[spec.name] = without_targets(spec, load_instances(spec.instances_file(self.recipe.train_split)),
                                                        held_out)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, kept)
+        specs = {spec.name: spec for spec in self.trained_specs}
+        for game, path in self._grpo_instance_files().items():
+            spec, split = specs[game], self.recipe.grpo_splits[game]
+            if split not in spec.splits:
+                raise PlaypenError(f"grpo_splits: {game} has no split {split!r} (it has {', '.join(spec.splits)})")
+            kept = load_instances(spec.instances_file(split))
+            if spec.target_keys:
+                kept, dropped[f"{game} ({split}, GRPO)"] = without_targets(spec, kept, held_out)
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_json(path, kept)
         return dropped

@@ -59,6 +59,15 @@ def check_recipe(recipe: Any) -> None:
                            "like clembench's static/ (see docs/games/static.md)")
     if len(set(recipe.seeds)) != len(recipe.seeds):
         raise PlaypenError(f"recipe: seeds repeat a seed ({recipe.seeds})")
+    strangers = sorted(set(recipe.grpo_splits) - set(recipe.games))
+    if strangers:
+        raise PlaypenError(f"grpo_splits names {', '.join(strangers)}, which the recipe does not train on "
+                           f"(games = {recipe.games})")
+    evaluated = sorted(game for game, split in recipe.grpo_splits.items() if split == recipe.eval_split)
+    if evaluated and not recipe.allow_split_overlap:
+        raise PlaypenError(f"recipe: grpo_splits gives {', '.join(evaluated)} the evaluated split "
+                           f"{recipe.eval_split!r}: GRPO would train on the test episodes (set allow_split_overlap = "
+                           "true if that is meant)")
     if recipe.train_split == recipe.eval_split and not recipe.allow_split_overlap:
         raise PlaypenError(f"recipe: train_split and eval_split are both {recipe.train_split!r}: the models would be "
                            "evaluated on the instances they were trained on (set allow_split_overlap = true if "
@@ -81,8 +90,8 @@ _EVALUATION = ("roles", "partner", "eval_split", "eval_per_experiment", "ood_per
 #: settings that may go from unset to set on a finished stage: reference tasks added to the recipe later
 ADDABLE = {"static_instances"}
 #: the trainer sections a method's model depends on (SFT→DPO and SFT→GRPO start from the SFT model)
-_TRAINING = {"sft": ("sft",), "sft_dpo": ("sft", "dpo"), "grpo": ("grpo", "partner", "train_split"),
-             "sft_grpo": ("sft", "grpo", "partner", "train_split")}
+_TRAINING = {"sft": ("sft",), "sft_dpo": ("sft", "dpo"), "grpo": ("grpo", "partner", "train_split", "grpo_splits"),
+             "sft_grpo": ("sft", "grpo", "partner", "train_split", "grpo_splits")}
 
 
 def stage_inputs(recipe: Any, label: str, method: str | None) -> dict[str, Any]:

@@ -207,6 +207,10 @@ class ExperimentRecipe:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     #: the split the training data and the GRPO episodes come from
     train_split: str = "train"
+    #: per in-domain game, the split GRPO plays instead of ``train_split`` (e.g. taboo's ``heldout``: words the SFT
+    #: data never showed, where the SFT model still fails often enough for a group's rewards to differ); the
+    #: evaluated target words are left out of it as out of the training split
+    grpo_splits: dict[str, str] = field(default_factory=dict)
     #: the split every evaluation plays
     eval_split: str = "validation"
     #: instances per experiment in the in-domain evaluation (None: all)

@@ -165,6 +165,10 @@ def test_recipe_errors_are_plain(tmp_path, toy_specs):
         ExperimentRecipe(games=["taboo"], ood_games=["taboo"]).check()
     with pytest.raises(PlaypenError, match="teachers name imagegame, which the recipe does not train on"):
         ExperimentRecipe(games=["taboo"], teachers={"imagegame": "scripted"}).check()
+    with pytest.raises(PlaypenError, match="grpo_splits names imagegame, which the recipe does not train on"):
+        ExperimentRecipe(games=["taboo"], grpo_splits={"imagegame": "heldout"}).check()
+    with pytest.raises(PlaypenError, match="GRPO would train on the test episodes"):
+        ExperimentRecipe(games=["taboo"], eval_split="test", grpo_splits={"taboo": "test"}).check()
     experiment = _experiment(tmp_path, toy_specs, FakeTrainer(), [])
     with pytest.raises(PlaypenError, match="has not been evaluated"):
         experiment.report()
@@ -252,3 +256,32 @@ def test_eval_backend_vllm_serves_the_evaluated_models_not_the_partner(tmp_path,
                       "scripted"]
     with pytest.raises(PlaypenError, match='recipe: eval_backend must be "huggingface" or "vllm", not "vlm"'):
         ExperimentRecipe(eval_backend="vlm").check()
+
+
+def test_grpo_plays_the_split_the_recipe_names_without_the_evaluated_targets(tmp_path):
+    """``grpo_splits``: GRPO plays taboo's heldout words (none of them in the SFT data), the evaluated targets left
+    out as from the training split; the other game keeps its training instances."""
+    from pathlib import Path
+
+    from playpen.core.errors import PlaypenError
+    from playpen.core.instances import iter_rows, load_instances
+    from playpen.rollout.planner import target_words
+    from playpen.train.experiment import load_recipe
+
+    recipe = load_recipe(Path("configs/recipes/experiment_cpu.toml"), {"grpo_splits": {"taboo": "heldout"}})
+    experiment = Experiment(recipe, tmp_path / "exp", printer=None)
+    dropped = experiment.write_training_instances()
+    data = experiment.data
+    assert set(data.grpo_instances) == {"taboo"}
+    taboo = experiment.trained_specs[0]
+    played = target_words([(taboo, iter_rows("taboo", load_instances(data.grpo_instances["taboo"])))])
+    heldout = target_words([(taboo, iter_rows("taboo", load_instances(taboo.instances_file("heldout"))))])
+    trained = target_words([(taboo, iter_rows("taboo", load_instances(data.train_instances["taboo"])))])
+    evaluated = target_words((spec, experiment._eval_rows(spec))
+                             for spec in experiment.trained_specs + experiment.ood_specs)
+    assert set(played) == set(heldout) - set(evaluated) and not set(played) & set(trained)
+    assert len(played) == 166 - len(dropped["taboo (heldout, GRPO)"])
+
+    wrong = load_recipe(Path("configs/recipes/experiment_cpu.toml"), {"grpo_splits": {"wordle_withclue": "heldout"}})
+    with pytest.raises(PlaypenError, match="wordle_withclue has no split 'heldout'"):
+        Experiment(wrong, tmp_path / "wrong", printer=None).write_training_instances()

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_grpo_step.py [--model smollm2-135m] [--games taboo,wordle_withclue]
         [--steps 3] [--group-size 8] [--batch-size 8] [--micro-batch-size 2] [--beta 0.0] [--max-new-tokens 48]
+        [--trained-replies 1]
 
 Runs ``--steps`` GRPO steps (after one warm-up step that is not counted) with the CPU recipe's settings and
 splits each step into: the rollout (of which: the learner's generation, the rest = game masters, partners,
@@ -109,6 +110,8 @@ def main() -> None:
     parser.add_argument("--beta", type=float, default=0.0)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--trained-replies", type=int, default=None,
+                        help="Train only this many replies per episode (GRPOSettings.trained_replies; default all).")
     parser.add_argument("--no-shared-prefill", action="store_true",
                         help="Prefill every row of a batch on its own (the behaviour before shared prefill).")
     parser.add_argument("--output", type=Path, default=None)
@@ -130,7 +133,7 @@ def main() -> None:
                             max_steps=args.steps + 1, learning_rate=5e-5, beta=args.beta,
                             temperature=args.temperature, max_new_tokens=args.max_new_tokens,
                             max_completion_length=512, reward="main_score", abort_penalty=0.5,
-                            evaluate=False, save_steps=10_000, seed=0)
+                            trained_replies=args.trained_replies, evaluate=False, save_steps=10_000, seed=0)
     run = build_grpo(args.model, output / "run", settings, printer=None)
     trainer = run.trainer
     timers = Timers()
@@ -186,6 +189,7 @@ def main() -> None:
     print(f"model {args.model} ({parameters / 1e6:.0f}M parameters), games {', '.join(games)}, "
           f"shared prefill {'off' if args.no_shared_prefill else 'on'}, "
           f"{args.batch_size} episodes per step, group {args.group_size}, beta {args.beta}, "
+          f"trained replies {args.trained_replies or 'all'}, "
           f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
     for key, value in split.items():
         print(f"  {key:<18} {value:8.2f} s")
@@ -196,7 +200,7 @@ def main() -> None:
     print(f"  matmul rate {rate / 1e9:.1f} GFLOP/s -> compute limit {limit:.2f} s; "
           f"step / limit = {split['total'] / limit:.2f}")
     print(json.dumps({"model": args.model, "games": games, "shared_prefill": not args.no_shared_prefill,
-                      "steps": len(counted), "split_s": split,
+                      "steps": len(counted), "trained_replies": args.trained_replies, "split_s": split,
                       "tokens": tokens, "trained_tokens": mean("trained_tokens"), "parameters": parameters,
                       "first_turn": first_turn, "matmul_gflops": round(rate / 1e9, 1), "compute_limit_s": round(limit, 2),
                       "ratio": round(split["total"] / limit, 2), "per_step": counted,

@@ -195,7 +195,8 @@ def test_training_instances_leave_out_every_evaluated_target_word(tmp_path):
         "canoe": ["wordle_withclue"], "zebra": ["wordle_withclue"]}
 
     dropped = experiment.write_training_instances()
-    assert dropped == {"taboo": ["fairy", "whale"], "wordle_withclue": ["pizza", "peace", "flood", "canoe", "zebra"]}
+    assert dropped == {"taboo": ["fairy", "whale"], "wordle_withclue": ["pizza", "peace", "flood", "canoe", "zebra"],
+                       "taboo (heldout, GRPO)": ["ocean", "radio", "shirt", "wheel"]}
     files = experiment.data.train_instances
     kept = target_words((spec, iter_rows(spec.name, load_instances(files[spec.name])))
                         for spec in experiment.trained_specs)

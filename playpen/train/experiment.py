@@ -118,6 +118,10 @@ class Experiment:
         self.ood_specs = resolve(recipe.ood_games) if recipe.ood_games else []
         self.static_specs = resolve(recipe.static_games) if recipe.static_games else []
         check_static(self.static_specs)
+        for spec in self.trained_specs:
+            split = recipe.grpo_splits.get(spec.name)
+            if split is not None and split not in spec.splits:
+                raise PlaypenError(f"grpo_splits: {spec.name} has no split {split!r} (it has {', '.join(spec.splits)})")
         self.roles = {s.name: s.learner_role(recipe.roles.get(s.name)) for s in self.trained_specs}
         self.trainer = trainer or TRLTrainer(recipe, self.roles, alias_stem(self.output))
 
@@ -205,23 +209,16 @@ class Experiment:
         from playpen.rollout.planner import target_words, without_targets
 
         held_out = target_words((spec, self._eval_rows(spec)) for spec in [*self.trained_specs, *self.ood_specs])
-        dropped = {}
-        for spec in self.trained_specs:
-            path = self._training_instance_files().get(spec.name)
-            if path is None:
-                continue
-            kept, dropped[spec.name] = without_targets(spec, load_instances(spec.instances_file(self.recipe.train_split)),
-                                                       held_out)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(path, kept)
         specs = {spec.name: spec for spec in self.trained_specs}
-        for game, path in self._grpo_instance_files().items():
-            spec, split = specs[game], self.recipe.grpo_splits[game]
-            if split not in spec.splits:
-                raise PlaypenError(f"grpo_splits: {game} has no split {split!r} (it has {', '.join(spec.splits)})")
+        files = [(game, specs[game], self.recipe.train_split, path)
+                 for game, path in self._training_instance_files().items()]
+        files += [(f"{game} ({self.recipe.grpo_splits[game]}, GRPO)", specs[game], self.recipe.grpo_splits[game], path)
+                  for game, path in self._grpo_instance_files().items()]
+        dropped = {}
+        for label, spec, split, path in files:
             kept = load_instances(spec.instances_file(split))
             if spec.target_keys:
-                kept, dropped[f"{game} ({split}, GRPO)"] = without_targets(spec, kept, held_out)
+                kept, dropped[label] = without_targets(spec, kept, held_out)
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_json(path, kept)
         return dropped

@@ -209,7 +209,7 @@ class ExperimentRecipe:
     train_split: str = "train"
     #: per in-domain game, the split GRPO plays instead of ``train_split`` (e.g. taboo's ``heldout``: words the SFT
     #: data never showed, where the SFT model still fails often enough for a group's rewards to differ); the
-    #: evaluated target words are left out of it as out of the training split
+    #: evaluated target words are left out of it as from the training split
     grpo_splits: dict[str, str] = field(default_factory=dict)
     #: the split every evaluation plays
     eval_split: str = "validation"

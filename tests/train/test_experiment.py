@@ -269,7 +269,8 @@ def test_grpo_plays_the_split_the_recipe_names_without_the_evaluated_targets(tmp
     from playpen.rollout.planner import target_words
     from playpen.train.experiment import load_recipe
 
-    recipe = load_recipe(Path("configs/recipes/experiment_cpu.toml"), {"grpo_splits": {"taboo": "heldout"}})
+    recipe = load_recipe(Path("configs/recipes/experiment_cpu.toml"))
+    assert recipe.grpo_splits == {"taboo": "heldout"}
     experiment = Experiment(recipe, tmp_path / "exp", printer=None)
     dropped = experiment.write_training_instances()
     data = experiment.data
@@ -285,4 +286,4 @@ def test_grpo_plays_the_split_the_recipe_names_without_the_evaluated_targets(tmp
 
     wrong = load_recipe(Path("configs/recipes/experiment_cpu.toml"), {"grpo_splits": {"wordle_withclue": "heldout"}})
     with pytest.raises(PlaypenError, match="wordle_withclue has no split 'heldout'"):
-        Experiment(wrong, tmp_path / "wrong", printer=None).write_training_instances()
+        Experiment(wrong, tmp_path / "wrong", printer=None)

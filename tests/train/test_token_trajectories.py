@@ -112,9 +112,9 @@ def test_the_vllm_learner_reads_the_sampled_logprobs_and_sets_the_reply_budget()
         assert engine.max_completion_length == 1024
 
 
-def served_rollout(tmp_path, answer):
+def served_rollout(tmp_path, answer, **overrides):
     """GRPO's rollout function on two taboo instances, the guesser (the learner) served by the test server
-    with token ids, the describer scripted."""
+    with token ids, the describer scripted; ``overrides`` change GRPOSettings."""
     from playpen.games import get_game
     from playpen.models.openai_compat import OpenAICompatibleModel
     from playpen.models.scripted import ScriptedModel
@@ -126,7 +126,8 @@ def served_rollout(tmp_path, answer):
     rows = select_rows(spec, split="train")[:2]
     server = TestServer(answer=lambda messages, body: answer).start()
     learner = OpenAICompatibleModel(server.base_url, server.model_id, return_tokens=True)
-    settings = GRPOSettings(games=["taboo"], group_size=2, batch_size=4, reward="success", partner_retries=0)
+    settings = GRPOSettings(games=["taboo"], group_size=2, batch_size=4, reward="success", partner_retries=0,
+                            **overrides)
     rollout = EpisodeRollout(settings, [spec], {r.key: r for r in rows}, ScriptedModel(), tokenizer=None,
                              log_path=tmp_path / "rollouts.jsonl")
     rollout.learner_model = lambda trainer: learner
@@ -156,6 +157,15 @@ def test_a_served_learner_is_trained_on_exactly_the_tokens_it_sampled(tmp_path):
         assert logprobs == [UNIFORM_LOGPROB if m else 0.0 for m in mask]
     logged = [json.loads(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
     assert [entry["cut_at_turn"] for entry in logged] == [None] * 4
+
+
+def test_with_one_trained_reply_the_rollout_returns_only_the_first_turn(tmp_path):
+    """``trained_replies = 1`` reaches the rollout: three wrong guesses were played (the reward needs the whole
+    episode), but each trajectory holds only the first, all of it trained."""
+    out = served_rollout(tmp_path, "GUESS: xylophone", trained_replies=1)
+    reply = list(b"GUESS: xylophone") + [END_OF_TURN]
+    assert out["completion_ids"] == [reply] * 4 and out["env_mask"] == [[1] * len(reply)] * 4
+    assert out["episode_reward"] == [0.0] * 4
 
 
 def test_a_reply_changed_after_sampling_is_trained_only_up_to_that_turn_with_one_warning(tmp_path, caplog):

@@ -52,6 +52,8 @@ INSTALL_HINT = (f"run `make vllm-venv` in Playpen's checkout (vLLM's CPU build i
                 f"`pip install 'playpen[vllm]'` for the CUDA build, or set {PYTHON_ENV} to a python that has vllm")
 #: vLLM accepts only these LoRA ranks as ``--max-lora-rank``
 LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+#: seconds ``VLLMServer.stop`` waits for the killed process group to be gone
+STOP_WAIT_S = 5.0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -257,6 +259,11 @@ class VLLMServer:
             os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        # a SIGKILL is delivered asynchronously: stopped means no member of the group still runs, so that a next
+        # server finds the port and memory free (zombies waiting for init to reap them hold neither)
+        deadline = time.monotonic() + STOP_WAIT_S
+        while live_group_members(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
         if self._own_log and self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
 
@@ -265,6 +272,20 @@ class VLLMServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def live_group_members(pgid: int) -> list[int]:
+    """The processes of group ``pgid`` that still run (not zombies), read from /proc; [] where there is none."""
+    found = []
+    proc = Path("/proc")
+    for entry in proc.iterdir() if proc.is_dir() else ():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split() if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if fields and fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(int(entry.name))
+    return found
 
 
 # ---------------------------------------------------------------------- the `vllm:` backend

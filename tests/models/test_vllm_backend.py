@@ -16,7 +16,7 @@ import pytest
 from playpen.core.errors import PlaypenError
 from playpen.models import vllm_server
 from playpen.models.registry import load_model, load_registry
-from playpen.models.vllm_server import ServedModel, VLLMServer, lora_rank, resolve_served
+from playpen.models.vllm_server import ServedModel, VLLMServer, live_group_members, lora_rank, resolve_served
 
 
 def checkpoint(folder):
@@ -100,24 +100,11 @@ def fake_vllm(folder, server_code):
     return str(launcher)
 
 
-def group(pgid):
-    """The live processes (not zombies) of process group ``pgid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split() if entry.name.isdigit() else []
-        except OSError:
-            continue
-        if fields and fields[0] != "Z" and int(fields[2]) == pgid:
-            found.append(int(entry.name))
-    return found
-
-
 def wait_until_gone(pgid, seconds=30):
     deadline = time.monotonic() + seconds
-    while group(pgid) and time.monotonic() < deadline:
+    while live_group_members(pgid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    return group(pgid)
+    return live_group_members(pgid)
 
 
 def test_playpen_vllm_args_reach_the_server_of_a_vllm_model(tmp_path, monkeypatch, isolated_registry):
@@ -146,8 +133,8 @@ def test_the_server_answers_once_ready_and_its_group_is_gone_after_stop(tmp_path
     with VLLMServer(tmp_path / "model", "m", python=python, cpu=True, grace=1) as server:
         pgid, log = server.process.pid, server.log_path
         assert server.models() == [{"id": "m", "max_model_len": 64}]
-        assert len(group(pgid)) == 2  # the watchdog and the server
-    assert group(pgid) == [] and server.process is None  # SIGTERM ignored: SIGKILL after the grace second
+        assert len(live_group_members(pgid)) == 2  # the watchdog and the server
+    assert live_group_members(pgid) == [] and server.process is None  # SIGTERM ignored: SIGKILL after the grace second
     assert not log.exists()  # its own temporary log, removed after a clean run
 
 
@@ -161,7 +148,7 @@ def test_the_server_ends_when_the_process_that_started_it_is_killed(tmp_path):
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": ":".join(sys.path)})
     try:
         pgid = int(starter.stdout.readline())
-        assert len(group(pgid)) == 2
+        assert len(live_group_members(pgid)) == 2
     finally:
         starter.kill()  # SIGKILL: no finally, no atexit in the starter
         starter.wait()

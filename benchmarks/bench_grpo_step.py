@@ -41,6 +41,17 @@ def matmul_rate(size: int = 1024, repeats: int = 20) -> float:
     return best
 
 
+def distinct_tokens(sequences: list[list[int]]) -> int:
+    """Tokens a pass must compute when every common prefix is computed once: the nodes of the sequences' trie
+    (sorted, each sequence adds what it does not share with the one before)."""
+    ordered = sorted(map(tuple, sequences))
+    total = 0
+    for before, sequence in zip([()] + ordered, ordered):
+        common = next((i for i, (a, b) in enumerate(zip(before, sequence)) if a != b), min(len(before), len(sequence)))
+        total += len(sequence) - common
+    return total
+
+
 class Timers:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
@@ -114,6 +125,11 @@ def main() -> None:
                         help="Train only this many replies per episode (GRPOSettings.trained_replies; default all).")
     parser.add_argument("--no-shared-prefill", action="store_true",
                         help="Prefill every row of a batch on its own (the behaviour before shared prefill).")
+    parser.add_argument("--use-vllm", action="store_true",
+                        help="Generate with TRL's vLLM engine in colocate mode (run with the venv of make vllm-venv).")
+    parser.add_argument("--no-shared-prefix-pass", action="store_true",
+                        help="Score every row of the training passes on its own (TRL's pass, as before "
+                             "playpen.train.shared_prefix).")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -124,6 +140,7 @@ def main() -> None:
     from transformers import TrainerCallback
 
     from playpen.models.huggingface import HuggingFaceModel
+    from playpen.models.vllm_learner import VLLMLearner
     from playpen.train.grpo import GRPOSettings, build_grpo
 
     games = [g for g in args.games.split(",") if g]
@@ -133,7 +150,10 @@ def main() -> None:
                             max_steps=args.steps + 1, learning_rate=5e-5, beta=args.beta,
                             temperature=args.temperature, max_new_tokens=args.max_new_tokens,
                             max_completion_length=512, reward="main_score", abort_penalty=0.5,
-                            trained_replies=args.trained_replies, evaluate=False, save_steps=10_000, seed=0)
+                            trained_replies=args.trained_replies, evaluate=False, save_steps=10_000, seed=0,
+                            use_vllm=args.use_vllm)
+    if args.use_vllm:
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     run = build_grpo(args.model, output / "run", settings, printer=None)
     trainer = run.trainer
     timers = Timers()
@@ -146,13 +166,20 @@ def main() -> None:
             out = rollout(prompts, owner)
         timers.counts["tokens"] += sum(len(p) + len(c) for p, c in zip(out["prompt_ids"], out["completion_ids"]))
         timers.counts["trained_tokens"] += sum(sum(m) for m in out["env_mask"])
+        timers.counts["distinct_tokens"] += distinct_tokens([p + c for p, c in zip(out["prompt_ids"],
+                                                                                  out["completion_ids"])])
         timers.counts["episodes"] += len(out["prompt_ids"])
         return out
 
     trainer.rollout_func = timed_rollout
     timers.wrap(HuggingFaceModel, "generate", lambda *a, **k: "generation")
+    timers.wrap(VLLMLearner, "generate", lambda *a, **k: "generation")
     if args.no_shared_prefill:
         HuggingFaceModel.share_prefill = property(lambda self: False, lambda self, value: None)
+    if args.no_shared_prefix_pass:
+        from trl import GRPOTrainer
+
+        type(trainer)._get_per_token_logps_and_entropies = GRPOTrainer._get_per_token_logps_and_entropies
     timers.wrap(trainer, "_get_per_token_logps_and_entropies",
                 lambda *a, **k: "forward (train)" if torch.is_grad_enabled() else "forward (no grad)")
     timers.wrap(trainer.accelerator, "backward", lambda *a, **k: "backward")
@@ -181,6 +208,7 @@ def main() -> None:
                             args.max_new_tokens)
     tokens = mean("tokens")
     limit = 6 * parameters * tokens / rate
+    distinct_limit = 6 * parameters * mean("distinct_tokens") / rate
     split = {key: mean(key) for key in ("total", "rollout", "generation", "forward (no grad)", "forward (train)",
                                         "backward")}
     split["rollout other"] = round(split["rollout"] - split["generation"], 3)
@@ -188,22 +216,29 @@ def main() -> None:
                           - split["backward"], 3)
     print(f"model {args.model} ({parameters / 1e6:.0f}M parameters), games {', '.join(games)}, "
           f"shared prefill {'off' if args.no_shared_prefill else 'on'}, "
+          f"shared-prefix training passes {'off' if args.no_shared_prefix_pass else 'on'}, "
+          f"generation {'vLLM colocate' if args.use_vllm else 'HF'}, "
           f"{args.batch_size} episodes per step, group {args.group_size}, beta {args.beta}, "
           f"trained replies {args.trained_replies or 'all'}, "
           f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
     for key, value in split.items():
         print(f"  {key:<18} {value:8.2f} s")
-    print(f"  tokens per step (prompt + completion) {tokens:.0f}, of which trained {mean('trained_tokens'):.0f}")
+    print(f"  tokens per step (prompt + completion) {tokens:.0f}, of which trained {mean('trained_tokens'):.0f}, "
+          f"distinct (every shared prefix once) {mean('distinct_tokens'):.0f}")
     print(f"  one group's first turn ({args.group_size} x {first_turn['prompt_tokens']} prompt tokens, sampled): "
           f"shared prefill {first_turn['shared_s']:.2f} s, separate {first_turn['separate_s']:.2f} s "
           f"({first_turn['speedup']:.2f}x)")
     print(f"  matmul rate {rate / 1e9:.1f} GFLOP/s -> compute limit {limit:.2f} s; "
-          f"step / limit = {split['total'] / limit:.2f}")
+          f"step / limit = {split['total'] / limit:.2f}; on the distinct tokens {distinct_limit:.2f} s, "
+          f"step / limit = {split['total'] / distinct_limit:.2f}")
     print(json.dumps({"model": args.model, "games": games, "shared_prefill": not args.no_shared_prefill,
                       "steps": len(counted), "trained_replies": args.trained_replies, "split_s": split,
                       "tokens": tokens, "trained_tokens": mean("trained_tokens"), "parameters": parameters,
                       "first_turn": first_turn, "matmul_gflops": round(rate / 1e9, 1), "compute_limit_s": round(limit, 2),
-                      "ratio": round(split["total"] / limit, 2), "per_step": counted,
+                      "ratio": round(split["total"] / limit, 2), "distinct_tokens": mean("distinct_tokens"),
+                      "distinct_compute_limit_s": round(distinct_limit, 2),
+                      "distinct_ratio": round(split["total"] / distinct_limit, 2),
+                      "shared_prefix_pass": not args.no_shared_prefix_pass, "use_vllm": args.use_vllm, "per_step": counted,
                       "load_average": os.getloadavg()[0]}))
 
 

@@ -25,6 +25,7 @@ dataset rows, the ``rollout_func`` that tokenises the played episodes, the train
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
@@ -261,11 +262,12 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     function, reward function and evaluation callback."""
     check_values("train grpo", asdict(settings), GRPOSettings)  # before trl's import and the model: fail fast
     from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
 
     from playpen.games import resolve_games
     from playpen.models.registry import load_model
     from playpen.train.callbacks import EvalCallback, StepPrinter
+    from playpen.train.shared_prefix import SharedPrefixGRPOTrainer
 
     if settings.group_size < 2:
         raise PlaypenError("the group size must be at least 2 (advantages are relative to the group)")
@@ -286,6 +288,9 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
         raise PlaypenError("all roles are trained only in self-play: use --partner self with --all-roles")
     if settings.all_roles and settings.branching:
         raise PlaypenError("--all-roles and --branching cannot be combined (a fork point belongs to one role)")
+    if settings.use_vllm and importlib.util.find_spec("vllm") is None:
+        raise PlaypenError("use_vllm needs vLLM in this environment: on a CPU, `make vllm-venv` and run with "
+                           ".venv-vllm/bin/playpen; on GPUs, pip install -e \".[vllm]\" (or set use_vllm = false)")
     roles = {spec.name: learner_role(spec, settings.roles) for spec in specs}
     sampler = InstanceSampler.from_specs(specs, split=settings.split, instances=settings.instances,
                                          weights=settings.weights)
@@ -340,7 +345,7 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
         callbacks.append(StepPrinter(printer, settings.max_steps))
     with warnings.catch_warnings():  # TRL marks rollout_func experimental; we pin TRL's version
         warnings.filterwarnings("ignore", message=".*'rollout_func'.*experimental")
-        trainer = GRPOTrainer(model=model, reward_funcs=[episode_reward], args=args, train_dataset=dataset,
+        trainer = SharedPrefixGRPOTrainer(model=model, reward_funcs=[episode_reward], args=args, train_dataset=dataset,
                               processing_class=tokenizer, rollout_func=rollout, callbacks=callbacks)
     from transformers.trainer_callback import PrinterCallback
 

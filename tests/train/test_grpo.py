@@ -347,3 +347,15 @@ def test_all_roles_needs_self_play():
 
     with pytest.raises(PlaypenError, match="--partner self"):
         build("smollm2-135m", None, GRPOSettings(games=[GAME], partner="scripted", all_roles=True), printer=None)
+
+
+def test_use_vllm_without_vllm_says_how_to_get_it(monkeypatch):
+    import importlib.util
+
+    from playpen.core.errors import PlaypenError
+    from playpen.train.grpo import build_grpo as build
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else find_spec(name, *a))
+    with pytest.raises(PlaypenError, match="make vllm-venv"):
+        build("smollm2-135m", None, GRPOSettings(games=[GAME], use_vllm=True), printer=None)

@@ -75,17 +75,24 @@ def shareable(model: torch.nn.Module) -> bool:
 
 def _hidden_states(backbone: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                    shared: int) -> torch.Tensor:
-    """The backbone's last hidden states of every row, the first ``shared`` positions computed once."""
+    """The backbone's last hidden states of every row, the first ``shared`` positions computed once and the
+    positions after the rows' last real token not at all (zeros: they only predict padding, which is not scored;
+    a batch's completions are padded to its longest, often another group's)."""
+    rows, length = input_ids.shape
+    end = max(int(attention_mask.any(0).nonzero().max()) + 1, shared + 1)
+    input_ids, attention_mask = input_ids[:, :end], attention_mask[:, :end]
     if shared == 0:
-        return backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
-    rows = input_ids.size(0)
-    prefix = backbone(input_ids=input_ids[:1, :shared], attention_mask=attention_mask[:1, :shared], use_cache=True)
-    cache = prefix.past_key_values
-    cache.batch_repeat_interleave(rows)
-    # positions continue from the cache (shared, shared + 1, ...) exactly as in one pass over the whole row
-    suffix = backbone(input_ids=input_ids[:, shared:], attention_mask=attention_mask, past_key_values=cache,
-                      use_cache=True).last_hidden_state
-    return torch.cat([prefix.last_hidden_state.expand(rows, -1, -1), suffix], dim=1)
+        hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+    else:
+        prefix = backbone(input_ids=input_ids[:1, :shared], attention_mask=attention_mask[:1, :shared],
+                          use_cache=True)
+        cache = prefix.past_key_values
+        cache.batch_repeat_interleave(rows)
+        # positions continue from the cache (shared, shared + 1, ...) exactly as in one pass over the whole row
+        suffix = backbone(input_ids=input_ids[:, shared:], attention_mask=attention_mask, past_key_values=cache,
+                          use_cache=True).last_hidden_state
+        hidden = torch.cat([prefix.last_hidden_state.expand(rows, -1, -1), suffix], dim=1)
+    return torch.nn.functional.pad(hidden, (0, 0, 0, length - end))
 
 
 def completion_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,

@@ -45,12 +45,12 @@ def lora_model():
 
 
 def batch(vocab: int):
-    """Two groups of three rows (the same left-padded prompt, completions of 1-3 tokens, right-padded) and a
-    group whose rows share their prompt and the first completion token, as a branching trunk does."""
+    """Two groups of three rows: each the same left-padded prompt, completions of 1-3 tokens, right-padded."""
     generator = torch.Generator().manual_seed(0)
     prompts = [torch.randint(3, vocab, (length,), generator=generator) for length in (24, 30)]
     rows, masks = [], []
-    for prompt, completions in zip(prompts, ([[5, 6, 7], [8], [9, 10]], [[11, 12], [13, 14, 15], [16]])):
+    # the second group's completions end a token before the batch's longest: its pass stops there
+    for prompt, completions in zip(prompts, ([[5, 6, 7], [8], [9, 10]], [[11, 12], [13, 14], [16]])):
         for completion in completions:
             pad_left, pad_right = 30 - len(prompt), 3 - len(completion)
             rows.append([PAD] * pad_left + prompt.tolist() + completion + [PAD] * pad_right)

@@ -75,12 +75,17 @@ def shareable(model: torch.nn.Module) -> bool:
 
 def _hidden_states(backbone: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                    shared: int) -> torch.Tensor:
-    """The backbone's last hidden states of every row, the first ``shared`` positions computed once and the
-    positions after the rows' last real token not at all (zeros: they only predict padding, which is not scored;
-    a batch's completions are padded to its longest, often another group's)."""
+    """The backbone's last hidden states of every row: the first ``shared`` positions computed once, and only the
+    span in which some row has a real token (zeros elsewhere: a batch pads its prompts on the left to its longest
+    and its completions on the right to its longest, often another group's; those positions are not scored)."""
     rows, length = input_ids.shape
-    end = max(int(attention_mask.any(0).nonzero().max()) + 1, shared + 1)
-    input_ids, attention_mask = input_ids[:, :end], attention_mask[:, :end]
+    real = attention_mask.any(0).nonzero()
+    # rotary position embeddings depend on relative positions only, so the span may start at position 0; a model
+    # with absolute positions keeps its left padding
+    start = int(real.min()) if hasattr(backbone, "rotary_emb") else 0
+    end = max(int(real.max()) + 1, shared + 1)
+    input_ids, attention_mask = input_ids[:, start:end], attention_mask[:, start:end]
+    shared = max(shared - start, 0)
     if shared == 0:
         hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
     else:
@@ -92,7 +97,7 @@ def _hidden_states(backbone: torch.nn.Module, input_ids: torch.Tensor, attention
         suffix = backbone(input_ids=input_ids[:, shared:], attention_mask=attention_mask, past_key_values=cache,
                           use_cache=True).last_hidden_state
         hidden = torch.cat([prefix.last_hidden_state.expand(rows, -1, -1), suffix], dim=1)
-    return torch.nn.functional.pad(hidden, (0, 0, 0, length - end))
+    return torch.nn.functional.pad(hidden, (0, 0, start, length - end))
 
 
 def completion_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,

@@ -129,6 +129,22 @@ def test_seed_change_averages_seeds_and_widens_with_seed_spread():
     assert (wide.interval.high - wide.interval.low) > 5 * (tight.interval.high - tight.interval.low)
 
 
+def test_seed_change_pairs_each_seed_with_its_own_starting_run():
+    rng = random.Random(4)
+    # three SFT seeds of different skill; each GRPO run adds 5 points to its own SFT run, episode by episode
+    starts = [{"taboo": _episodes("taboo", [1] * 30, [rng.uniform(10, 80) + shift for _ in range(30)])}
+              for shift in (0, 10, 20)]
+    continued = [{"taboo": _episodes("taboo", [1] * 30, [s + 5 for s in start["taboo"].scores])} for start in starts]
+    paired = seed_change(starts, continued, ["taboo"], resamples=1000)["quality"]
+    assert paired.interval.estimate == pytest.approx(5)
+    assert paired.interval.high - paired.interval.low == pytest.approx(0, abs=1e-9) and paired.significant
+    # against one shared start (the first seed's) the seeds' own spread would swamp the change
+    shared = seed_change(starts[0], continued, ["taboo"], resamples=1000)["quality"]
+    assert shared.interval.estimate == pytest.approx(15, abs=4) and shared.interval.high - shared.interval.low > 5
+    with pytest.raises(ValueError, match="2 starting runs for 3 seeds"):
+        seed_change(starts[:2], continued, ["taboo"], resamples=10)
+
+
 def test_intervals_csv_has_a_row_per_scope_game_and_figure():
     data = {"taboo": _bernoulli_game("taboo", 20, 0.5, 50, 10, seed=1),
             "codenames": _bernoulli_game("codenames", 10, 0.5, 50, 10, seed=2)}

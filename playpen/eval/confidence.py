@@ -239,30 +239,35 @@ def compare(a: Mapping[str, GameEpisodes], b: Mapping[str, GameEpisodes], *, res
     return Comparison(paired, games, scopes)
 
 
-def seed_change(base: Mapping[str, GameEpisodes] | None, seeds: Sequence[Mapping[str, GameEpisodes]],
-                games: Sequence[str], *, resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL,
-                seed: int = 0) -> dict[str, Difference]:
+def seed_change(base: Mapping[str, GameEpisodes] | Sequence[Mapping[str, GameEpisodes]] | None,
+                seeds: Sequence[Mapping[str, GameEpisodes]], games: Sequence[str], *,
+                resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0) -> dict[str, Difference]:
     """Mean change (trained − base) over training seeds for ``games`` as one scope, with a two-level bootstrap:
     seeds with replacement, then episodes within each seed (paired with the base where the episodes match).
-    With ``base`` None, the same for the trained figure itself (its level, not its change).
+    ``base`` is one run for every seed (the base model) or a sequence of runs, one per seed (each seed's own
+    starting model: SFT→GRPO against that seed's SFT). With ``base`` None, the same for the trained figure itself
+    (its level, not its change).
 
     The point estimate is the mean over seeds of each seed's change; with one seed this is ``compare``."""
     import numpy as np
 
     if not seeds:
         raise ValueError("seed_change needs at least one trained run")
+    bases = list(base) if isinstance(base, Sequence) else [base] * len(seeds)
+    if len(bases) != len(seeds):
+        raise ValueError(f"seed_change got {len(bases)} starting runs for {len(seeds)} seeds")
     rng = np.random.default_rng(seed)
-    names = [g for g in games if (base is None or g in base) and all(g in s for s in seeds)]
+    names = [g for g in games if all(b is None or g in b for b in bases) and all(g in s for s in seeds)]
     if not names:
         nan = Interval(math.nan, math.nan, math.nan)
         return {f: Difference(nan, math.nan) for f in FIGURES}
     per_seed = []
-    for run in seeds:
-        if base is None:
+    for start, run in zip(bases, seeds):
+        if start is None:
             chosen = {g: run[g] for g in names}
             per_seed.append(_Resampler(chosen, _draws(chosen, resamples, rng)).figures(names))
             continue
-        sampler_base, sampler_run, _ = _samplers(base, run, names, resamples, rng)
+        sampler_base, sampler_run, _ = _samplers(start, run, names, resamples, rng)
         fa, fb = sampler_base.figures(names), sampler_run.figures(names)
         per_seed.append({f: fb[f] - fa[f] for f in FIGURES})
     picks = rng.integers(0, len(per_seed), size=(resamples + 1, len(per_seed)))

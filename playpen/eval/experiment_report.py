@@ -22,18 +22,26 @@ from playpen.results.transcript import outcome_link
 SCOPE_LABELS = {"in": "in-domain clemscore", "out": "out-of-domain clemscore", "static": "statscore"}
 
 
-def change_rows(method: str, base: Mapping[str, GameEpisodes], runs: Mapping[int, Mapping[str, GameEpisodes]],
-                scope_games: Mapping[str, list[str]], resamples: int) -> list[dict[str, Any]]:
+def change_rows(method: str, base: Mapping[str, GameEpisodes] | Mapping[int, Mapping[str, GameEpisodes]],
+                runs: Mapping[int, Mapping[str, GameEpisodes]], scope_games: Mapping[str, list[str]],
+                resamples: int, *, per_seed_base: bool = False) -> list[dict[str, Any]]:
     """The report's rows of one method: per scope (all its games) and per game, each figure's base value, the
     trained value (mean over ``runs``, the seeds) with its interval, and the change vs the base with its
-    interval over seeds and episodes (``seed_change``), p-value and per-seed values."""
+    interval over seeds and episodes (``seed_change``), p-value and per-seed values. With ``per_seed_base``,
+    ``base`` maps each seed to its own starting run (SFT→GRPO against the same seed's SFT), and the base value is
+    the mean over seeds."""
     rows: list[dict[str, Any]] = []
     targets = [(scope, None, games) for scope, games in scope_games.items() if games]
     targets += [(scope, game, [game]) for scope, games in scope_games.items() for game in games]
+    starts = [base[seed] for seed in runs] if per_seed_base else base
     for scope, game, games in targets:
-        change = seed_change(base, list(runs.values()), games, resamples=resamples)
+        change = seed_change(starts, list(runs.values()), games, resamples=resamples)
         levels = seed_change(None, list(runs.values()), games, resamples=resamples)
-        base_point = point_figures(base, games)
+        if per_seed_base:
+            start_points = [point_figures(start, games) for start in starts]
+            base_point = {figure: _mean_of([p[figure] for p in start_points]) for figure in start_points[0]}
+        else:
+            base_point = point_figures(base, games)
         seed_points = {seed: point_figures(run, games) for seed, run in runs.items()}
         for figure, difference in change.items():
             per_seed = {seed: points[figure] for seed, points in seed_points.items()}
@@ -52,11 +60,19 @@ def change_rows(method: str, base: Mapping[str, GameEpisodes], runs: Mapping[int
     return rows
 
 
+def _mean_of(values: list[float]) -> float:
+    numbers = [v for v in values if not math.isnan(v)]
+    return statistics.fmean(numbers) if numbers else math.nan
+
+
 def write_report(output: Path, report: dict[str, Any], transcripts: str, curves: list[tuple[str, bytes]]) -> None:
-    """``report.json``, ``report.csv``, ``report.png`` (when there is something to draw) and ``report.html``."""
+    """``report.json``, ``report.csv``, ``report.png`` (when there is something to draw) and ``report.html``; with
+    rows against the starting model (``vs_start``), ``report-vs-start.csv`` too."""
     rows = report["rows"]
     atomic_write_text(output / "report.json", json.dumps(json_safe(report), indent=2))
     atomic_write_text(output / "report.csv", _report_csv(rows))
+    if report.get("vs_start"):
+        atomic_write_text(output / "report-vs-start.csv", _report_csv(report["vs_start"]))
     png = _report_png(rows, report["recipe"])
     if png:
         atomic_write_bytes(output / "report.png", png)
@@ -195,6 +211,13 @@ def _report_html(report: dict[str, Any], png: bytes | None, transcripts: str,
 
     scopes = [r for r in report["rows"] if not r["game"]]
     games = [r for r in report["rows"] if r["game"]]
+    vs_start = ""
+    if report.get("vs_start"):
+        vs_start = ("<h2>Change vs the starting model</h2><p>SFT→DPO and SFT→GRPO against the SFT model of the same "
+                    "seed, which they continue: in the <em>base</em> column the SFT model's figure (mean over "
+                    "seeds); the change is paired per seed and episode, the interval bootstrapped as above.</p>"
+                    + table([r for r in report["vs_start"] if not r["game"]], False)
+                    + table([r for r in report["vs_start"] if r["game"]], True))
     image = embedded_png(png, "change vs base") if png else ""
     training = "".join(f"<h3>{escape(label)}</h3>" + embedded_png(data, f"learning curves of {label}")
                        for label, data in curves)
@@ -218,6 +241,7 @@ the trained quality and its interval with the game's format-only level); clemsco
 {image}
 <h2>Change vs base per scope</h2>{table(scopes, False)}
 <h2>Per game</h2>{table(games, True)}
+{vs_start}
 <h2>Transcripts</h2>
 <p>The same evaluation episodes before and after training (the first of each game; every episode is under
 <code>base/eval</code> and <code>runs/&lt;method&gt;/seed-&lt;n&gt;/eval</code>).</p>{transcripts}

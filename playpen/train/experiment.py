@@ -332,7 +332,8 @@ class Experiment:
         return next(iter(by_model.values())) if by_model else None
 
     def report(self) -> dict[str, Any]:
-        """Compare every finished method × seed with the base: ``report.csv``, ``report.json``, ``report.html``."""
+        """Compare every finished method × seed with the base (and SFT→DPO / SFT→GRPO with the same seed's SFT
+        model): ``report.csv``, ``report-vs-start.csv``, ``report.json``, ``report.html``."""
         from playpen.eval.experiment_report import change_rows, write_report
 
         base = self._episodes(self.output / "base" / "eval")
@@ -341,16 +342,25 @@ class Experiment:
         scope_games = {"in": [s.name for s in self.trained_specs], "out": [s.name for s in self.ood_specs],
                        "static": [s.name for s in self.static_specs]}
         rows: list[dict[str, Any]] = []
+        vs_start: list[dict[str, Any]] = []
+        evaluated = {}
         for method in sorted(self.recipe.methods, key=METHODS.index):
             runs = {seed: self._episodes(self._method_dir(method, seed) / "eval") for seed in self.recipe.seeds}
-            runs = {seed: run for seed, run in runs.items() if run is not None}
+            evaluated[method] = runs = {seed: run for seed, run in runs.items() if run is not None}
             if runs:
                 rows += change_rows(method, base, runs, scope_games, self.recipe.resamples)
+            # a method that continues another (SFT→GRPO) also against that model, seed by seed
+            starts = evaluated.get(STARTS_FROM[method]) or {}
+            paired = {seed: run for seed, run in runs.items() if seed in starts}
+            if paired:
+                vs_start += change_rows(method, starts, paired, scope_games, self.recipe.resamples,
+                                        per_seed_base=True)
         seconds = {}
         for label, folder, _, _ in self.stages():
             if stage_done(folder, DONE):
                 seconds[label] = stage_seconds(folder / DONE)
-        report = {"recipe": asdict(self.recipe), "roles": self.roles, "rows": rows, "stage_seconds": seconds,
+        report = {"recipe": asdict(self.recipe), "roles": self.roles, "rows": rows, "vs_start": vs_start,
+                  "stage_seconds": seconds,
                   "base_episodes": {game: len(episodes.keys) for game, episodes in base.items()}}
         write_report(self.output, report, self._transcripts(), self._training_curves())
         return report

@@ -75,6 +75,11 @@ def test_experiment_trains_every_method_per_seed_and_reports_the_change_vs_base(
     assert flat["change"] == 0 and not flat["significant"]
     # out of domain the whole model plays (self-play): the competent model wins there too
     assert rows[("sft", "out", "", "clemscore")]["change"] == 100
+    # SFT -> DPO also against the SFT model it continues, seed by seed: it undid all of SFT's gain
+    vs_sft = {(r["method"], r["scope"], r["game"], r["figure"]): r for r in report["vs_start"]}
+    assert {r["method"] for r in report["vs_start"]} == {"sft_dpo"}  # GRPO starts from the base
+    undone = vs_sft[("sft_dpo", "in", "", "clemscore")]
+    assert undone["base"] == 100 and undone["trained"] == 0 and undone["change"] == -100 and undone["significant"]
 
     out = tmp_path / "exp"
     table = _rows(out / "report.csv")
@@ -83,6 +88,8 @@ def test_experiment_trains_every_method_per_seed_and_reports_the_change_vs_base(
     assert sft_in["change"] == "100.00" and sft_in["significant"] == "1" and sft_in["seed_0"] == "100.00"
     html = (out / "report.html").read_text()
     assert "in-domain clemscore" in html and "out-of-domain clemscore" in html
+    assert "Change vs the starting model" in html
+    assert {r["method"] for r in _rows(out / "report-vs-start.csv")} == {"sft_dpo"}
     # the same episode before and after, linked to its transcripts
     assert "href='base/eval/toy-bad/echo/0_three/episode_0/transcript.html'" in html
     assert "href='runs/sft/seed-1/eval/toy-competent/echo/0_three/episode_0/transcript.html'" in html

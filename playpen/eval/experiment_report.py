@@ -49,7 +49,7 @@ def change_rows(method: str, base: Mapping[str, GameEpisodes] | Mapping[int, Map
             rows.append({
                 "method": method, "scope": scope, "game": game or "", "figure": figure,
                 "base": base_point[figure],
-                "trained": statistics.fmean(values) if values else math.nan,
+                "trained": _mean_of(values),
                 "trained_ci_low": levels[figure].interval.low, "trained_ci_high": levels[figure].interval.high,
                 "change": difference.interval.estimate, "ci_low": difference.interval.low,
                 "ci_high": difference.interval.high, "p_value": difference.p_value,

@@ -35,10 +35,11 @@ from playpen.core.registry import GameSpec
 from playpen.results.store import atomic_write_json, atomic_write_text
 from playpen.train.recipe_checks import (alias_stem, check_stages, check_static, hold_folder, record_stage,
                                          stage_done, stage_inputs, stage_seconds)
-from playpen.train.settings import METHODS, ExperimentRecipe, load_settings
+from playpen.train.settings import METHODS, ExperimentRecipe, check_vllm_installed, load_settings
 
 #: the method each method starts from (None: the base model)
 STARTS_FROM = {"sft": None, "sft_dpo": "sft", "grpo": None, "sft_grpo": "sft"}
+GRPO_METHODS = ("grpo", "sft_grpo")
 SCOPES = ("in", "out", "static")
 SCOPE_LABELS = {"in": "in-domain clemscore", "out": "out-of-domain clemscore", "static": "statscore"}
 DONE = "done.json"
@@ -143,6 +144,10 @@ class Experiment:
         stages = self.stages()
         inputs = {label: stage_inputs(self.recipe, label, method) for label, _, method, _ in stages}
         check_stages([(label, folder, inputs[label]) for label, folder, _, _ in stages])
+        # a GRPO stage still to train with vLLM generation fails here, not after the stages before it
+        if self.recipe.grpo.get("use_vllm") and any(
+                method in GRPO_METHODS and not (folder / "model.txt").is_file() for _, folder, method, _ in stages):
+            check_vllm_installed()
         atomic_write_text(self.output / "recipe.json", json.dumps(asdict(self.recipe), indent=2))
         for game, words in self.write_training_instances().items():
             if words:
@@ -369,7 +374,7 @@ class Experiment:
         """(label, PNG) of every finished GRPO run's learning curves (reward and its spread per step, and the
         evaluations during training when the recipe turned them on)."""
         curves = []
-        for method in ("grpo", "sft_grpo"):
+        for method in GRPO_METHODS:
             for seed in self.recipe.seeds if method in self.recipe.methods else []:
                 path = self._method_dir(method, seed) / "train" / "learning_curves.png"
                 if path.is_file():

@@ -25,7 +25,6 @@ dataset rows, the ``rollout_func`` that tokenises the played episodes, the train
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import math
@@ -63,7 +62,7 @@ from playpen.train.conversation import (
 )
 from playpen.models.vllm_learner import VLLMLearner, reload_layerwise
 from playpen.train.guardrails import check_guardrails
-from playpen.train.settings import GRPOSettings, check_values
+from playpen.train.settings import GRPOSettings, check_values, check_vllm_installed
 
 log = logging.getLogger("playpen.train")
 
@@ -288,9 +287,8 @@ def build_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
         raise PlaypenError("all roles are trained only in self-play: use --partner self with --all-roles")
     if settings.all_roles and settings.branching:
         raise PlaypenError("--all-roles and --branching cannot be combined (a fork point belongs to one role)")
-    if settings.use_vllm and importlib.util.find_spec("vllm") is None:
-        raise PlaypenError("use_vllm needs vLLM in this environment: on a CPU, `make vllm-venv` and run with "
-                           ".venv-vllm/bin/playpen; on GPUs, pip install -e \".[vllm]\" (or set use_vllm = false)")
+    if settings.use_vllm:
+        check_vllm_installed()
     roles = {spec.name: learner_role(spec, settings.roles) for spec in specs}
     sampler = InstanceSampler.from_specs(specs, split=settings.split, instances=settings.instances,
                                          weights=settings.weights)

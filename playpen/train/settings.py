@@ -370,6 +370,15 @@ def _fits(value: Any, hint: Any) -> bool:
     return True  # a type this check does not know (callables): left to the trainer
 
 
+def check_vllm_installed() -> None:
+    """``use_vllm`` needs vLLM importable in this environment; else a PlaypenError that says how to get it."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        raise PlaypenError("use_vllm needs vLLM in this environment: on a CPU, `make vllm-venv` and run with "
+                           ".venv-vllm/bin/playpen; on GPUs, pip install -e \".[vllm]\" (or set use_vllm = false)")
+
+
 def check_values(where: str, values: Mapping[str, Any], cls: type, *, fixed: set[str] = frozenset()) -> None:
     """Every key of ``values`` is a field of ``cls`` (not one of ``fixed``), every value has the field's type,
     none of the ``POSITIVE`` ones is 0 or less and none of the ``NON_NEGATIVE`` ones below 0; a PlaypenError

@@ -294,3 +294,22 @@ def test_grpo_plays_the_split_the_recipe_names_without_the_evaluated_targets(tmp
     wrong = load_recipe(Path("configs/recipes/experiment_cpu.toml"), {"grpo_splits": {"wordle_withclue": "heldout"}})
     with pytest.raises(PlaypenError, match="wordle_withclue has no split 'heldout'"):
         Experiment(wrong, tmp_path / "wrong", printer=None)
+
+
+def test_a_grpo_stage_with_vllm_generation_but_no_vllm_fails_before_any_stage(tmp_path, toy_specs, monkeypatch):
+    import importlib.util
+
+    from playpen.core.errors import PlaypenError
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else find_spec(name, *a))
+    trainer, lines = FakeTrainer(), []
+    experiment = _experiment(tmp_path, toy_specs, trainer, lines)
+    experiment.recipe.grpo = {"use_vllm": True}
+    with pytest.raises(PlaypenError, match="make vllm-venv"):
+        experiment.run()
+    assert trainer.calls == [] and not (tmp_path / "exp" / "data").exists()
+    # without a GRPO method still to train, nothing needs vLLM
+    experiment.recipe.methods = ["sft"]
+    experiment.run()
+    assert trainer.calls == [("sft", "toy-bad", 0), ("sft", "toy-bad", 1)]

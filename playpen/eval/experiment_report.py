@@ -1,6 +1,7 @@
 """``playpen experiment``'s report: per method and scope (in-domain clemscore, out-of-domain clemscore,
 statscore) and per game, the change vs the base with a bootstrap 95 % interval over episodes and seeds
-(``confidence.seed_change``), written as ``report.csv`` / ``report.json`` / ``report.html`` (+ ``report.png``).
+(``confidence.seed_change``), written as ``report.csv`` / ``report.json`` / ``report.html`` (+ ``report.png``) and
+as Markdown tables to paste into a paper or a README (``report.md``).
 The runner (``train.experiment``) gathers the evaluated episodes and calls ``change_rows`` and ``write_report``."""
 
 from __future__ import annotations
@@ -66,11 +67,12 @@ def _mean_of(values: list[float]) -> float:
 
 
 def write_report(output: Path, report: dict[str, Any], transcripts: str, curves: list[tuple[str, bytes]]) -> None:
-    """``report.json``, ``report.csv``, ``report.png`` (when there is something to draw) and ``report.html``; with
-    rows against the starting model (``vs_start``), ``report-vs-start.csv`` too."""
+    """``report.json``, ``report.csv``, ``report.md``, ``report.png`` (when there is something to draw) and
+    ``report.html``; with rows against the starting model (``vs_start``), ``report-vs-start.csv`` too."""
     rows = report["rows"]
     atomic_write_text(output / "report.json", json.dumps(json_safe(report), indent=2))
     atomic_write_text(output / "report.csv", _report_csv(rows))
+    atomic_write_text(output / "report.md", report_markdown(report))
     if report.get("vs_start"):
         atomic_write_text(output / "report-vs-start.csv", _report_csv(report["vs_start"]))
     png = _report_png(rows, report["recipe"])
@@ -133,6 +135,81 @@ def _report_csv(rows: list[dict[str, Any]]) -> str:
                          "" if math.isnan(row["p_value"]) else f"{row['p_value']:.4f}", int(row["significant"]),
                          row["seeds"], _fmt(row["seed_sd"])] + [_fmt(row["per_seed"].get(s, math.nan)) for s in seeds])
     return out.getvalue()
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """The comparison as Markdown: per scope and game, every method's clemscore (mean over seeds with its 95 %
+    interval), its change vs the base, SFT→DPO/SFT→GRPO's change vs the SFT model they continue, and % played /
+    quality per game. Bold: the change's interval excludes zero."""
+    rows, recipe = report["rows"], report["recipe"]
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    if not methods:
+        return "# Experiment\n\n(no method has been evaluated yet)\n"
+
+    def label(key: tuple[str, str]) -> str:
+        scope, game = key
+        return SCOPE_LABELS.get(scope, scope) if not game else f"{scope}: {game}"
+
+    def interval(row: dict[str, Any], low: str, high: str, signed: bool) -> str:
+        if math.isnan(row[low]) or math.isnan(row[high]):
+            return ""
+        return f" [{_fmt(row[low], signed)}, {_fmt(row[high], signed)}]"
+
+    def trained(row: dict[str, Any]) -> str:
+        return _fmt(row["trained"]) + interval(row, "trained_ci_low", "trained_ci_high", False)
+
+    def change(row: dict[str, Any]) -> str:
+        value = _fmt(row["change"], True)
+        return (f"**{value}**" if row["significant"] else value) + interval(row, "ci_low", "ci_high", True)
+
+    def table(source: list[dict[str, Any]], columns: list[str], cell, start: str = "base") -> str:
+        """One row per scope and game (scopes first, each game after its scope), the starting model's figure,
+        then one column per method of ``columns``."""
+        found = {(r["scope"], r["game"], r["method"]): r for r in source if r["figure"] == "clemscore"}
+        order = list(SCOPE_LABELS)
+        keys = sorted(dict.fromkeys((scope, game) for scope, game, _ in found),
+                      key=lambda key: (order.index(key[0]) if key[0] in order else len(order), bool(key[1])))
+        lines = ["| | " + start + " | " + " | ".join(m.upper().replace("_", "→") for m in columns) + " |",
+                 "|" + "---|" * (len(columns) + 2)]
+        for key in keys:
+            mine = [found.get((*key, method)) for method in columns]
+            first = next(r for r in mine if r is not None)
+            lines.append(f"| {label(key)} | {_fmt(first['base'])} | "
+                         + " | ".join(cell(r) if r else "" for r in mine) + " |")
+        return "\n".join(lines)
+
+    def played_quality() -> str:
+        found = {(r["game"], r["method"], r["figure"]): r for r in rows if r["game"]}
+        games = list(dict.fromkeys(r["game"] for r in rows if r["game"]))
+        lines = ["| game | base | " + " | ".join(m.upper().replace("_", "→") for m in methods) + " |",
+                 "|" + "---|" * (len(methods) + 2)]
+        for game in games:
+            def pair(method: str | None) -> str:
+                played = found.get((game, method or methods[0], "played"))
+                quality = found.get((game, method or methods[0], "quality"))
+                if played is None or quality is None:
+                    return ""
+                figure = "base" if method is None else "trained"
+                return f"{_fmt(played[figure])} / {_fmt(quality[figure]) or '–'}"
+            lines.append(f"| {game} | {pair(None)} | " + " | ".join(pair(m) for m in methods) + " |")
+        return "\n".join(lines)
+
+    seeds = ", ".join(map(str, recipe["seeds"]))
+    minutes = sum(v for v in report.get("stage_seconds", {}).values() if v) / 60
+    parts = [
+        f"# Experiment: {recipe['base']}, seeds {seeds}",
+        f"Evaluated greedily on the {recipe['eval_split']} split; in-domain games in the training setup (the learner "
+        f"against the {recipe['partner']} partner), out-of-domain games in self-play. Mean over seeds with its 95 % "
+        "interval, bootstrapped over seeds and, within each seed, over episodes (paired for changes). "
+        f"Stages finished so far: {minutes:.1f} min of training and evaluation.",
+        "## Clemscore (statscore for the reference tasks)", table(rows, methods, trained),
+        "## Change vs base (bold: the 95 % interval excludes zero)", table(rows, methods, change),
+    ]
+    if report.get("vs_start"):
+        continuing = list(dict.fromkeys(r["method"] for r in report["vs_start"]))
+        parts += ["## Change vs the SFT model of the same seed", table(report["vs_start"], continuing, change, "SFT")]
+    parts += ["## % played / quality per game (mean over seeds)", played_quality()]
+    return "\n\n".join(parts) + "\n"
 
 
 def _bars(axis, rows: list[dict[str, Any]], key: str, value: str, low: str, high: str, methods: list[str]) -> list[str]:

@@ -90,6 +90,14 @@ def test_experiment_trains_every_method_per_seed_and_reports_the_change_vs_base(
     assert "in-domain clemscore" in html and "out-of-domain clemscore" in html
     assert "Change vs the starting model" in html
     assert {r["method"] for r in _rows(out / "report-vs-start.csv")} == {"sft_dpo"}
+    # the same figures as Markdown tables: trained clemscore, change vs base (bold where significant), vs SFT
+    markdown = (out / "report.md").read_text()
+    assert "| | base | SFT | SFT→DPO | GRPO |" in markdown
+    assert "| in-domain clemscore | 0.00 | 100.00 [100.00, 100.00] | 0.00 [0.00, 0.00] | 100.00 [100.00, 100.00] |" in markdown
+    assert ("| in: echo | 0.00 | **+100.00** [+100.00, +100.00] | +0.00 [+0.00, +0.00] | **+100.00** [+100.00, +100.00] |"
+            in markdown)
+    assert "| | SFT | SFT→DPO |\n|---|---|---|\n| in-domain clemscore | 100.00 | **-100.00** [-100.00, -100.00] |" in markdown
+    assert "| echo | 100.00 / 0.00 | 100.00 / 100.00 | 100.00 / 0.00 | 100.00 / 100.00 |" in markdown
     # the same episode before and after, linked to its transcripts
     assert "href='base/eval/toy-bad/echo/0_three/episode_0/transcript.html'" in html
     assert "href='runs/sft/seed-1/eval/toy-competent/echo/0_three/episode_0/transcript.html'" in html
@@ -239,7 +247,7 @@ def test_the_toy_experiments_report_is_the_committed_one_and_rewritten_byte_for_
     out = tmp_path / "exp"
     committed = Path(__file__).parent / "data" / "toy_experiment_report.csv"
     assert (out / "report.csv").read_text() == committed.read_text()
-    names = ("report.csv", "report.json", "report.html", "report.png")
+    names = ("report.csv", "report.json", "report.md", "report.html", "report.png")
     first = {name: (out / name).read_bytes() for name in names}
     experiment.report()
     assert {name: (out / name).read_bytes() for name in names} == first

@@ -345,23 +345,34 @@ def eval_(
 
 @app.command("compare")
 def compare_command(
-    before: Annotated[Path, typer.Argument(help="Results folder of the baseline run.")],
-    after: Annotated[Path, typer.Argument(help="Results folder of the run to compare with it.")],
+    runs: Annotated[list[Path], typer.Argument(
+        help="BEFORE AFTER: the results folders of the baseline run and of the run to compare with it; with "
+             "several training seeds, BEFORE... AFTER... (as many of each, in the same seed order, e.g. "
+             "runs/sft-{0,1,2} runs/grpo-{0,1,2}).", metavar="BEFORE... AFTER...")],
     model_a: Annotated[Optional[str], typer.Option("--model-a", help="Only runs of BEFORE whose path contains this.")] = None,
     model_b: Annotated[Optional[str], typer.Option("--model-b", help="Only runs of AFTER whose path contains this.")] = None,
     resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 2000,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the bootstrap.")] = 0,
 ) -> None:
-    """AFTER − BEFORE per game and domain, with bootstrap 95 % intervals and whether each change is significant."""
+    """AFTER − BEFORE per game and domain, with bootstrap 95 % intervals and whether each change is significant
+    (over several seeds: the mean change, bootstrapped over seeds and then episodes)."""
     from rich.table import Table
 
     from playpen.eval.confidence import compare_results
 
+    if len(runs) < 2 or len(runs) % 2:
+        raise PlaypenError(f"compare takes BEFORE AFTER, or BEFORE... AFTER... with as many of each (one per seed); "
+                           f"got {len(runs)} folder(s)")
+    half = len(runs) // 2
+    before, after = runs[:half], runs[half:]
     comparison = compare_results(before, after, models=(model_a, model_b), resamples=resamples, seed=seed)
     if not comparison.games:
-        raise PlaypenError(f"{before} and {after} have no game in common")
+        raise PlaypenError(f"{', '.join(map(str, before))} and {', '.join(map(str, after))} have no game in common")
+    title = (f"{after[0]} − {before[0]}" if half == 1
+             else f"{half} seeds, paired by position: mean of ({', '.join(map(str, after))}) − "
+                  f"({', '.join(map(str, before))})")
     table = Table("game / scope", "paired", "Δ % played", "Δ quality", "Δ clemscore", "p (clemscore)", "significant",
-                  title=f"{after} − {before} (bootstrap 95 % intervals)")
+                  title=f"{title} (bootstrap 95 % intervals)")
 
     def add(name: str, paired: str, changes) -> None:
         clem = changes["clemscore"]

@@ -184,6 +184,14 @@ def test_eval_writes_intervals_and_compare_tells_a_real_gain_from_none(tmp_path)
     assert line.rstrip("│ ").endswith("no")
     missing = playpen("compare", runs["good"], tmp_path / "nowhere", check=False)
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    # several seeds: BEFORE... AFTER..., paired by position (each run counted twice here): the mean change
+    seeds = playpen("compare", runs["sloppy"], runs["sloppy"], runs["good"], runs["good"], "--resamples", "500",
+                    env=wide).stdout
+    assert "2 seeds, paired by position" in seeds
+    line = next(line for line in seeds.splitlines() if "referencegame" in line)
+    assert line.rstrip("│ ").endswith("yes")
+    odd = playpen("compare", runs["good"], runs["good"], runs["good"], check=False)
+    assert odd.returncode == 1 and "as many of each (one per seed); got 3 folder(s)" in odd.stderr
 
 
 def test_serve_refuses_a_missing_partner_and_a_foreign_role_in_one_line(tmp_path):

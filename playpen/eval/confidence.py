@@ -197,6 +197,8 @@ class Comparison:
     #: per results folder compared, one line per model whose episodes were left out (errored, unfinished,
     #: unusable scores); empty when every episode counted
     left_out: list[str] = field(default_factory=list)
+    #: training seeds compared (pairs of runs); with several, every change is a mean over seeds
+    seeds: int = 1
 
 
 def _aligned(a: GameEpisodes, b: GameEpisodes) -> tuple[GameEpisodes, GameEpisodes] | None:
@@ -315,28 +317,53 @@ def intervals_csv(figures: Mapping[str, Figures], level: float = DEFAULT_LEVEL) 
     return out.getvalue()
 
 
-def compare_results(before, after, *, models: tuple[str | None, str | None] = (None, None),
-                    resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0) -> Comparison:
-    """``compare`` of two results folders, each holding exactly one model's run (or selected with ``models``)."""
+def compare_results(before: Path | Sequence[Path], after: Path | Sequence[Path], *,
+                    models: tuple[str | None, str | None] = (None, None), resamples: int = DEFAULT_RESAMPLES,
+                    level: float = DEFAULT_LEVEL, seed: int = 0) -> Comparison:
+    """``compare`` of two results folders, each holding exactly one model's run (or selected with ``models``).
+    With a list of folders on each side (one per training seed, paired by position) the change is the mean over
+    seeds, bootstrapped over seeds and then over episodes within each seed (``seed_change``)."""
+    from playpen.core.errors import PlaypenError
+
+    befores = [before] if isinstance(before, (str, Path)) else list(before)
+    afters = [after] if isinstance(after, (str, Path)) else list(after)
+    if not befores or len(befores) != len(afters):
+        raise PlaypenError(f"compare pairs runs seed by seed: got {len(befores)} before and {len(afters)} after "
+                           "(give as many of each, in the same seed order)")
+    left_out: list[str] = []
+    runs_before = [_one_run(Path(folder), models[0], left_out) for folder in befores]
+    runs_after = [_one_run(Path(folder), models[1], left_out) for folder in afters]
+    if len(befores) == 1:
+        comparison = compare(runs_before[0], runs_after[0], resamples=resamples, level=level, seed=seed)
+        return replace(comparison, left_out=left_out)
+    common = sorted(set.intersection(*(set(run) for run in runs_before + runs_after)))
+
+    def change(names: list[str]) -> dict[str, Difference]:
+        return seed_change(runs_before, runs_after, names, resamples=resamples, level=level, seed=seed)
+
+    paired = {g: all(_aligned(a[g], b[g]) is not None for a, b in zip(runs_before, runs_after)) for g in common}
+    games = {g: change([g]) for g in common}
+    scopes = {s: change(names) for s in SCOPES if (names := scope_games(common, s))}
+    return Comparison(paired, games, scopes, left_out, seeds=len(befores))
+
+
+def _one_run(folder: Path, model: str | None, left_out: list[str]) -> dict[str, GameEpisodes]:
+    """The episodes of the one model in ``folder`` (or the one selected by ``model``), keyed by what each was
+    played from; appends to ``left_out`` what was not counted."""
     from playpen.core.errors import PlaypenError
     from playpen.eval.clemscore import scan_scores
-
     from playpen.eval.report import completeness
 
-    runs, left_out = [], []
-    for folder, model in zip((before, after), models):
-        rows, gaps = scan_scores(folder, models=model)
-        by_model = episodes_by_model(rows)
-        if len(by_model) != 1:
-            found = ", ".join(sorted(by_model)) or "none"
-            raise PlaypenError(f"{folder}: expected the episodes of one model, found {found} "
-                               "(select one with --model-a/--model-b)")
-        run_name, run = next(iter(by_model.items()))
-        gap = {run_name: gaps[run_name]} if run_name in gaps else {}
-        left_out += [f"{folder}: {line}" for line in completeness([], gap, None)[0]]
-        runs.append(_with_sources(run, Path(folder), run_name))
-    comparison = compare(runs[0], runs[1], resamples=resamples, level=level, seed=seed)
-    return replace(comparison, left_out=left_out)
+    rows, gaps = scan_scores(folder, models=model)
+    by_model = episodes_by_model(rows)
+    if len(by_model) != 1:
+        found = ", ".join(sorted(by_model)) or "none"
+        raise PlaypenError(f"{folder}: expected the episodes of one model, found {found} "
+                           "(select one with --model-a/--model-b)")
+    run_name, run = next(iter(by_model.items()))
+    gap = {run_name: gaps[run_name]} if run_name in gaps else {}
+    left_out += [f"{folder}: {line}" for line in completeness([], gap, None)[0]]
+    return _with_sources(run, folder, run_name)
 
 
 def _with_sources(run: Mapping[str, GameEpisodes], folder: Path, run_name: str) -> dict[str, GameEpisodes]:

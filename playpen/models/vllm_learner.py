@@ -14,6 +14,8 @@ Colocate mode (one engine per process) has no such constraint, and runs on the C
 
 from __future__ import annotations
 
+import gc
+import os
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -33,6 +35,45 @@ def reply_budget(generation: Any, max_tokens: int | None) -> Iterator[None]:
         yield
     finally:
         generation.max_completion_length = budget
+
+
+#: what TRL's colocate mode sets for its one-process vLLM engine (``vllm_generation``)
+DISTRIBUTED_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
+@contextmanager
+def colocated_engine_scope() -> Iterator[None]:
+    """Leaves the process as it found it after a GRPO run with a colocated vLLM engine.
+
+    For its engine TRL sets ``RANK``/``LOCAL_RANK``/``WORLD_SIZE``/``MASTER_*`` and vLLM starts a one-process
+    ``torch.distributed`` group. Left behind, the next trainer of the same process (an experiment's next stage)
+    reads them as a distributed launch and wraps its model in DistributedDataParallel. On leaving, the process
+    groups that the run started (vLLM's and torch's) are destroyed and the variables restored; drop the trainer's
+    engine inside (``generation.llm = None``) so that its memory goes too. A process launched as distributed
+    keeps its group."""
+    import torch.distributed as dist
+
+    saved = {name: os.environ.get(name) for name in DISTRIBUTED_ENV}
+    started_here = not (dist.is_available() and dist.is_initialized())
+    try:
+        yield
+    finally:
+        if started_here:
+            try:
+                from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
+            except ImportError:
+                pass
+            else:
+                destroy_model_parallel()
+                destroy_distributed_environment()
+            if dist.is_available() and dist.is_initialized():
+                dist.destroy_process_group()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        gc.collect()
 
 
 def reload_layerwise(generation: Any) -> None:

@@ -31,6 +31,7 @@ import math
 import random
 import shutil
 import warnings
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -60,7 +61,7 @@ from playpen.train.conversation import (
     tokenise_conversation,
     tokens_from_turns,
 )
-from playpen.models.vllm_learner import VLLMLearner, reload_layerwise
+from playpen.models.vllm_learner import VLLMLearner, colocated_engine_scope, reload_layerwise
 from playpen.train.guardrails import check_guardrails
 from playpen.train.settings import GRPOSettings, check_values, check_vllm_installed
 
@@ -363,20 +364,25 @@ def train_grpo(learner: str, output_dir: Path, settings: GRPOSettings, *, resume
     from playpen.eval.training_log import plot_learning_curves, write_training_log
 
     output_dir = Path(output_dir)
-    run = build_grpo(learner, output_dir, settings, resume=resume, printer=printer)
-    checkpoint = resume_checkpoint(output_dir, resume)
-    try:
-        run.trainer.train(resume_from_checkpoint=checkpoint)
-        final = output_dir / "final"
-        run.trainer.save_model(str(final))  # from the main process only (transformers)
-        if is_main_process():
-            run.tokenizer.save_pretrained(str(final))
-    finally:
-        if is_main_process():
-            write_training_log(run.trainer.state.log_history, output_dir)
-            plot_learning_curves(output_dir)
-        if run.partner is not None:
-            run.partner.close()
+    # a colocated vLLM engine leaves a process group and distributed variables behind: dropped after the run,
+    # so that the next trainer of this process (an experiment's next stage) is not wrapped for several processes
+    with colocated_engine_scope() if settings.use_vllm else nullcontext():
+        run = build_grpo(learner, output_dir, settings, resume=resume, printer=printer)
+        checkpoint = resume_checkpoint(output_dir, resume)
+        try:
+            run.trainer.train(resume_from_checkpoint=checkpoint)
+            final = output_dir / "final"
+            run.trainer.save_model(str(final))  # from the main process only (transformers)
+            if is_main_process():
+                run.tokenizer.save_pretrained(str(final))
+        finally:
+            if is_main_process():
+                write_training_log(run.trainer.state.log_history, output_dir)
+                plot_learning_curves(output_dir)
+            if run.partner is not None:
+                run.partner.close()
+            if getattr(run.trainer, "vllm_generation", None) is not None:
+                run.trainer.vllm_generation.llm = None  # the engine's memory, before the next stage
     chosen = output_dir / BEST if settings.select_by and (output_dir / BEST / "best.json").is_file() else final
     alias = register_result(settings.alias or output_dir.name, chosen, run.base)
     return chosen, alias

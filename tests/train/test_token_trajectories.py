@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -110,6 +111,34 @@ def test_the_vllm_learner_reads_the_sampled_logprobs_and_sets_the_reply_budget()
     assert engine.max_completion_length == 1024
     with reply_budget(engine, None):
         assert engine.max_completion_length == 1024
+
+
+def test_after_a_colocated_engine_the_next_trainer_of_the_process_is_a_one_process_trainer(tmp_path, monkeypatch):
+    """What TRL's colocate mode and vLLM leave behind (distributed variables, a one-process group) made the next
+    stage of an experiment wrap its model in DistributedDataParallel; the scope restores the process."""
+    pytest.importorskip("torch")
+    import torch.distributed as dist
+    from transformers import TrainingArguments
+
+    from playpen.models.vllm_learner import DISTRIBUTED_ENV, colocated_engine_scope
+
+    for name in (*DISTRIBUTED_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # accelerate sets the thread counts
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")  # set before the run: kept
+    with colocated_engine_scope():
+        # what the engine's start does (TRL's variables, then vLLM's process group of one)
+        monkeypatch.setenv("RANK", "0")
+        monkeypatch.setenv("LOCAL_RANK", "0")
+        monkeypatch.setenv("WORLD_SIZE", "1")
+        monkeypatch.setenv("MASTER_PORT", "29517")
+        dist.init_process_group("gloo", rank=0, world_size=1)
+        inside = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[])
+        assert inside.parallel_mode.name == "DISTRIBUTED"  # the stage that failed saw this
+    assert not dist.is_initialized()
+    assert all(name not in os.environ for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_PORT"))
+    assert os.environ["MASTER_ADDR"] == "127.0.0.1"
+    after = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[])
+    assert after.parallel_mode.name == "NOT_PARALLEL" and after.world_size == 1
 
 
 def served_rollout(tmp_path, answer, **overrides):

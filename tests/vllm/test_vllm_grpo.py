@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+from dataclasses import replace
 
 import pytest
 
@@ -50,3 +52,13 @@ def test_grpo_in_colocate_mode_trains_with_the_sampled_logprobs(embedded_model_d
     assert all(float(row["completions/max_length"]) <= 8 for row in log)
     rollouts = [json.loads(line) for line in (output / "rollouts.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in rollouts] == [1, 1, 2, 2] and all(entry["learner"] for entry in rollouts)
+
+    # the process is left as it was (an experiment's next stage in it once got a DDP-wrapped model): no process
+    # group, none of TRL's variables; a second run in the same process trains from the first's adapter
+    import torch.distributed as dist
+
+    assert not dist.is_initialized() and "LOCAL_RANK" not in os.environ and "WORLD_SIZE" not in os.environ
+    again, _ = train_grpo(str(final), tmp_path / "again", replace(settings, max_steps=1, alias="grpo-vllm-again"),
+                          printer=None)
+    assert (again / "adapter_model.safetensors").is_file()
+    assert not dist.is_initialized()

@@ -143,6 +143,10 @@ def report_markdown(report: dict[str, Any]) -> str:
     quality per game. Bold: the change's interval excludes zero."""
     rows, recipe = report["rows"], report["recipe"]
     methods = list(dict.fromkeys(r["method"] for r in rows))
+
+    def heads(names: list[str]) -> str:
+        return " | ".join(name.upper().replace("_", "→") for name in names)  # sft_grpo: SFT→GRPO
+
     if not methods:
         return "# Experiment\n\n(no method has been evaluated yet)\n"
 
@@ -169,7 +173,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         order = list(SCOPE_LABELS)
         keys = sorted(dict.fromkeys((scope, game) for scope, game, _ in found),
                       key=lambda key: (order.index(key[0]) if key[0] in order else len(order), bool(key[1])))
-        lines = ["| | " + start + " | " + " | ".join(m.upper().replace("_", "→") for m in columns) + " |",
+        lines = [f"| | {start} | {heads(columns)} |",
                  "|" + "---|" * (len(columns) + 2)]
         for key in keys:
             mine = [found.get((*key, method)) for method in columns]
@@ -181,7 +185,7 @@ def report_markdown(report: dict[str, Any]) -> str:
     def played_quality() -> str:
         found = {(r["game"], r["method"], r["figure"]): r for r in rows if r["game"]}
         games = list(dict.fromkeys(r["game"] for r in rows if r["game"]))
-        lines = ["| game | base | " + " | ".join(m.upper().replace("_", "→") for m in methods) + " |",
+        lines = [f"| game | base | {heads(methods)} |",
                  "|" + "---|" * (len(methods) + 2)]
         for game in games:
             def pair(method: str | None) -> str:

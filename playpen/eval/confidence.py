@@ -197,8 +197,6 @@ class Comparison:
     #: per results folder compared, one line per model whose episodes were left out (errored, unfinished,
     #: unusable scores); empty when every episode counted
     left_out: list[str] = field(default_factory=list)
-    #: training seeds compared (pairs of runs); with several, every change is a mean over seeds
-    seeds: int = 1
 
 
 def _aligned(a: GameEpisodes, b: GameEpisodes) -> tuple[GameEpisodes, GameEpisodes] | None:
@@ -344,7 +342,7 @@ def compare_results(before: Path | Sequence[Path], after: Path | Sequence[Path],
     paired = {g: all(_aligned(a[g], b[g]) is not None for a, b in zip(runs_before, runs_after)) for g in common}
     games = {g: change([g]) for g in common}
     scopes = {s: change(names) for s in SCOPES if (names := scope_games(common, s))}
-    return Comparison(paired, games, scopes, left_out, seeds=len(befores))
+    return Comparison(paired, games, scopes, left_out)
 
 
 def _one_run(folder: Path, model: str | None, left_out: list[str]) -> dict[str, GameEpisodes]:

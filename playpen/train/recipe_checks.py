@@ -87,7 +87,8 @@ def check_static(specs: list[GameSpec]) -> None:
 _DATA = ("games", "roles", "teachers", "train_split", "data_from")
 _EVALUATION = ("roles", "partner", "eval_split", "eval_per_experiment", "ood_per_experiment",
                "static_per_experiment", "static_instances", "eval_max_new_tokens")
-#: settings that may go from unset to set on a finished stage: reference tasks added to the recipe later
+#: settings that may go from unset to set on a finished stage, or to a value that keeps its results valid
+#: (``_extends``): reference tasks added to the recipe later, from a folder holding the same files plus more tasks
 ADDABLE = {"static_instances"}
 #: the trainer sections a method's model depends on (SFT→DPO and SFT→GRPO start from the SFT model)
 _TRAINING = {"sft": ("sft",), "sft_dpo": ("sft", "dpo"), "grpo": ("grpo", "partner", "train_split", "grpo_splits"),
@@ -136,13 +137,26 @@ def check_stages(stages: list[tuple[str, Path, dict[str, Any]]]) -> None:
             continue
         changed = [key for key in inputs if key in recorded
                    and _effective(key, recorded[key]) != _effective(key, inputs[key])
-                   and not (key in ADDABLE and recorded[key] is None)]
+                   and not (key in ADDABLE and (recorded[key] is None or _extends(recorded[key], inputs[key])))]
         if changed:
             key = changed[0]
             was = json.dumps(recorded.get(key), default=str)
             raise PlaypenError(f"the {label} stage in {folder} was built with {key} = {was}, the recipe now says "
                                f"{json.dumps(inputs[key], default=str)}; use another -o folder, or delete {folder} "
                                "(and the stages built on it) to redo it")
+
+
+def _extends(old: str, new: str | None) -> bool:
+    """Whether the static-instances folder ``new`` holds every task file of ``old``, byte for byte (a folder of
+    reference tasks rebuilt with more tasks, e.g. ``playpen instances-from-records``, next to the same files): the
+    episodes played from ``old`` are then the ones ``new`` would play. False when ``old`` is gone (nothing to check)."""
+    if new is None or not Path(old).is_dir():
+        return False
+    for task_file in Path(old).glob("*/in/instances.json"):
+        twin = Path(new) / task_file.relative_to(old)
+        if not twin.is_file() or twin.read_bytes() != task_file.read_bytes():
+            return False
+    return True
 
 
 def record_stage(folder: Path, inputs: dict[str, Any]) -> None:

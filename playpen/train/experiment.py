@@ -98,7 +98,11 @@ def _load_model(name: str, max_tokens: int):
     from playpen.models.base import GenerationSettings
     from playpen.models.registry import load_model
 
-    return load_model(name, GenerationSettings(temperature=0.0, max_tokens=max_tokens))
+    model = load_model(name, GenerationSettings(temperature=0.0, max_tokens=max_tokens))
+    use_every_core = getattr(model, "use_every_core", None)  # a local HF model (not scripted, not vLLM's server)
+    if use_every_core is not None:
+        use_every_core()
+    return model
 
 
 class Experiment:

@@ -259,3 +259,30 @@ def test_prefix_cache_budget_is_a_memory_budget():
     assert prefix_cache_budget(llama8b, 2) == 8192
     assert prefix_cache_budget(SimpleNamespace(text_config=llama8b), 2) == 8192  # multimodal configs nest it
     assert prefix_cache_budget(SimpleNamespace(), 4) == PREFIX_CACHE_TOKENS
+
+
+@pytest.mark.model
+def test_use_every_core_gives_torch_every_cpu_unless_the_thread_count_was_chosen(hf_model, monkeypatch):
+    import torch
+
+    from playpen.models.huggingface import HuggingFaceModel, available_cpus
+
+    def loaded_with(env: str | None) -> HuggingFaceModel:
+        if env is None:
+            monkeypatch.delenv("PLAYPEN_THREADS", raising=False)
+        else:
+            monkeypatch.setenv("PLAYPEN_THREADS", env)
+        return HuggingFaceModel(model=hf_model.model, tokenizer=hf_model.tokenizer, name="policy")
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # the default of a local model on 2 cores: one left to other work
+        loaded_with(None).use_every_core()
+        assert torch.get_num_threads() == available_cpus()
+        torch.set_num_threads(1)
+        chosen = loaded_with("1")
+        assert chosen.threads_chosen
+        chosen.use_every_core()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

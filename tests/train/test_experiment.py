@@ -321,3 +321,23 @@ def test_a_grpo_stage_with_vllm_generation_but_no_vllm_fails_before_any_stage(tm
     experiment.recipe.methods = ["sft"]
     experiment.run()
     assert trainer.calls == [("sft", "toy-bad", 0), ("sft", "toy-bad", 1)]
+
+
+@pytest.mark.model
+def test_the_experiment_evaluates_a_local_model_on_every_core(embedded_model_dir, monkeypatch):
+    """Its evaluations run alone, as its training does: one thread fewer than the cores would leave one idle."""
+    import torch
+
+    from playpen.models.huggingface import available_cpus
+    from playpen.train.experiment import _load_model
+
+    monkeypatch.delenv("PLAYPEN_THREADS", raising=False)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        model = _load_model(str(embedded_model_dir), 8)
+        assert torch.get_num_threads() == available_cpus()
+        model.close()
+        assert _load_model("scripted", 8) is not None  # a scripted player has no threads to set
+    finally:
+        torch.set_num_threads(before)

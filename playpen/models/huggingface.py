@@ -347,7 +347,7 @@ class HuggingFaceModel(Model):
 
     def use_every_core(self) -> None:
         """For a process whose only work is this model's generation (``playpen experiment``'s evaluations, which
-        run alone, as its training does): torch gets every CPU, not the default's one fewer (2.25x faster on 2
+        run alone, as its training does): torch gets every CPU, not the default's one fewer (1.7-2.3x faster on 2
         idle cores, docs/training.md), unless the thread count was chosen."""
         import torch
 

@@ -6,7 +6,8 @@ instance once greedily and ``--samples`` times at ``--temperature`` (the learner
 partner, as the experiment's in-domain evaluation) and prints per game:
 
 - the greedy mean score and the sampled mean score (aborted episodes count 0, as in the clemscore);
-- best-of-K: the mean over instances of the best sampled score, the ceiling of sharpening alone;
+- best-of-K: the mean over instances of the best sampled score; the ceiling: of the better of the greedy and the
+  best sampled score (a policy that kept every greedy win and added every sampled one: what sharpening can reach);
 - of the instances the greedy reply scores 0 on, how many a sample scores on, and on how many half of the samples do.
 
     .venv-vllm/bin/python benchmarks/bench_sampling_headroom.py -m runs/exp/runs/sft/seed-0/train/final \\
@@ -48,6 +49,8 @@ def headroom(greedy: dict[str, float], sampled: list[dict[str, float]]) -> dict[
         "greedy": round(sum(greedy.values()) / len(keys), 2),
         "sampled": round(sum(run[key] for run in sampled for key in keys) / (len(keys) * len(sampled)), 2),
         "best_of_k": round(sum(best.values()) / len(keys), 2),
+        # a policy that kept every greedy win and added every instance a sample won: what sharpening can reach
+        "ceiling": round(sum(max(greedy[key], best[key]) for key in keys) / len(keys), 2),
         "greedy_zero": len(missed),
         "greedy_zero_a_sample_scores": sum(best[key] > 0 for key in missed),
         "greedy_zero_half_the_samples_score": sum(
@@ -105,7 +108,7 @@ def main() -> None:
         figures[spec.name] = headroom(of_game(runs["greedy"][0]), [of_game(run) for run in runs["sampled"]])
         row = figures[spec.name]
         print(f"{spec.name}: {row['instances']} instances; greedy {row['greedy']:.2f}, sampled mean {row['sampled']:.2f}, "
-              f"best of {row['samples']} {row['best_of_k']:.2f}; greedy 0 on {row['greedy_zero']}: a sample scores on "
+              f"best of {row['samples']} {row['best_of_k']:.2f}, ceiling {row['ceiling']:.2f}; greedy 0 on {row['greedy_zero']}: a sample scores on "
               f"{row['greedy_zero_a_sample_scores']}, half the samples on {row['greedy_zero_half_the_samples_score']}")
     print(json.dumps({"model": args.model, "split": args.split, "temperature": args.temperature,
                       "backend": args.backend, "minutes": round((time.monotonic() - started) / 60, 1),

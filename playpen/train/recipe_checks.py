@@ -147,14 +147,15 @@ def check_stages(stages: list[tuple[str, Path, dict[str, Any]]]) -> None:
 
 
 def _extends(old: str, new: str | None) -> bool:
-    """Whether the static-instances folder ``new`` holds every task file of ``old``, byte for byte (a folder of
-    reference tasks rebuilt with more tasks, e.g. ``playpen instances-from-records``, next to the same files): the
-    episodes played from ``old`` are then the ones ``new`` would play. False when ``old`` is gone (nothing to check)."""
+    """Whether the static-instances folder ``new`` holds every file of ``old``, byte for byte (a folder of reference
+    tasks rebuilt with more tasks, e.g. ``playpen instances-from-records``, next to the same files): the episodes
+    played from ``old`` are then the ones ``new`` would play, whichever layout ``rollout.planner.instances_for``
+    found them in. False when ``old`` is gone (nothing to check)."""
     if new is None or not Path(old).is_dir():
         return False
-    for task_file in Path(old).glob("*/in/instances.json"):
-        twin = Path(new) / task_file.relative_to(old)
-        if not twin.is_file() or twin.read_bytes() != task_file.read_bytes():
+    for file in (path for path in Path(old).rglob("*") if path.is_file()):
+        twin = Path(new) / file.relative_to(old)
+        if not twin.is_file() or twin.read_bytes() != file.read_bytes():
             return False
     return True
 

@@ -285,27 +285,38 @@ def test_a_trainer_default_written_out_or_left_out_builds_the_same_stage(tmp_pat
 def test_a_finished_stage_takes_a_static_folder_that_holds_its_task_files_and_more(tmp_path):
     from playpen.train.recipe_checks import check_stages, record_stage, stage_inputs
 
-    def folder_with(root, tasks):  # clembench's static/ layout: <task>/in/instances.json
+    def folder_with(root, tasks):  # clembench's static/ layout, <task>/in/instances.json, or a flat "<task>.json"
         for task, text in tasks.items():
-            (root / task / "in").mkdir(parents=True)
-            (root / task / "in" / "instances.json").write_text(text)
+            file = root / (task if task.endswith(".json") else f"{task}/in/instances.json")
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(text)
         return str(root)
 
-    old = folder_with(tmp_path / "fixtures", {"eqbench": '{"eq": 1}', "ifeval": '{"if": 1}'})
-    label, stage = "base", tmp_path / "base"
-    stage.mkdir()
-    record_stage(stage, stage_inputs(ExperimentRecipe(static_games=["eqbench"], static_instances=old), label, None))
+    label = "base"
 
-    def check(folder):
+    def stage_from(old):
+        stage = tmp_path / f"stage-{Path(old).name}"
+        stage.mkdir()
+        record_stage(stage, stage_inputs(ExperimentRecipe(static_games=["eqbench"], static_instances=old), label,
+                                         None))
+        return stage
+
+    def check(stage, folder):
         recipe = ExperimentRecipe(static_games=["eqbench", "cladder"], static_instances=folder)
         check_stages([(label, stage, stage_inputs(recipe, label, None))])
 
+    stage = stage_from(folder_with(tmp_path / "fixtures", {"eqbench": '{"eq": 1}', "ifeval": '{"if": 1}'}))
     # the same two files plus a rebuilt task: the episodes played from the old folder stay valid
-    check(folder_with(tmp_path / "rebuilt", {"eqbench": '{"eq": 1}', "ifeval": '{"if": 1}', "cladder": "{}"}))
+    check(stage, folder_with(tmp_path / "rebuilt", {"eqbench": '{"eq": 1}', "ifeval": '{"if": 1}', "cladder": "{}"}))
     for name, tasks in (("other", {"eqbench": '{"eq": 2}', "ifeval": '{"if": 1}', "cladder": "{}"}),
                         ("fewer", {"eqbench": '{"eq": 1}', "cladder": "{}"})):
         with pytest.raises(PlaypenError, match=f"was built with static_instances = .*fixtures.*{name}"):
-            check(folder_with(tmp_path / name, tasks))
+            check(stage, folder_with(tmp_path / name, tasks))
+    # a flat folder (<task>.json, which `-i` reads too) is compared file by file as well
+    flat = stage_from(folder_with(tmp_path / "flat", {"eqbench.json": '{"eq": 1}'}))
+    check(flat, folder_with(tmp_path / "flat-more", {"eqbench.json": '{"eq": 1}', "cladder": "{}"}))
+    with pytest.raises(PlaypenError, match="was built with static_instances = .*flat.*flat-changed"):
+        check(flat, folder_with(tmp_path / "flat-changed", {"eqbench.json": '{"eq": 2}', "cladder": "{}"}))
 
 
 @pytest.mark.parametrize("args, method, steps, ood", [

@@ -33,8 +33,8 @@ from typing import Any, Protocol
 from playpen.core.errors import PlaypenError
 from playpen.core.registry import GameSpec
 from playpen.results.store import atomic_write_json, atomic_write_text
-from playpen.train.recipe_checks import (alias_stem, check_stages, check_static, hold_folder, record_stage,
-                                         stage_done, stage_inputs, stage_seconds)
+from playpen.train.recipe_checks import (add_later_evaluation, alias_stem, check_stages, check_static, hold_folder,
+                                         record_stage, stage_done, stage_inputs, stage_seconds)
 from playpen.train.settings import METHODS, ExperimentRecipe, check_vllm_installed, load_settings
 
 #: the method each method starts from (None: the base model)
@@ -166,9 +166,14 @@ class Experiment:
                     self.printer(f"{prefix}: done earlier (skipped)")
                     continue
                 # games added to the recipe after the stage finished (e.g. the reference tasks): only those
-                self.printer(f"{prefix}: done earlier; evaluating {', '.join(s.name for s in missing)} ...")
+                names = [s.name for s in missing]
+                self.printer(f"{prefix}: done earlier; evaluating {', '.join(names)} ...")
+                begin = time.monotonic()
                 model = self.recipe.base if method is None else self._trained_model(method, seed)
                 self._evaluate(model, folder / "eval", missing)
+                seconds = time.monotonic() - begin
+                add_later_evaluation(folder / DONE, names, seconds)
+                self.printer(f"{prefix}: {', '.join(names)} evaluated in {seconds / 60:.1f} min")
                 continue
             self.printer(f"{prefix} ...")
             begin = time.monotonic()

@@ -175,16 +175,43 @@ def stage_done(folder: Path, done: str) -> bool:
     return stage_seconds(path) is not False
 
 
-def stage_seconds(path: Path) -> float | None | bool:
-    """The seconds a finished stage took (None when not recorded; False: the record is damaged)."""
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _done_record(path: Path) -> dict | None:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
-        return False
-    if not isinstance(record, dict):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def stage_seconds(path: Path) -> float | None | bool:
+    """The seconds a finished stage took, with the evaluations of games added after it finished (None when not
+    recorded; False: the record is damaged)."""
+    record = _done_record(path)
+    if record is None:
         return False
     seconds = record.get("seconds")
-    return seconds if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None
+    if not _number(seconds):
+        return None
+    later = record.get("later_evaluations")
+    if not isinstance(later, list):
+        return seconds
+    return seconds + sum(entry["seconds"] for entry in later if isinstance(entry, dict) and _number(entry.get("seconds")))
+
+
+def add_later_evaluation(path: Path, games: list[str], seconds: float) -> None:
+    """Add to a finished stage's record the time of evaluating games that the recipe gained after it finished, so
+    that the experiment's time counts every evaluation."""
+    from playpen.results.store import atomic_write_text
+
+    record = _done_record(path) or {}
+    later = record.get("later_evaluations")
+    record["later_evaluations"] = [*(later if isinstance(later, list) else []),
+                                   {"games": games, "seconds": round(seconds, 1)}]
+    atomic_write_text(path, json.dumps(record))
 
 
 # ------------------------------------------------------------------------------------------ folder

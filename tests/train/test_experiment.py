@@ -147,6 +147,12 @@ def test_games_added_to_a_finished_experiment_are_evaluated_without_training_aga
         assert (tmp_path / "exp" / run / "echo_out").is_dir()
     out = {r["figure"]: r for r in report["rows"] if (r["scope"], r["game"]) == ("out", "")}
     assert out["clemscore"]["change"] == 100
+    # the added evaluation's time joins the stage's, so the report counts every evaluation
+    done = json.loads((tmp_path / "exp" / "base" / "done.json").read_text())
+    assert [entry["games"] for entry in done["later_evaluations"]] == [["echo_out"]]
+    assert report["stage_seconds"]["base"] == pytest.approx(
+        done["seconds"] + done["later_evaluations"][0]["seconds"])
+    assert sum("echo_out evaluated in" in line for line in lines) == 2
     # nothing is left to add: every stage is skipped
     lines = []
     experiment(["echo_out"], FakeTrainer(), lines).run()

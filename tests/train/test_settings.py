@@ -4,6 +4,7 @@ any stage runs. No model is loaded: the trainers and the model loaders are repla
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import fields, is_dataclass
@@ -334,3 +335,21 @@ def test_the_demo_command_runs_the_chosen_demo_with_its_own_steps_unless_given(s
     (call,) = runs[method].calls
     assert call[0] == Path("out") and call[1:4] == (steps, 2 if "--seed" in args else 0, ood)
     assert not runs["grpo" if method == "sft" else "sft"].calls
+
+
+def test_a_stages_seconds_count_the_evaluations_added_after_it_finished(tmp_path):
+    from playpen.train.recipe_checks import add_later_evaluation, stage_done, stage_seconds
+
+    done = tmp_path / "done.json"
+    done.write_text('{"seconds": 600.0}')
+    add_later_evaluation(done, ["cladder", "mmlu_pro"], 241.26)
+    add_later_evaluation(done, ["bbh"], 30)
+    assert stage_seconds(done) == pytest.approx(871.3)
+    assert json.loads(done.read_text())["later_evaluations"][0] == {"games": ["cladder", "mmlu_pro"], "seconds": 241.3}
+    # a damaged later entry is not counted; a damaged record still means the stage runs again
+    done.write_text('{"seconds": 600.0, "later_evaluations": [{"seconds": "a while"}, 7, {"seconds": 60}]}')
+    assert stage_seconds(done) == 660
+    done.write_text('{"seconds": 600.0, "later_evaluations": "soon"}')
+    assert stage_seconds(done) == 600
+    done.write_text("[600]")
+    assert stage_seconds(done) is False and not stage_done(tmp_path, "done.json")

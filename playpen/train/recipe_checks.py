@@ -199,7 +199,8 @@ def stage_seconds(path: Path) -> float | None | bool:
     later = record.get("later_evaluations")
     if not isinstance(later, list):
         return seconds
-    return seconds + sum(entry["seconds"] for entry in later if isinstance(entry, dict) and _number(entry.get("seconds")))
+    return seconds + sum(entry["seconds"] for entry in later
+                         if isinstance(entry, dict) and _number(entry.get("seconds")))
 
 
 def add_later_evaluation(path: Path, games: list[str], seconds: float) -> None:

@@ -308,7 +308,8 @@ class Experiment:
         partner = self.load(self.recipe.partner, self.recipe.eval_max_new_tokens)
         counts = {s.name: self.recipe.eval_per_experiment for s in self.trained_specs}
         counts.update({s.name: self.recipe.ood_per_experiment for s in self.ood_specs})
-        counts.update({s.name: self.recipe.static_per_experiment for s in self.static_specs})
+        counts.update({s.name: self.recipe.static_per_game.get(s.name, self.recipe.static_per_experiment)
+                       for s in self.static_specs})
         static = {s.name: self.recipe.static_instances for s in self.static_specs}
 
         def progress(done: int, total: int) -> None:  # a line at every quarter of the episodes

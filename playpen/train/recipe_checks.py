@@ -50,6 +50,13 @@ def check_recipe(recipe: Any) -> None:
     overlap = set(recipe.games) & (set(recipe.ood_games) | set(recipe.static_games))
     if overlap:
         raise PlaypenError(f"{', '.join(sorted(overlap))}: a training game cannot also be held out")
+    strangers = sorted(set(recipe.static_per_game) - set(recipe.static_games))
+    if strangers:
+        raise PlaypenError(f"static_per_game names {', '.join(strangers)}, which static_games does not evaluate "
+                           f"(static_games = {recipe.static_games})")
+    small = {game: count for game, count in recipe.static_per_game.items() if count < 1}
+    if small:
+        raise PlaypenError(f"static_per_game: instances per experiment must be above 0 (got {small})")
     strangers = sorted(set(recipe.teachers) - set(recipe.games))
     if strangers:
         raise PlaypenError(f"teachers name {', '.join(strangers)}, which the recipe does not train on "
@@ -86,7 +93,7 @@ def check_static(specs: list[GameSpec]) -> None:
 # ------------------------------------------------------------------------------------------ stages
 _DATA = ("games", "roles", "teachers", "train_split", "data_from")
 _EVALUATION = ("roles", "partner", "eval_split", "eval_per_experiment", "ood_per_experiment",
-               "static_per_experiment", "static_instances", "eval_max_new_tokens")
+               "static_per_experiment", "static_per_game", "static_instances", "eval_max_new_tokens")
 #: settings that may go from unset to set on a finished stage, or to a value that keeps its results valid
 #: (``_extends``): reference tasks added to the recipe later, from a folder holding the same files plus more tasks
 ADDABLE = {"static_instances"}
@@ -138,12 +145,36 @@ def check_stages(stages: list[tuple[str, Path, dict[str, Any]]]) -> None:
         changed = [key for key in inputs if key in recorded
                    and _effective(key, recorded[key]) != _effective(key, inputs[key])
                    and not (key in ADDABLE and (recorded[key] is None or _extends(recorded[key], inputs[key])))]
+        if "static_per_game" in inputs and "static_per_experiment" in recorded:
+            counted = _recounted_tasks(recorded, inputs, folder)
+            if counted:
+                raise PlaypenError(
+                    f"the {label} stage in {folder} evaluated {', '.join(counted)} with another number of instances "
+                    "than static_per_game now gives; keep that task's count, use another -o folder, or delete "
+                    f"{folder} (and the stages built on it) to redo it")
+            changed = [key for key in changed if key != "static_per_game"]
         if changed:
             key = changed[0]
             was = json.dumps(recorded.get(key), default=str)
             raise PlaypenError(f"the {label} stage in {folder} was built with {key} = {was}, the recipe now says "
                                f"{json.dumps(inputs[key], default=str)}; use another -o folder, or delete {folder} "
                                "(and the stages built on it) to redo it")
+
+
+def _recounted_tasks(recorded: dict[str, Any], inputs: dict[str, Any], folder: Path) -> list[str]:
+    """The reference tasks whose instances per experiment differ from what the stage was built with and of which
+    it holds episodes (a task that it has not evaluated yet may take any count; a stage recorded before
+    ``static_per_game`` existed counted every task by ``static_per_experiment``)."""
+    from playpen.results.records import episodes
+
+    def count(values: dict[str, Any], game: str) -> Any:
+        return (values.get("static_per_game") or {}).get(game, values["static_per_experiment"])
+
+    games = set(recorded.get("static_per_game") or {}) | set(inputs["static_per_game"])
+    recounted = {game for game in games if count(recorded, game) != count(inputs, game)}
+    if not recounted or not (folder / "eval").is_dir():
+        return []
+    return sorted(recounted & {episode.game for episode in episodes(folder / "eval")})
 
 
 def _extends(old: str, new: str | None) -> bool:

@@ -219,6 +219,9 @@ class ExperimentRecipe:
     ood_per_experiment: int | None = 1
     #: instances per experiment of each reference task (None: all)
     static_per_experiment: int | None = 10
+    #: per reference task, instances per experiment instead of ``static_per_experiment`` (e.g. ``mmlu_pro = 2``: its
+    #: prompts run to ~1,000 tokens, a CPU spends ~10 s on each episode)
+    static_per_game: dict[str, int] = field(default_factory=dict)
     #: tokens per reply in the evaluations (greedy)
     eval_max_new_tokens: int = 48
     #: episodes answered in one model call in the evaluations

@@ -347,3 +347,40 @@ def test_the_experiment_evaluates_a_local_model_on_every_core(embedded_model_dir
         assert _load_model("scripted", 8) is not None  # a scripted player has no threads to set
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_reference_task_takes_its_own_count_and_a_finished_stage_keeps_the_count_it_played(tmp_path, toy_specs):
+    """``static_per_game`` plays fewer episodes of one reference task; a finished stage refuses a new count for a
+    task it has played, and takes one for a task it has not played yet (e.g. mmlu_pro added to a finished table)."""
+    from playpen.core.errors import PlaypenError
+    from playpen.results.records import episodes
+
+    static_folder = tmp_path / "static"
+    for name in ("echo_a", "echo_b"):
+        (static_folder / name / "in").mkdir(parents=True)
+        (static_folder / name / "in" / "instances.json").write_text(json.dumps(instances(6)))
+        toy_specs[name] = replace(SPEC, name=name, domain="static")
+
+    def experiment(static_games, per_game):
+        recipe = ExperimentRecipe(base="toy-bad", games=["echo"], roles={"echo": "Echoer"}, ood_games=[],
+                                  static_games=static_games, static_instances=str(static_folder),
+                                  static_per_experiment=4, static_per_game=per_game, methods=["sft"], seeds=[0],
+                                  resamples=300)
+        return Experiment(recipe, tmp_path / "exp", trainer=FakeTrainer(), load=_load,
+                          resolve=lambda names: [toy_specs[n] for n in names], printer=None)
+
+    experiment(["echo_a"], {}).run()
+    with pytest.raises(PlaypenError, match="evaluated echo_a with another number of instances"):
+        experiment(["echo_a"], {"echo_a": 2}).run()
+    experiment(["echo_a", "echo_b"], {"echo_b": 2}).run()
+    played = {}
+    for episode in episodes(tmp_path / "exp" / "base" / "eval"):
+        played[episode.game] = played.get(episode.game, 0) + 1
+    assert played == {"echo": 6, "echo_a": 4, "echo_b": 2}
+    # the count is now recorded: echo_b keeps it too
+    with pytest.raises(PlaypenError, match="evaluated echo_b with another number"):
+        experiment(["echo_a", "echo_b"], {}).run()
+    with pytest.raises(PlaypenError, match="static_per_game names echo_c, which static_games does not evaluate"):
+        experiment(["echo_a", "echo_b"], {"echo_b": 2, "echo_c": 1}).run()
+    with pytest.raises(PlaypenError, match="static_per_game: instances per experiment must be above 0"):
+        experiment(["echo_a", "echo_b"], {"echo_b": 0}).run()

@@ -380,7 +380,9 @@ def test_a_reference_task_takes_its_own_count_and_a_finished_stage_keeps_the_cou
     # the count is now recorded: echo_b keeps it too
     with pytest.raises(PlaypenError, match="evaluated echo_b with another number"):
         experiment(["echo_a", "echo_b"], {}).run()
-    with pytest.raises(PlaypenError, match="static_per_game names echo_c, which static_games does not evaluate"):
-        experiment(["echo_a", "echo_b"], {"echo_b": 2, "echo_c": 1}).run()
+    # a count for a task not evaluated (yet) waits for it; a dialogue game is refused
+    experiment(["echo_a"], {"echo_b": 2}).run()
+    with pytest.raises(PlaypenError, match="static_per_game names the dialogue game.s. echo;"):
+        experiment(["echo_a", "echo_b"], {"echo_b": 2, "echo": 1}).run()
     with pytest.raises(PlaypenError, match="static_per_game: instances per experiment must be above 0"):
         experiment(["echo_a", "echo_b"], {"echo_b": 0}).run()

@@ -124,7 +124,11 @@ class Experiment:
         self.static_specs = resolve(recipe.static_games) if recipe.static_games else []
         check_static(self.static_specs)
         # a count for a task the recipe does not evaluate (yet) is kept for when it does; a dialogue game is a mistake
-        check_static(resolve(list(recipe.static_per_game)) if recipe.static_per_game else [], "static_per_game")
+        try:
+            counted = resolve(list(recipe.static_per_game)) if recipe.static_per_game else []
+        except PlaypenError as error:
+            raise PlaypenError(f"static_per_game: {error}") from None
+        check_static(counted, "static_per_game")
         for spec in self.trained_specs:
             split = recipe.grpo_splits.get(spec.name)
             if split is not None and split not in spec.splits:

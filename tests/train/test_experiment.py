@@ -386,3 +386,6 @@ def test_a_reference_task_takes_its_own_count_and_a_finished_stage_keeps_the_cou
         experiment(["echo_a", "echo_b"], {"echo_b": 2, "echo": 1}).run()
     with pytest.raises(PlaypenError, match="static_per_game: instances per experiment must be above 0"):
         experiment(["echo_a", "echo_b"], {"echo_b": 0}).run()
+    with pytest.raises(PlaypenError, match="static_per_game: unknown game 'mmlu_prp'"):
+        Experiment(ExperimentRecipe(games=["taboo"], static_per_game={"mmlu_prp": 2}), tmp_path / "other",
+                   trainer=FakeTrainer(), load=_load, printer=None)

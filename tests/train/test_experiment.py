@@ -153,6 +153,9 @@ def test_games_added_to_a_finished_experiment_are_evaluated_without_training_aga
     assert report["stage_seconds"]["base"] == pytest.approx(
         done["seconds"] + done["later_evaluations"][0]["seconds"])
     assert sum("echo_out evaluated in" in line for line in lines) == 2
+    (tmp_path / "exp" / "base" / "done.json").write_text(
+        json.dumps({**done, "seconds": 100.0, "later_evaluations": [{"games": ["echo_out"], "seconds": 20.0}]}))
+    assert experiment(["echo_out"], FakeTrainer(), []).report()["stage_seconds"]["base"] == 120.0
     # nothing is left to add: every stage is skipped
     lines = []
     experiment(["echo_out"], FakeTrainer(), lines).run()
